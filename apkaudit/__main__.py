@@ -1,0 +1,3 @@
+from apkaudit.cli import main
+
+main()
