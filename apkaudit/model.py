@@ -7,10 +7,10 @@ loader -> ManifestFacts + CodeIndex -> Behaviours -> Findings -> AppResult -> Re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     INFO = "info"
     LOW = "low"
     MEDIUM = "medium"
@@ -25,7 +25,7 @@ class Severity(str, Enum):
 _SEVERITY_ORDER = list(Severity)
 
 
-class Confidence(str, Enum):
+class Confidence(StrEnum):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
@@ -38,7 +38,7 @@ class Confidence(str, Enum):
 _CONFIDENCE_ORDER = list(Confidence)
 
 
-class Level(str, Enum):
+class Level(StrEnum):
     """Headline verdict level (JSON contract v1)."""
 
     NONE = "none"
@@ -229,7 +229,7 @@ def java_to_descriptor(name: str) -> str:
     return "L" + name.replace(".", "/") + ";"
 
 
-class RefKind(str, Enum):
+class RefKind(StrEnum):
     INVOKE = "invoke"
     FIELD = "field"
     STRING = "string"
@@ -366,7 +366,9 @@ class Finding:
         import hashlib
 
         locs = sorted(
-            e.location.short if e.location else (e.manifest_element or e.description)
+            f"{e.location.class_name}->{e.location.method}@{e.location.offset}"
+            if e.location
+            else (e.manifest_element or e.description)
             for e in self.evidence
         )
         raw = "|".join([self.rule_id, *locs])
