@@ -59,7 +59,9 @@ def load_apk(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> L
     except OSError as exc:
         raise InputError(spath, f"cannot read file ({exc.strerror or exc})") from None
     if size > limits.max_file_size:
-        raise LimitExceeded(spath, f"file is {_mib(size)}, over the {_mib(limits.max_file_size)} limit")
+        raise LimitExceeded(
+            spath, f"file is {_mib(size)}, over the {_mib(limits.max_file_size)} limit"
+        )
 
     with open(spath, "rb") as fh:
         head = fh.read(8)
@@ -85,7 +87,8 @@ def load_apk(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> L
                 raise InputError(spath, _no_manifest_reason(by_name))
             manifest = _read(spath, zf, by_name["AndroidManifest.xml"], limits.max_manifest_size)
             dex_infos = sorted(
-                (i for i in infos if _DEX_NAME.match(i.filename)), key=lambda i: _dex_order(i.filename)
+                (i for i in infos if _DEX_NAME.match(i.filename)),
+                key=lambda i: _dex_order(i.filename),
             )
             if len(dex_infos) > limits.max_dex_files:
                 raise LimitExceeded(
@@ -97,9 +100,7 @@ def load_apk(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> L
             if arsc_info is not None and arsc_info.file_size <= limits.max_manifest_size * 4:
                 arsc = _read(spath, zf, arsc_info, limits.max_manifest_size * 4)
 
-    info = InputInfo(
-        path=spath, sha256=sha256, size=size, container="apk", sha1=sha1, md5=md5
-    )
+    info = InputInfo(path=spath, sha256=sha256, size=size, container="apk", sha1=sha1, md5=md5)
     return LoadedApp(info, entries, manifest, dex, arsc, notes)
 
 
@@ -136,7 +137,7 @@ def _find_eocd(fh, size: int) -> tuple[int, bytes]:
 
 def _check_directory_size(path: str, fh, size: int, limits: Limits) -> None:
     """Read the entry count from the EOCD record before zipfile builds its entry list."""
-    eocd_pos, tail = _find_eocd(fh, size)
+    eocd_pos, _ = _find_eocd(fh, size)
     if eocd_pos < 0:
         fh.seek(0)
         if fh.read(4) == b"PK\x03\x04":
@@ -188,7 +189,8 @@ def _check_entries(path: str, infos: list[zipfile.ZipInfo], limits: Limits) -> N
             )
         if _unsafe_name(info.filename):
             raise InputError(
-                path, f"entry name {_clip(info.filename)!r} points outside the archive (path traversal)"
+                path,
+                f"entry name {_clip(info.filename)!r} points outside the archive (path traversal)",
             )
     if total > limits.max_total_uncompressed:
         raise LimitExceeded(
@@ -218,7 +220,9 @@ def _unsafe_name(name: str) -> bool:
 def _no_manifest_reason(by_name: dict[str, zipfile.ZipInfo]) -> str:
     names = list(by_name)
     if "manifest.json" in by_name or any(n.endswith(".apk") for n in names):
-        return "is a split bundle (xapk/apks); not supported by this version (no AndroidManifest.xml)"
+        return (
+            "is a split bundle (xapk/apks); not supported by this version (no AndroidManifest.xml)"
+        )
     if "base/manifest/AndroidManifest.xml" in by_name:
         return "is an Android App Bundle (.aab); not supported by this version"
     return "zip archive has no AndroidManifest.xml: not an APK"
@@ -227,7 +231,8 @@ def _no_manifest_reason(by_name: dict[str, zipfile.ZipInfo]) -> str:
 def _read(path: str, zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
     if info.file_size > limit:
         raise LimitExceeded(
-            path, f"entry {_clip(info.filename)} is {_mib(info.file_size)}, over the {_mib(limit)} limit"
+            path,
+            f"entry {_clip(info.filename)} is {_mib(info.file_size)}, over the {_mib(limit)} limit",
         )
     if info.flag_bits & 0x1:
         # Android ignores the encryption bit; so do we (the data is stored in clear).

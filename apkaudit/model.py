@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
+from functools import cached_property
 
 
 class Severity(StrEnum):
@@ -327,11 +328,26 @@ class Coverage:
 
 @dataclass(frozen=True)
 class Behaviours:
-    """Output of the behaviour stage: chains, provider-classified queries, verdicts."""
+    """Output of the behaviour stage: verdicts, chains, and reachability of evidence methods."""
 
     verdicts: Verdicts
     chains: tuple[Chain, ...] = ()
     notes: tuple[str, ...] = ()
+    # (class descriptor, name+proto, reachable) for the methods holding evidence; None: unknown
+    reachability: tuple[tuple[str, str, bool | None], ...] = ()
+
+    @cached_property
+    def _reach(self) -> dict[tuple[str, str], bool | None]:
+        return {(c, m): r for c, m, r in self.reachability}
+
+    def is_reachable(self, loc: CodeLocation) -> bool | None:
+        return self._reach.get((loc.class_name, loc.method))
+
+    def reachability_note(self, loc: CodeLocation) -> str:
+        state = self.is_reachable(loc)
+        if state is False:
+            return "not reachable from any manifest component"
+        return ""
 
 
 # --------------------------------------------------------------------------- findings

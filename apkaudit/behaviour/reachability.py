@@ -1,0 +1,189 @@
+"""Is a method reachable from the app's entry points? A bounded backward search.
+
+Entry points: every method of a manifest component class or of the Application class. A method is
+reachable when a caller is; a non-static, non-private method also counts as called by the
+framework once an object of its class (or a subclass) is created in reachable code, which covers
+listeners, Runnables, AsyncTasks and JavaScript interfaces without a whole-program call graph.
+Callers are found with the same byte-pattern search the code index uses, one pass per level.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from apkaudit.codeindex import DexSet
+from apkaudit.dex.reader import DexFile
+
+ACC_PRIVATE, ACC_STATIC, ACC_CONSTRUCTOR = 0x2, 0x8, 0x10000
+
+MethodKey = tuple[str, str]  # (class descriptor, name+proto)
+
+
+@dataclass(frozen=True)
+class Hierarchy:
+    supers: dict[str, tuple[str, ...]]  # class -> superclass + interfaces (direct)
+    subs: dict[str, tuple[str, ...]]  # class -> direct subclasses/implementors defined in the app
+
+    @classmethod
+    def of(cls, dexset: DexSet) -> Hierarchy:
+        supers: dict[str, tuple[str, ...]] = {}
+        subs: dict[str, list[str]] = defaultdict(list)
+        for name, (_dex, cdef) in dexset.classes.items():
+            parents = ((cdef.superclass,) if cdef.superclass else ()) + cdef.interfaces
+            supers[name] = parents
+            for p in parents:
+                subs[p].append(name)
+        return cls(supers, {k: tuple(v) for k, v in subs.items()})
+
+    def ancestors(self, name: str, limit: int = 32) -> list[str]:
+        out, todo = [], list(self.supers.get(name, ()))
+        while todo and len(out) < limit:
+            c = todo.pop()
+            if c not in out:
+                out.append(c)
+                todo.extend(self.supers.get(c, ()))
+        return out
+
+    def descendants(self, name: str, limit: int = 64) -> list[str]:
+        out, todo = [], list(self.subs.get(name, ()))
+        while todo and len(out) < limit:
+            c = todo.pop()
+            if c not in out:
+                out.append(c)
+                todo.extend(self.subs.get(c, ()))
+        return out
+
+
+def find_callers(
+    dexset: DexSet, targets: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], set[MethodKey]]:
+    """For each (class, name+proto) target *reference*, the methods whose code invokes it.
+
+    Looks the reference up in every dex's method-id table, then one byte search per dex.
+    """
+    wanted = set(targets)
+    out: dict[tuple[str, str], set[MethodKey]] = defaultdict(set)
+    for dex in dexset.files:
+        ids: dict[int, tuple[str, str]] = {}
+        by_class: dict[str, set[str]] = defaultdict(set)
+        for cls, sig in wanted:
+            by_class[cls].add(sig)
+        for cls, sigs in by_class.items():
+            for i, ref in dex.methods_of(cls):
+                if ref.signature in sigs:
+                    ids[i] = (cls, ref.signature)
+        if not ids:
+            continue
+        for caller in dex.find_refs(methods=ids):
+            code = dexset.code(dex, caller)
+            if code is None:
+                continue
+            key = _key(dex, caller)
+            for insn in code.insns:
+                if insn.idx in ids and 0x6E <= insn.op <= 0x78:
+                    out[ids[insn.idx]].add(key)
+    return out
+
+
+def _key(dex: DexFile, method_idx: int) -> MethodKey:
+    ref = dex.method_ref(method_idx)
+    return ref.class_name, ref.signature
+
+
+def compute_reachability(
+    dexset: DexSet,
+    methods: Iterable[MethodKey],
+    entry_classes: frozenset[str],
+    *,
+    max_levels: int = 8,
+    max_nodes: int = 1500,
+) -> dict[MethodKey, bool | None]:
+    """Reachability of ``methods`` from ``entry_classes`` (None: search budget ran out)."""
+    hier = Hierarchy.of(dexset)
+    preds: dict[MethodKey, set[MethodKey]] = defaultdict(set)
+    explored: set[MethodKey] = set()
+    frontier = set(methods)
+    targets = set(frontier)
+    for _ in range(max_levels):
+        frontier = {m for m in frontier if m not in explored and m[0] not in entry_classes}
+        if not frontier or len(explored) > max_nodes:
+            break
+        refs: dict[tuple[str, str], set[MethodKey]] = defaultdict(set)
+        for node in frontier:
+            cls, sig = node
+            explored.add(node)
+            # Calls may name the method on the class, a supertype or a subtype.
+            for c in (cls, *hier.ancestors(cls), *hier.descendants(cls)):
+                refs[(c, sig)].add(node)
+            if _is_overridable(dexset, node):
+                # Created objects get their callbacks called by the framework.
+                for c in (cls, *hier.descendants(cls)):
+                    for ctor in _constructors(dexset, c):
+                        refs[(c, ctor)].add(node)
+        found = find_callers(dexset, refs)
+        nxt: set[MethodKey] = set()
+        for ref, callers in found.items():
+            for node in refs[ref]:
+                for caller in callers:
+                    if caller != node:
+                        preds[node].add(caller)
+                        nxt.add(caller)
+        frontier = nxt
+    # Forward propagation from entry points over the explored subgraph.
+    reach: dict[MethodKey, bool] = {}
+    nodes = explored | {p for ps in preds.values() for p in ps} | targets
+
+    def is_entry(n: MethodKey) -> bool:
+        return n[0] in entry_classes
+
+    changed = True
+    for n in nodes:
+        reach[n] = is_entry(n)
+    while changed:
+        changed = False
+        for n in nodes:
+            if not reach[n] and any(reach.get(p) for p in preds.get(n, ())):
+                reach[n] = True
+                changed = True
+    result: dict[MethodKey, bool | None] = {}
+    for t in targets:
+        if reach.get(t):
+            result[t] = True
+        elif _closed(t, preds, explored, entry_classes):
+            result[t] = False
+        else:
+            result[t] = None
+    return result
+
+
+def _closed(t: MethodKey, preds, explored: set[MethodKey], entry: frozenset[str]) -> bool:
+    """True when every backward path from ``t`` was explored to its end (so 'unreachable' holds)."""
+    seen, todo = set(), [t]
+    while todo:
+        n = todo.pop()
+        if n in seen:
+            continue
+        seen.add(n)
+        if n not in explored and n[0] not in entry:
+            return False
+        todo.extend(preds.get(n, ()))
+    return True
+
+
+def _is_overridable(dexset: DexSet, node: MethodKey) -> bool:
+    found = dexset.defined_method(*node)
+    if found is None:
+        return False
+    dex, idx = found
+    access = dex.defined_methods[idx].access
+    return not access & (ACC_PRIVATE | ACC_STATIC | ACC_CONSTRUCTOR)
+
+
+def _constructors(dexset: DexSet, cls: str) -> list[str]:
+    hit = dexset.classes.get(cls)
+    if hit is None:
+        return []
+    dex = hit[0]
+    return [ref.signature for _, ref in dex.methods_of(cls) if ref.name == "<init>"]

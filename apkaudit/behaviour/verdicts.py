@@ -1,0 +1,106 @@
+"""Headline verdicts (JSON contract v1) from code evidence and behaviour chains.
+
+The ladder per verdict: `confirmed` needs code evidence of the behaviour itself (for the two
+flow verdicts, a proven chain); `likely` when the pieces are present but one link is unproven;
+`possible` when only the permission (or unreachable code) suggests it; else `none`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from apkaudit.facts import AppFacts
+from apkaudit.model import Chain, CodeRef, Level, Verdicts
+
+_READ = {
+    "contacts": ("contacts_uri", "android.permission.READ_CONTACTS"),
+    "sms": ("sms_uri", "android.permission.READ_SMS"),
+    "call_log": ("call_log_uri", "android.permission.READ_CALL_LOG"),
+}
+
+
+def _methods(refs: Sequence[CodeRef]) -> set[tuple[str, str]]:
+    return {(r.location.class_name, r.location.method) for r in refs}
+
+
+def read_level(
+    facts: AppFacts,
+    source: str,
+    reach: dict[tuple[str, str], bool | None],
+    classified: set[tuple[str, str]],
+) -> Level:
+    """``classified``: methods where a provider query was resolved to ``source``."""
+    tag, perm = _READ[source]
+    refs = facts.refs_tagged(tag)
+    query_methods = _methods(facts.refs_tagged("provider_query"))
+    sites = classified | (_methods(refs) & query_methods)
+    if sites:
+        if any(reach.get(m) is not False for m in sites):
+            return Level.CONFIRMED
+        return Level.LIKELY  # only in code no entry point reaches
+    if refs:
+        return (
+            Level.LIKELY
+            if any(reach.get(m) is not False for m in _methods(refs))
+            else Level.POSSIBLE
+        )
+    if facts.manifest.has_permission(perm):
+        return Level.POSSIBLE
+    return Level.NONE
+
+
+def sms_send_level(facts: AppFacts, chains: Sequence[Chain], reach) -> Level:
+    refs = facts.refs_tagged("sms_send")
+    declared = facts.manifest.has_permission("android.permission.SEND_SMS")
+    if refs:
+        live = any(reach.get(m) is not False for m in _methods(refs))
+        return Level.CONFIRMED if declared and live else Level.LIKELY
+    if any(c.kind.startswith("reflection_sms") or c.sink == "sms_reflection" for c in chains):
+        return Level.LIKELY
+    if facts.refs_tagged("sms_reflection") and declared:
+        return Level.LIKELY
+    return Level.POSSIBLE if declared else Level.NONE
+
+
+def _strongest(chains: Sequence[Chain], kind: str) -> Chain | None:
+    cs = [c for c in chains if c.kind == kind]
+    return max(cs, key=lambda c: (c.reachable is not False, c.in_loop, c.stage)) if cs else None
+
+
+def derive_verdicts(
+    facts: AppFacts,
+    chains: Sequence[Chain],
+    reach: dict[tuple[str, str], bool | None],
+    classified: dict[str, set[tuple[str, str]]],
+    *,
+    flow_analysed: bool,
+) -> Verdicts:
+    contacts = read_level(facts, "contacts", reach, classified.get("contacts", set()))
+    sms = read_level(facts, "sms", reach, classified.get("sms", set()))
+    call_log = read_level(facts, "call_log", reach, classified.get("call_log", set()))
+    send = sms_send_level(facts, chains, reach)
+    internet = facts.manifest.has_permission("android.permission.INTERNET")
+
+    upload = Level.NONE
+    c = _strongest(chains, "contacts_to_network")
+    if c is not None:
+        upload = Level.CONFIRMED if c.reachable is not False else Level.LIKELY
+    elif contacts.rank >= Level.LIKELY.rank and facts.refs_tagged("network_send") and internet:
+        upload = Level.POSSIBLE if flow_analysed else Level.LIKELY
+    elif contacts is not Level.NONE and internet:
+        upload = Level.POSSIBLE
+
+    bulk = Level.NONE
+    c = _strongest(chains, "contacts_to_sms_destination")
+    if c is not None:
+        bulk = Level.CONFIRMED if c.in_loop and c.reachable is not False else Level.LIKELY
+    elif _strongest(chains, "contacts_to_sms_destination_partial") is not None:
+        bulk = Level.LIKELY
+    elif contacts.rank >= Level.LIKELY.rank and send.rank >= Level.LIKELY.rank:
+        same_method = _methods(facts.refs_tagged("contacts_uri")) & _methods(
+            facts.refs_tagged("sms_send")
+        )
+        bulk = Level.LIKELY if same_method and not flow_analysed else Level.POSSIBLE
+    elif contacts is not Level.NONE and send is not Level.NONE:
+        bulk = Level.POSSIBLE
+    return Verdicts(contacts, sms, call_log, upload, send, bulk)
