@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from apkaudit.catalogue import Catalogue, WatchedItem
@@ -25,6 +25,7 @@ class DexSet:
     """All readable dex files of one app, in class-loading order. Read-only once built."""
 
     files: tuple[DexFile, ...]
+    _defined: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def classes(self) -> dict[str, tuple[DexFile, ClassDef]]:
@@ -40,6 +41,12 @@ class DexSet:
 
     def defined_method(self, class_name: str, signature: str) -> tuple[DexFile, int] | None:
         """The dex and method index where ``class_name`` defines ``name+proto`` (not inherited)."""
+        key = (class_name, signature)
+        if key not in self._defined:
+            self._defined[key] = self._find_defined(class_name, signature)
+        return self._defined[key]
+
+    def _find_defined(self, class_name: str, signature: str) -> tuple[DexFile, int] | None:
         hit = self.classes.get(class_name)
         if hit is None:
             return None
@@ -49,6 +56,15 @@ class DexSet:
         if idx is not None and idx in dex.defined_methods:
             return dex, idx
         return None
+
+    def excerpt(self, loc: CodeLocation, before: int = 3, after: int = 2) -> tuple[str, ...]:
+        """Disassembly around a code location (empty if the method cannot be decoded)."""
+        found = self.defined_method(loc.class_name, loc.method)
+        if found is None:
+            return ()
+        dex, idx = found
+        code = self.code(dex, idx)
+        return excerpt(dex, code, loc.offset, before, after) if code else ()
 
     def code(self, dex: DexFile, method_idx: int) -> Code | None:
         try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from apkaudit.behaviour.interproc import analyse_flows
 from apkaudit.behaviour.reachability import compute_reachability
 from apkaudit.behaviour.verdicts import derive_verdicts
 from apkaudit.facts import AppFacts
-from apkaudit.model import Behaviours, java_to_descriptor
+from apkaudit.model import Behaviours, Chain, CodeLocation, java_to_descriptor
 
 
 def entry_classes(facts: AppFacts) -> frozenset[str]:
@@ -15,15 +18,33 @@ def entry_classes(facts: AppFacts) -> frozenset[str]:
     return frozenset(java_to_descriptor(n) for n in names)
 
 
+def _chain_reachable(chain: Chain, reach: dict[tuple[str, str], bool | None]) -> bool | None:
+    ends = [chain.hops[0], chain.hops[-1]]
+    states = [reach.get((h.location.class_name, h.location.method)) for h in ends]
+    if any(s is False for s in states):
+        return False
+    return True if all(s is True for s in states) else None
+
+
 def analyse(facts: AppFacts) -> Behaviours:
-    chains: tuple = ()
+    flows = analyse_flows(facts)
     methods = {(r.location.class_name, r.location.method) for r in facts.code.refs}
-    for chain in chains:
+    methods.update((cls, m) for (_dex, cls, m, _off) in flows.queries)
+    for chain in flows.chains:
         methods.update((h.location.class_name, h.location.method) for h in chain.hops)
     reach = compute_reachability(facts.dex, methods, entry_classes(facts)) if methods else {}
-    verdicts = derive_verdicts(facts, chains, reach, {}, flow_analysed=False)
+    chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
+    verdicts = derive_verdicts(facts, chains, reach, flows.classified, flow_analysed=True)
+    notes = []
+    unresolved = sum(1 for p in flows.queries.values() if p == "unresolved")
+    if unresolved:
+        notes.append(f"{unresolved} content-provider query URI(s) could not be resolved")
+    if not flows.complete:
+        notes.append("the data-flow neighbourhood was cut at its size bound; chains may be missing")
     return Behaviours(
         verdicts=verdicts,
         chains=chains,
+        notes=tuple(notes),
         reachability=tuple(sorted((c, m, r) for (c, m), r in reach.items())),
+        queries=tuple(sorted((CodeLocation(*site), p) for site, p in flows.queries.items())),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from apkaudit.codeindex import DexSet
 from apkaudit.dex.reader import DexFile
@@ -25,6 +25,7 @@ MethodKey = tuple[str, str]  # (class descriptor, name+proto)
 class Hierarchy:
     supers: dict[str, tuple[str, ...]]  # class -> superclass + interfaces (direct)
     subs: dict[str, tuple[str, ...]]  # class -> direct subclasses/implementors defined in the app
+    _cache: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def of(cls, dexset: DexSet) -> Hierarchy:
@@ -38,21 +39,26 @@ class Hierarchy:
         return cls(supers, {k: tuple(v) for k, v in subs.items()})
 
     def ancestors(self, name: str, limit: int = 32) -> list[str]:
-        out, todo = [], list(self.supers.get(name, ()))
-        while todo and len(out) < limit:
-            c = todo.pop()
-            if c not in out:
-                out.append(c)
-                todo.extend(self.supers.get(c, ()))
-        return out
+        key = ("a", name)
+        if key not in self._cache:
+            self._cache[key] = self._walk(self.supers, name, limit)
+        return self._cache[key]
 
     def descendants(self, name: str, limit: int = 64) -> list[str]:
-        out, todo = [], list(self.subs.get(name, ()))
+        key = ("d", name)
+        if key not in self._cache:
+            self._cache[key] = self._walk(self.subs, name, limit)
+        return self._cache[key]
+
+    @staticmethod
+    def _walk(edges: dict[str, tuple[str, ...]], name: str, limit: int) -> list[str]:
+        out: list[str] = []
+        todo = list(edges.get(name, ()))
         while todo and len(out) < limit:
             c = todo.pop()
             if c not in out:
                 out.append(c)
-                todo.extend(self.subs.get(c, ()))
+                todo.extend(edges.get(c, ()))
         return out
 
 
@@ -98,25 +104,30 @@ def compute_reachability(
     entry_classes: frozenset[str],
     *,
     max_levels: int = 8,
-    max_nodes: int = 1500,
+    max_nodes: int = 800,
 ) -> dict[MethodKey, bool | None]:
     """Reachability of ``methods`` from ``entry_classes`` (None: search budget ran out)."""
     hier = Hierarchy.of(dexset)
+    app = dexset.classes.keys()
     preds: dict[MethodKey, set[MethodKey]] = defaultdict(set)
     explored: set[MethodKey] = set()
-    frontier = set(methods)
-    targets = set(frontier)
+    targets = set(methods)
+    reach: set[MethodKey] = {t for t in targets if t[0] in entry_classes}
+    frontier = targets - reach
     for _ in range(max_levels):
-        frontier = {m for m in frontier if m not in explored and m[0] not in entry_classes}
+        frontier = {m for m in frontier if m not in explored and m not in reach}
         if not frontier or len(explored) > max_nodes:
             break
         refs: dict[tuple[str, str], set[MethodKey]] = defaultdict(set)
         for node in frontier:
             cls, sig = node
             explored.add(node)
-            # Calls may name the method on the class, a supertype or a subtype.
+            # Calls may name the method on the class or an app-defined supertype or subtype.
+            # Calls through framework types (Runnable.run, Object.toString) are covered by the
+            # object-creation rule below, without pulling in every caller of the framework type.
             for c in (cls, *hier.ancestors(cls), *hier.descendants(cls)):
-                refs[(c, sig)].add(node)
+                if c in app:
+                    refs[(c, sig)].add(node)
             if _is_overridable(dexset, node):
                 # Created objects get their callbacks called by the framework.
                 for c in (cls, *hier.descendants(cls)):
@@ -130,32 +141,37 @@ def compute_reachability(
                     if caller != node:
                         preds[node].add(caller)
                         nxt.add(caller)
+        reach |= {n for n in nxt if n[0] in entry_classes}
+        reach = _propagate(reach, preds)
+        if targets <= reach:
+            break
         frontier = nxt
-    # Forward propagation from entry points over the explored subgraph.
-    reach: dict[MethodKey, bool] = {}
-    nodes = explored | {p for ps in preds.values() for p in ps} | targets
-
-    def is_entry(n: MethodKey) -> bool:
-        return n[0] in entry_classes
-
-    changed = True
-    for n in nodes:
-        reach[n] = is_entry(n)
-    while changed:
-        changed = False
-        for n in nodes:
-            if not reach[n] and any(reach.get(p) for p in preds.get(n, ())):
-                reach[n] = True
-                changed = True
     result: dict[MethodKey, bool | None] = {}
     for t in targets:
-        if reach.get(t):
+        if t in reach:
             result[t] = True
         elif _closed(t, preds, explored, entry_classes):
             result[t] = False
         else:
             result[t] = None
     return result
+
+
+def _propagate(reach: set[MethodKey], preds: dict[MethodKey, set[MethodKey]]) -> set[MethodKey]:
+    """Nodes with a reachable caller are reachable (forward closure over the explored graph)."""
+    succs: dict[MethodKey, set[MethodKey]] = defaultdict(set)
+    for node, ps in preds.items():
+        for p in ps:
+            succs[p].add(node)
+    out = set(reach)
+    todo = list(reach)
+    while todo:
+        n = todo.pop()
+        for s in succs.get(n, ()):
+            if s not in out:
+                out.add(s)
+                todo.append(s)
+    return out
 
 
 def _closed(t: MethodKey, preds, explored: set[MethodKey], entry: frozenset[str]) -> bool:

@@ -55,8 +55,10 @@ def sms_send_level(facts: AppFacts, chains: Sequence[Chain], reach) -> Level:
     if refs:
         live = any(reach.get(m) is not False for m in _methods(refs))
         return Level.CONFIRMED if declared and live else Level.LIKELY
-    if any(c.kind.startswith("reflection_sms") or c.sink == "sms_reflection" for c in chains):
-        return Level.LIKELY
+    reflective = [c for c in chains if c.kind == "reflection_sms_send"]
+    if reflective:
+        live = any(c.reachable is not False for c in reflective)
+        return Level.CONFIRMED if declared and live else Level.LIKELY
     if facts.refs_tagged("sms_reflection") and declared:
         return Level.LIKELY
     return Level.POSSIBLE if declared else Level.NONE

@@ -509,6 +509,30 @@ class DexFile:
             out.append(2 * addr)
         return tuple(out)
 
+    def method_annotations(self, cdef: ClassDef) -> dict[int, tuple[str, ...]]:
+        """method_idx -> annotation type descriptors (e.g. Landroid/webkit/JavascriptInterface;)."""
+        if not cdef.annotations_off or cdef.annotations_off + 16 > len(self.data):
+            return {}
+        _cls_off, fields, methods, _params = struct.unpack_from(
+            "<4I", self.data, cdef.annotations_off
+        )
+        pos = cdef.annotations_off + 16 + 8 * fields
+        out: dict[int, tuple[str, ...]] = {}
+        try:
+            for i in range(min(methods, 65536)):
+                midx, set_off = struct.unpack_from("<II", self.data, pos + 8 * i)
+                (size,) = struct.unpack_from("<I", self.data, set_off)
+                types = []
+                for j in range(min(size, 256)):
+                    (item_off,) = struct.unpack_from("<I", self.data, set_off + 4 + 4 * j)
+                    # annotation_item: visibility (ubyte), encoded_annotation (type_idx uleb, ...)
+                    type_idx, _ = _uleb(self.data, item_off + 1)
+                    types.append(self.type_name(type_idx))
+                out[midx] = tuple(types)
+        except (struct.error, IndexError, DexFormatError):
+            pass  # damaged directory: keep what was read
+        return out
+
     # ------------------------------------------------------------------ reference search
 
     def find_refs(

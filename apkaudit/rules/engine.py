@@ -8,6 +8,7 @@ from apkaudit.facts import AppFacts
 from apkaudit.model import (
     Behaviours,
     Chain,
+    CodeLocation,
     CodeRef,
     Evidence,
     Finding,
@@ -88,9 +89,9 @@ def _permission_evidence(facts: AppFacts, name: str) -> Evidence:
     )
 
 
-def _code_stage(refs: Sequence[CodeRef], behaviours: Behaviours) -> tuple[Stage, bool]:
-    """REACHABLE if any ref is reachable; REFERENCED otherwise (flagged if proven unreachable)."""
-    states = [behaviours.is_reachable(r.location) for r in refs]
+def _code_stage(locs: Sequence[CodeLocation], behaviours: Behaviours) -> tuple[Stage, bool]:
+    """REACHABLE if any location is reachable; REFERENCED otherwise (flag: proven unreachable)."""
+    states = [behaviours.is_reachable(loc) for loc in locs]
     if any(s is True for s in states):
         return Stage.REACHABLE, False
     return Stage.REFERENCED, bool(states) and all(s is False for s in states)
@@ -101,24 +102,40 @@ def _code_stage(refs: Sequence[CodeRef], behaviours: Behaviours) -> tuple[Stage,
 
 def _match_code(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
     refs = facts.refs_tagged(*rule.match["tags"])
-    if not refs:
+    provider = rule.match.get("provider")
+    sites = behaviours.queries_of(provider) if provider else ()
+    if not refs and not sites:
         return None
-    stage, unreachable = _code_stage(refs, behaviours)
-    places = len({(r.location.class_name, r.location.method) for r in refs})
+    locs = [*sites, *(r.location for r in refs)]
+    stage, unreachable = _code_stage(locs, behaviours)
+    evidence = [
+        Evidence(
+            "code",
+            f"{loc.short} queries the {provider.replace('_', '-')} provider (URI resolved by data flow)"
+            + (f" ({note})" if (note := behaviours.reachability_note(loc)) else ""),
+            loc,
+            facts.dex.excerpt(loc),
+        )
+        for loc in sites[:MAX_EVIDENCE]
+    ]
+    evidence += _code_evidence(refs[: max(0, MAX_EVIDENCE - len(evidence))], behaviours)
+    places = len({(loc.class_name, loc.method) for loc in locs})
     msg = f"{len(refs)} code reference(s) in {places} method(s)"
-    if len(refs) > MAX_EVIDENCE:
+    if provider:
+        msg = f"{len(sites)} {provider.replace('_', '-')} provider quer(y/ies) resolved; " + msg
+        if refs and not sites:
+            msg += "; no query on these URIs was resolved (they may only be passed to a picker)"
+    if len(locs) > MAX_EVIDENCE:
         msg += f"; the first {MAX_EVIDENCE} are shown"
     if unreachable:
         msg += "; none of them is reachable from the app's manifest components"
-    evidence = _code_evidence(refs, behaviours)
     perm = rule.match.get("permission")
     if perm and facts.manifest.has_permission(perm):
         evidence.append(_permission_evidence(facts, perm))
     elif perm:
         msg += f"; {perm.rsplit('.', 1)[-1]} is not requested, so the call would fail"
-    return _finding(
-        rule, stage, msg, evidence, _origin(r.origin for r in refs), unreachable=unreachable
-    )
+    origins = [r.origin for r in refs] + [facts.attributor.origin(loc.class_name) for loc in sites]
+    return _finding(rule, stage, msg, evidence, _origin(origins), unreachable=unreachable)
 
 
 def _match_permission_unused(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
@@ -138,7 +155,7 @@ def _match_code_without_permission(
     refs = facts.refs_tagged(*rule.match["tags"])
     if not refs or facts.manifest.has_permission(perm):
         return None
-    stage, unreachable = _code_stage(refs, behaviours)
+    stage, unreachable = _code_stage([r.location for r in refs], behaviours)
     msg = f"{len(refs)} code reference(s), but {perm} is not requested"
     return _finding(
         rule,
@@ -204,7 +221,7 @@ def _match_code_and_receiver(rule: Rule, facts: AppFacts, behaviours: Behaviours
     hits = [hit for a in rule.match["actions"] for hit in facts.manifest.receivers_for(a)]
     if not refs or not hits:
         return None
-    stage, unreachable = _code_stage(refs, behaviours)
+    stage, unreachable = _code_stage([r.location for r in refs], behaviours)
     evidence = _code_evidence(refs, behaviours) + [_receiver_evidence(c, f) for c, f in hits]
     msg = f"{len(hits)} receiver(s) and {len(refs)} code reference(s)"
     return _finding(

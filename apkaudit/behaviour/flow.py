@@ -1,0 +1,982 @@
+"""Intra-procedural data flow over decoded bytecode, with method summaries for calls.
+
+One ``MethodFlow`` runs a worklist over the method's basic blocks. Registers hold abstract
+``Value``s; objects' taint lives in a per-method heap (flow-insensitive, monotone); fields live in
+a global, field-based store owned by the caller (see interproc.py). Calls to analysed app methods
+use their summaries; calls to the Android/Java/library APIs that matter are modelled in
+``_invoke``; anything else propagates taint from arguments to the result (and into the receiver
+for mutators), which over-approximates rather than loses a flow.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from apkaudit.behaviour.cfg import CFG
+from apkaudit.behaviour.values import (
+    BLANK,
+    EMPTY,
+    Hop,
+    Label,
+    Value,
+    cap,
+    classify_uri_string,
+    extend_all,
+    join_all,
+    kinds_of,
+)
+from apkaudit.dex import opcodes as O
+from apkaudit.dex.reader import Code, DexFile, Insn, MethodRef
+
+MethodKey = tuple[str, str]
+
+SMS_SEND_DEST = {  # method name -> (destination arg, text arg) as logical argument positions
+    "sendTextMessage": (1, 3),
+    "sendTextMessageWithoutPersisting": (1, 3),
+    "sendMultipartTextMessage": (1, 3),
+    "sendDataMessage": (1, 4),
+}
+SMS_MANAGERS = {"Landroid/telephony/SmsManager;", "Landroid/telephony/gsm/SmsManager;"}
+QUERY_CLASSES = {
+    "Landroid/content/ContentResolver;",
+    "Landroid/content/ContentProviderClient;",
+}
+CURSOR_GETTERS = {"getString", "getInt", "getLong", "getShort", "getFloat", "getDouble", "getBlob"}
+CURSOR_MOVES = {"moveToNext", "moveToFirst", "moveToLast", "moveToPosition", "isAfterLast",
+                "moveToPrevious", "isLast"}  # fmt: skip
+NET_STREAM_SOURCES = {
+    "Ljava/net/HttpURLConnection;", "Ljava/net/URLConnection;",
+    "Ljavax/net/ssl/HttpsURLConnection;", "Ljava/net/Socket;",
+}  # fmt: skip
+STREAM_WRAPPERS = {
+    "Ljava/io/OutputStreamWriter;", "Ljava/io/BufferedWriter;", "Ljava/io/DataOutputStream;",
+    "Ljava/io/PrintWriter;", "Ljava/io/BufferedOutputStream;", "Ljava/util/zip/GZIPOutputStream;",
+    "Ljava/io/PrintStream;",
+}  # fmt: skip
+STREAM_WRITES = {"write", "print", "println", "append", "writeBytes", "writeUTF", "writeChars"}
+NETWORK_SINKS = {  # (class, method) -> argument positions whose taint is sent
+    ("Lokhttp3/OkHttpClient;", "newCall"): (1,),
+    ("Lcom/squareup/okhttp/OkHttpClient;", "newCall"): (1,),
+    ("Lokhttp3/WebSocket;", "send"): (1,),
+    ("Lio/socket/client/Socket;", "emit"): (1, 2, 3),
+    ("Lio/socket/emitter/Emitter;", "emit"): (1, 2, 3),
+    ("Lcom/android/volley/RequestQueue;", "add"): (1,),
+    ("Lorg/apache/http/client/HttpClient;", "execute"): (1,),
+    ("Lorg/apache/http/impl/client/DefaultHttpClient;", "execute"): (1,),
+    ("Lorg/java_websocket/client/WebSocketClient;", "send"): (1,),
+}
+NETWORK_SOURCES = {
+    ("Ljava/net/HttpURLConnection;", "getInputStream"),
+    ("Ljava/net/URLConnection;", "getInputStream"),
+    ("Ljavax/net/ssl/HttpsURLConnection;", "getInputStream"),
+    ("Ljava/net/Socket;", "getInputStream"),
+    ("Lokhttp3/Call;", "execute"),
+    ("Lcom/squareup/okhttp/Call;", "execute"),
+}
+URL_SENDS = {"connect", "getInputStream", "getResponseCode", "getOutputStream", "getContent"}
+INCOMING_SMS = {"getOriginatingAddress", "getDisplayOriginatingAddress", "getMessageBody",
+                "getDisplayMessageBody"}  # fmt: skip
+TRANSFORMS = {
+    ("Lorg/json/JSONObject;", "toString"): "serialised as JSON",
+    ("Lorg/json/JSONArray;", "toString"): "serialised as JSON",
+    ("Lcom/google/gson/Gson;", "toJson"): "serialised as JSON (Gson)",
+    ("Ljavax/crypto/Cipher;", "doFinal"): "encrypted (Cipher.doFinal)",
+    ("Landroid/util/Base64;", "encodeToString"): "Base64-encoded",
+    ("Landroid/util/Base64;", "encode"): "Base64-encoded",
+    ("Ljava/util/Base64$Encoder;", "encodeToString"): "Base64-encoded",
+    ("Ljava/util/Base64$Encoder;", "encode"): "Base64-encoded",
+}
+COLLECTION_PUTS = {("Lorg/json/JSONObject;", "put"): "put into a JSON object",
+                   ("Lorg/json/JSONArray;", "put"): "added to a JSON array"}  # fmt: skip
+MUTATOR_PREFIXES = ("add", "put", "append", "set", "write", "insert", "offer", "push", "accumulate",
+                    "update", "<init>")  # fmt: skip
+ASYNC_TASK = "Landroid/os/AsyncTask;"
+
+
+@dataclass(frozen=True)
+class SinkEvent:
+    sink: str  # sms_destination | sms_body | network | js_bridge | sms_intent
+    path: tuple[Hop, ...]
+    in_loop: bool
+    loop: str
+    loop_kinds: frozenset[str] = frozenset()
+
+
+@dataclass
+class Summary:
+    ret: Value = BLANK
+    param_sinks: dict[int, set[tuple[SinkEvent, bool]]] = field(default_factory=dict)
+    param_fields: dict[int, set[str]] = field(default_factory=dict)
+
+    def signature(self) -> tuple:
+        """Comparable form, to detect a fixpoint."""
+        return (
+            self.ret.labels,
+            self.ret.tags,
+            tuple(sorted((k, frozenset(v)) for k, v in self.param_sinks.items())),
+            tuple(sorted((k, frozenset(v)) for k, v in self.param_fields.items())),
+        )
+
+
+class FlowContext(Protocol):
+    """What a method analysis needs from the whole-app analysis."""
+
+    fields: dict[str, Value]
+    uri_fields: dict[str, str]
+    retrofit: bool
+
+    def callees(
+        self, ref: MethodRef, op: int, args: list[Value]
+    ) -> list[tuple[MethodKey, Summary]]: ...
+
+    def async_targets(
+        self, ref: MethodRef, args: list[Value]
+    ) -> list[tuple[MethodKey, Summary, list[Value]]]: ...
+
+    def is_app_class(self, name: str) -> bool: ...
+
+    def read_field(self, fdesc: str) -> Value: ...
+
+    def is_unimplemented_interface(self, name: str) -> bool: ...
+
+    def record_event(self, label: Label, event: SinkEvent, assumed: bool) -> None: ...
+
+    def record_query(self, hop: Hop, provider: str) -> None: ...
+
+    def record_bridge(self, name: str, classes: set[str], hop: Hop) -> None: ...
+
+    def record_reflective_send(self, hops: tuple[Hop, ...]) -> None: ...
+
+
+@dataclass
+class MethodFlow:
+    ctx: FlowContext
+    key: MethodKey
+    dex: DexFile
+    code: Code
+    cfg: CFG
+    is_static: bool
+    param_types: tuple[str, ...]
+    entry_labels: dict[int, frozenset[Label]] = field(default_factory=dict)
+    summary: Summary = field(default_factory=Summary)
+    heap: dict[object, Value] = field(default_factory=dict)
+    field_objs: dict[str, set] = field(default_factory=lambda: defaultdict(set))
+    conds: dict[int, Value] = field(default_factory=dict)  # insn position -> tested value
+    field_writes: dict[str, Value] = field(default_factory=dict)
+    _heap_changed: bool = False
+    _final: bool = False  # sink events are recorded only once the heap is stable
+
+    # ------------------------------------------------------------------ driver
+
+    def run(self, max_passes: int = 6) -> Summary:
+        insns = self.code.insns
+        if not insns or not self.cfg.blocks:
+            return self.summary
+        entry = self._entry_state()
+        for _ in range(max_passes):
+            self._heap_changed = False
+            self._pass(entry)
+            if not self._heap_changed:
+                break
+        self._final = True  # one more pass with loop conditions and heap complete
+        self._pass(entry)
+        self._flush_fields()
+        return self.summary
+
+    def _entry_state(self) -> dict[int, Value]:
+        regs: dict[int, Value] = {}
+        r = self.code.registers - self.code.ins
+        logical = 0
+        types = (() if self.is_static else ("L",)) + self.param_types
+        for t in types:
+            labels = frozenset({Label("param", logical)}) | self.entry_labels.get(logical, EMPTY)
+            regs[r] = Value(labels, frozenset({("param", logical)}))
+            r += 2 if t in ("J", "D") else 1
+            logical += 1
+        return regs
+
+    def _pass(self, entry: dict[int, Value]) -> None:
+        """One worklist run to a fixpoint of the register states, in reverse postorder."""
+        blocks = self.cfg.blocks
+        rpo = self.cfg.rpo
+        states: dict[int, dict[int, Value]] = {0: entry}
+        work = [(rpo[0], 0)]
+        queued = {0}
+        visits = 0
+        budget = 20 * len(blocks) + 50
+        while work and visits < budget:
+            _, b = heapq.heappop(work)
+            queued.discard(b)
+            visits += 1
+            state = dict(states[b])
+            block = blocks[b]
+            pending = BLANK
+            insns = self.code.insns
+            for pos in range(block.start, block.end):
+                pending = self._step(pos, insns[pos], state, pending)
+            for s in block.succs:
+                old = states.get(s)
+                new = state if old is None else _join_states(old, state)
+                if old is None or new is not old:
+                    states[s] = new
+                    if s not in queued:
+                        queued.add(s)
+                        heapq.heappush(work, (rpo[s], s))
+
+    # ------------------------------------------------------------------ helpers
+
+    def hop(self, insn: Insn, role: str, desc: str) -> Hop:
+        return (self.dex.name, self.key[0], self.key[1], insn.offset, role, desc)
+
+    def val(self, state: dict[int, Value], reg: int) -> Value:
+        """A register's value including the taint of the objects it may point to."""
+        v = state.get(reg, BLANK)
+        if v.objs:
+            extra = [self.heap[o] for o in v.objs if o in self.heap]
+            if extra:
+                labels = cap(v.labels | frozenset().union(*(e.labels for e in extra)))
+                tags = v.tags | frozenset().union(*(e.tags for e in extra))
+                v = Value(labels, v.objs, tags, v.const)
+        return v
+
+    def taint_obj(self, objs, labels: frozenset[Label], tags: frozenset[str] = EMPTY) -> None:
+        for o in objs:
+            old = self.heap.get(o, BLANK)
+            new = Value(cap(old.labels | labels), EMPTY, old.tags | tags)
+            if new != old:
+                self.heap[o] = new
+                self._heap_changed = True
+
+    def loop_info(self, pos: int) -> tuple[bool, str, frozenset[str]]:
+        loop = self.cfg.loop_at(pos)
+        if loop < 0:
+            return False, "", frozenset()
+        blocks = self.cfg.loop_blocks[loop]
+        drivers: list[str] = []
+        kinds: set[str] = set()
+        for p, v in self.conds.items():
+            if self.cfg.block_of[p] not in blocks:
+                continue
+            k = kinds_of(v.labels)
+            kinds |= k
+            over = " and ".join(_NOUNS.get(x, x) for x in sorted(k)) or "local data"
+            if "bound:parts" in v.tags:
+                drivers.append("the parts of one message")
+            elif "cond:cursor" in v.tags:
+                drivers.append(f"a cursor over {over}")
+            elif "cond:iterator" in v.tags:
+                drivers.append(f"an iterator over {over}")
+            elif "bound" in v.tags:
+                drivers.append(f"an index bounded by the size of {over}")
+        desc = ", ".join(dict.fromkeys(drivers)) or "a loop"
+        return True, desc, frozenset(kinds)
+
+    def sink(self, sink: str, labels: frozenset[Label], hop: Hop, pos: int,
+             inner: SinkEvent | None = None) -> None:  # fmt: skip
+        if not self._final:
+            return
+        in_loop, loop, kinds = self.loop_info(pos)
+        for lb in labels:
+            path = (hop,) + (inner.path if inner else ())
+            ev = SinkEvent(
+                sink,
+                path,
+                in_loop or (inner.in_loop if inner else False),
+                loop if in_loop else (inner.loop if inner else ""),
+                kinds | (inner.loop_kinds if inner else frozenset()),
+            )
+            if lb.concrete:
+                self.ctx.record_event(lb, ev, lb.assumed)
+            else:
+                self.summary.param_sinks.setdefault(lb.index, set()).add(
+                    (SinkEvent(ev.sink, lb.path + ev.path, ev.in_loop, ev.loop, ev.loop_kinds),
+                     lb.assumed)
+                )  # fmt: skip
+
+    def _flush_fields(self) -> None:
+        for f, objs in self.field_objs.items():
+            extra = [self.heap[o] for o in objs if o in self.heap]
+            if extra:
+                self._write_field(f, join_all(extra))
+
+    def _write_field(self, fdesc: str, v: Value) -> None:
+        concrete = frozenset(lb for lb in v.labels if lb.concrete)
+        for lb in v.labels:
+            if not lb.concrete:
+                self.summary.param_fields.setdefault(lb.index, set()).add(fdesc)
+        old = self.ctx.fields.get(fdesc, BLANK)
+        new = Value(cap(old.labels | concrete), EMPTY, old.tags | v.tags,
+                    old.const if old.const == v.const or old is BLANK else None)  # fmt: skip
+        if old is BLANK:
+            new = Value(new.labels, EMPTY, new.tags, v.const)
+        if new != old:
+            self.ctx.fields[fdesc] = new
+
+    # ------------------------------------------------------------------ transfer function
+
+    def _step(self, pos: int, insn: Insn, st: dict[int, Value], pending: Value) -> Value:
+        op = insn.op
+        regs = insn.regs
+        if op in O.MOVE_RESULT_OPS:
+            st[regs[0]] = pending
+            return BLANK
+        if op in O.MOVE_OPS:
+            st[regs[0]] = st.get(regs[1], BLANK)
+        elif op == 0x0D:  # move-exception
+            st[regs[0]] = BLANK
+        elif op in O.RETURN_OPS:
+            v = self.val(st, regs[0])
+            s = self.summary
+            s.ret = s.ret.join(Value(v.labels, EMPTY, v.tags, v.const))
+        elif 0x12 <= op <= 0x19:  # const*
+            st[regs[0]] = Value(const=insn.lit)
+            if op in (0x16, 0x17, 0x18, 0x19):
+                st.pop(regs[0] + 1, None)
+        elif op in O.CONST_STRING_OPS:
+            st[regs[0]] = Value(tags=frozenset({"str"}), const=self.dex.string(insn.idx))
+        elif op == 0x1C:  # const-class
+            name = self.dex.type_name(insn.idx)
+            st[regs[0]] = Value(tags=frozenset({"class:" + name}), const=name)
+        elif op == 0x22:  # new-instance
+            name = self.dex.type_name(insn.idx)
+            st[regs[0]] = Value(objs=frozenset({("new", insn.offset, name)}))
+        elif op == 0x23:  # new-array
+            st[regs[0]] = Value(objs=frozenset({("new", insn.offset, "[]")}))
+        elif op in (0x24, 0x25):  # filled-new-array
+            obj = ("new", insn.offset, "[]")
+            labels = frozenset().union(*(self.val(st, r).labels for r in regs)) if regs else EMPTY
+            self.taint_obj([obj], labels)
+            for i, r in enumerate(regs):
+                self.taint_obj([(obj, i)], self.val(st, r).labels)
+            return Value(objs=frozenset({obj}))
+        elif op == 0x1F:  # check-cast: same value
+            pass
+        elif op == 0x20:  # instance-of
+            st[regs[0]] = BLANK
+        elif op == 0x21:  # array-length
+            arr = self.val(st, regs[1])
+            st[regs[0]] = Value(arr.labels, tags=frozenset({"bound"}) | _parts(arr))
+        elif op in O.AGET_OPS:
+            arr = self.val(st, regs[1])
+            idx = st.get(regs[2], BLANK).const
+            labels = arr.labels
+            if isinstance(idx, int):
+                elem = [self.heap[(o, idx)] for o in arr.objs if (o, idx) in self.heap]
+                if elem:
+                    labels = cap(frozenset().union(*(e.labels for e in elem)) | _params(arr.labels))
+            st[regs[0]] = Value(labels, tags=arr.tags & {"msg_parts"})
+        elif op in O.APUT_OPS:
+            src = self.val(st, regs[0])
+            arr = st.get(regs[1], BLANK)
+            self.taint_obj(arr.objs, src.labels)
+            idx = st.get(regs[2], BLANK).const
+            if isinstance(idx, int):
+                self.taint_obj([(o, idx) for o in arr.objs], src.labels)
+        elif op in O.IGET_OPS or op in O.SGET_OPS:
+            self._field_read(insn, st)
+        elif op in O.IPUT_OPS or op in O.SPUT_OPS:
+            fdesc = self.dex.field_ref(insn.idx).descriptor
+            v = self.val(st, regs[0])
+            self._write_field(fdesc, v)
+            for o in st.get(regs[0], BLANK).objs:
+                self.field_objs[fdesc].add(o)
+        elif op in O.INVOKE_OPS:
+            return self._invoke(pos, insn, st)
+        elif op in O.IF_OPS:
+            self.conds[pos] = join_all(self.val(st, r) for r in regs)
+        elif 0x2D <= op <= 0x31 or 0x7B <= op <= 0xE2:  # compare / arithmetic
+            srcs = regs[1:] if len(regs) > 1 else regs
+            vals = [self.val(st, r) for r in srcs]
+            labels = frozenset().union(*(v.labels for v in vals)) if vals else EMPTY
+            tags = frozenset().union(*(v.tags & {"bound", "bound:parts"} for v in vals))
+            st[regs[0]] = Value(cap(labels), tags=tags)
+        return BLANK
+
+    def _field_read(self, insn: Insn, st: dict[int, Value]) -> None:
+        fref = self.dex.field_ref(insn.idx)
+        fdesc = fref.descriptor
+        stored = self.ctx.read_field(fdesc)
+        tags = set(stored.tags)
+        labels = stored.labels
+        provider = self.ctx.uri_fields.get(f"{fref.class_name}->{fref.name}")
+        if provider:
+            tags.add("uri:" + provider)
+        if labels:
+            labels = extend_all(
+                labels, self.hop(insn, "transform", f"read from field {_short_field(fdesc)}")
+            )
+        st[insn.regs[0]] = Value(
+            labels, frozenset({("field", fdesc)}), frozenset(tags), stored.const
+        )
+
+    # ------------------------------------------------------------------ calls
+
+    def _args(self, insn: Insn, ref: MethodRef) -> list[int]:
+        static = insn.op in O.STATIC_INVOKES
+        out: list[int] = []
+        i = 0
+        regs = insn.regs
+        if not static:
+            if not regs:
+                return out
+            out.append(regs[0])
+            i = 1
+        for t in ref.param_types:
+            if i >= len(regs):
+                break
+            out.append(regs[i])
+            i += 2 if t in ("J", "D") else 1
+        return out
+
+    def _invoke(self, pos: int, insn: Insn, st: dict[int, Value]) -> Value:
+        ref = self.dex.method_ref(insn.idx)
+        areg = self._args(insn, ref)
+        args = [self.val(st, r) for r in areg]
+        cls, name = ref.class_name, ref.name
+        model = _MODELS.get(name)
+        if model is not None:
+            result = model(self, pos, insn, st, ref, areg, args)
+            if result is not None:
+                return result
+        # App methods we analysed: apply their summaries.
+        callees = self.ctx.callees(ref, insn.op, args)
+        async_calls = self.ctx.async_targets(ref, args)
+        if callees or async_calls:
+            return self._apply_summaries(pos, insn, ref, args, callees, async_calls)
+        if self.ctx.retrofit and self.ctx.is_unimplemented_interface(cls):
+            self._network_sink(pos, insn, args[1:], f"calls the web API {cls_short(cls)}.{name}")
+        assumed = self.ctx.is_app_class(cls)  # an app method outside the analysed neighbourhood
+        return self._default(insn, ref, areg, args, st, assumed)
+
+    def _default(self, insn, ref, areg, args, st, assumed: bool = False) -> Value:
+        labels = frozenset().union(*(a.labels for a in args)) if args else EMPTY
+        if assumed and labels:
+            labels = frozenset(Label(lb.kind, lb.index, lb.path, True) for lb in labels)
+        static = insn.op in O.STATIC_INVOKES
+        if not static and args and ref.name.startswith(MUTATOR_PREFIXES) and len(args) > 1:
+            incoming = frozenset().union(*(a.labels for a in args[1:]))
+            put = COLLECTION_PUTS.get((ref.class_name, ref.name))
+            if put and incoming:
+                incoming = extend_all(incoming, self.hop(insn, "transform", put))
+            tags = frozenset().union(*(a.tags & {"net_stream"} for a in args[1:]))
+            self.taint_obj(args[0].objs or {("anon", insn.offset)}, incoming, tags)
+        ret = ref.return_type
+        if ret == "V":
+            return BLANK
+        transform = TRANSFORMS.get((ref.class_name, ref.name))
+        if transform and labels:
+            labels = extend_all(labels, self.hop(insn, "transform", transform))
+        objs = frozenset({("ret", insn.offset)})
+        tags = frozenset()
+        if args and not static:
+            tags = args[0].tags & {"msg_parts", "net_stream"}
+        return Value(cap(labels), objs, tags)
+
+    def _apply_summaries(self, pos, insn, ref, args, callees, async_calls) -> Value:
+        ret = BLANK
+        calls = [(k, s, args) for k, s in callees] + list(async_calls)
+        for key, summ, cargs in calls:
+            hop = self.hop(insn, "call", f"calls {cls_short(key[0])}.{key[1].split('(')[0]}")
+            # Taint the caller's values carried into sinks inside the callee.
+            for i, events in summ.param_sinks.items():
+                if i >= len(cargs):
+                    continue
+                for ev, assumed in events:
+                    labels = cargs[i].labels
+                    if assumed:
+                        labels = frozenset(Label(lb.kind, lb.index, lb.path, True) for lb in labels)
+                    self.sink(ev.sink, labels, hop, pos, inner=SinkEvent(
+                        ev.sink, ev.path, ev.in_loop, ev.loop, ev.loop_kinds))  # fmt: skip
+            for i, fields in summ.param_fields.items():
+                if i < len(cargs):
+                    for f in fields:
+                        self._write_field(
+                            f, Value(extend_all(cargs[i].labels, hop), EMPTY, cargs[i].tags)
+                        )
+            r = summ.ret
+            labels = frozenset(lb.extend(hop) for lb in r.labels if lb.concrete)
+            for lb in r.labels:
+                if not lb.concrete and lb.index < len(cargs):
+                    labels |= frozenset(
+                        x.extend_path(lb.path).extend(hop) for x in cargs[lb.index].labels
+                    )
+            ret = ret.join(Value(cap(labels), frozenset({("ret", insn.offset)}), r.tags, r.const))
+        return ret
+
+    # ------------------------------------------------------------------ sinks used by models
+
+    def _network_sink(self, pos: int, insn: Insn, args: list[Value], desc: str) -> None:
+        labels = frozenset().union(*(a.labels for a in args)) if args else EMPTY
+        if labels:
+            self.sink("network", labels, self.hop(insn, "sink", desc), pos)
+
+
+# ---------------------------------------------------------------------------- API models
+# Each returns the call's result Value, or None to fall through to the generic handling.
+
+Model = Callable[[MethodFlow, int, Insn, dict, MethodRef, list[int], list[Value]], Value | None]
+
+
+def _query(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name not in QUERY_CLASSES and ref.name != "managedQuery":
+        return None
+    if len(args) < 2:
+        return None
+    uri = args[1]
+    provider = _provider(uri)
+    hop_desc = f"queries the {_PROVIDER_NAMES.get(provider, provider)} provider"
+    hop = m.hop(insn, "source", hop_desc)
+    m.ctx.record_query(hop, provider)
+    if provider in ("contacts", "sms", "call_log"):
+        return Value(frozenset({Label(provider, path=(hop,))}), frozenset({("ret", insn.offset)}),
+                     frozenset({"cursor"}))  # fmt: skip
+    return Value(objs=frozenset({("ret", insn.offset)}), tags=frozenset({"cursor"}))
+
+
+def _cursor_loader(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.name != "<init>" or not ref.class_name.endswith("/CursorLoader;") or len(args) < 3:
+        return None
+    provider = _provider(args[2])
+    m.ctx.record_query(
+        m.hop(insn, "source", f"loads the {_PROVIDER_NAMES.get(provider, provider)} provider"),
+        provider,
+    )
+    return None
+
+
+def _provider(uri: Value) -> str:
+    for t in uri.tags:
+        if t.startswith("uri:"):
+            return t[4:]
+    if isinstance(uri.const, str):
+        return classify_uri_string(uri.const) or "unresolved"
+    return "unresolved"
+
+
+_PROVIDER_NAMES = {"contacts": "contacts", "sms": "SMS", "call_log": "call-log",
+                   "calendar": "calendar", "other": "other", "unresolved": "(unresolved)"}  # fmt: skip
+
+
+def _cursor_get(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if not args or "cursor" not in args[0].tags:
+        return None
+    col = args[1].const if len(args) > 1 else None
+    colname = col[4:] if isinstance(col, str) and col.startswith("col:") else "?"
+    labels = args[0].labels
+    if labels:
+        labels = extend_all(
+            labels, m.hop(insn, "source", f"reads column {colname} (Cursor.{ref.name})")
+        )
+    return Value(labels, frozenset({("ret", insn.offset)}))
+
+
+def _column_index(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if len(args) > 1 and isinstance(args[1].const, str):
+        return Value(const="col:" + args[1].const)
+    return None
+
+
+def _cursor_move(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if not args or "cursor" not in args[0].tags:
+        return None
+    return Value(args[0].labels, tags=frozenset({"cond:cursor"}))
+
+
+def _iterator(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if not args or insn.op in O.STATIC_INVOKES:
+        return None
+    return Value(args[0].labels, args[0].objs, args[0].tags & {"msg_parts"})
+
+
+def _has_next(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if not args:
+        return None
+    return Value(args[0].labels, tags=frozenset({"cond:iterator"}) | _parts(args[0]))
+
+
+def _size(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if not args or insn.op in O.STATIC_INVOKES or len(args) != 1:
+        return None
+    if "cursor" in args[0].tags and ref.name == "getCount":
+        return Value(args[0].labels, tags=frozenset({"bound"}))
+    return Value(args[0].labels, tags=frozenset({"bound"}) | _parts(args[0]))
+
+
+def _parts(v: Value) -> frozenset[str]:
+    return frozenset({"bound:parts"}) if "msg_parts" in v.tags else EMPTY
+
+
+def _divide(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name not in SMS_MANAGERS:
+        return None
+    labels = args[1].labels if len(args) > 1 else EMPTY
+    return Value(labels, frozenset({("ret", insn.offset)}), frozenset({"msg_parts"}))
+
+
+def _sms_send(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name not in SMS_MANAGERS:
+        return None
+    dest_i, text_i = SMS_SEND_DEST[ref.name]
+    _send(m, pos, insn, args, dest_i, text_i, f"SmsManager.{ref.name}")
+    return BLANK
+
+
+def _send(m: MethodFlow, pos, insn, args, dest_i, text_i, what: str) -> None:
+    if dest_i < len(args) and args[dest_i].labels:
+        m.sink("sms_destination", args[dest_i].labels,
+               m.hop(insn, "sink", f"{what}: destination number"), pos)  # fmt: skip
+    if text_i < len(args) and args[text_i].labels:
+        m.sink("sms_body", args[text_i].labels, m.hop(insn, "sink", f"{what}: message text"), pos)
+
+
+def _for_name(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name != "Ljava/lang/Class;" or not args or not isinstance(args[0].const, str):
+        return None
+    name = "L" + args[0].const.replace(".", "/") + ";"
+    return Value(tags=frozenset({"class:" + name}), const=name)
+
+
+def _get_method(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name != "Ljava/lang/Class;" or len(args) < 2 or not isinstance(args[1].const, str):
+        return None
+    classes = [t[6:] for t in args[0].tags if t.startswith("class:")]
+    if not classes:
+        return None
+    return Value(tags=frozenset({f"method:{c}->{args[1].const}" for c in classes}))
+
+
+def _method_invoke(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name != "Ljava/lang/reflect/Method;" or not args:
+        return None
+    targets = [t[7:] for t in args[0].tags if t.startswith("method:")]
+    sends = [
+        t for t in targets if t.split("->")[0] in SMS_MANAGERS and t.split("->")[1] in SMS_SEND_DEST
+    ]
+    if any(t.split("->")[1] == "getDefault" for t in targets):
+        return Value(tags=frozenset({"smsmanager"}))
+    if not sends:
+        return None
+    method = sends[0].split("->")[1]
+    hop = m.hop(insn, "sink", f"Method.invoke → SmsManager.{method} (reflection)")
+    if m._final:
+        m.ctx.record_reflective_send((hop,))
+    if len(args) > 2:
+        arr = args[2]
+        dest_i, text_i = SMS_SEND_DEST[method]
+        for i, role in ((dest_i - 1, "destination number"), (text_i - 1, "message text")):
+            elem = [m.heap[(o, i)] for o in arr.objs if (o, i) in m.heap]
+            labels = join_all(elem).labels if elem else EMPTY
+            if labels:
+                sink = "sms_destination" if role.startswith("dest") else "sms_body"
+                m.sink(
+                    sink,
+                    labels,
+                    m.hop(insn, "sink", f"reflective SmsManager.{method}: {role}"),
+                    pos,
+                )
+    return BLANK
+
+
+def _uri_parse(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name != "Landroid/net/Uri;" or not args:
+        return None
+    s = args[0].const
+    tags = {"uri"}
+    if not isinstance(s, str):
+        s = next((t[7:] for t in args[0].tags if t.startswith("prefix:")), None)
+    kind = classify_uri_string(s) if isinstance(s, str) else None
+    if kind:
+        tags.add("uri:" + kind)
+    return Value(args[0].labels, frozenset({("ret", insn.offset)}), frozenset(tags), args[0].const)
+
+
+def _uri_derive(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name not in ("Landroid/net/Uri;", "Landroid/content/ContentUris;",
+                              "Landroid/net/Uri$Builder;"):  # fmt: skip
+        return None
+    if not args:
+        return None
+    base = args[0]
+    tags = frozenset(t for t in base.tags if t.startswith("uri"))
+    const = base.const
+    if ref.name in ("appendPath", "appendEncodedPath") and len(args) > 1 and isinstance(const, str) \
+            and isinstance(args[1].const, str):  # fmt: skip
+        const = const.rstrip("/") + "/" + args[1].const
+        st[areg[0]] = Value(base.labels, base.objs, base.tags, const)
+    elif ref.name in ("scheme",) and len(args) > 1 and isinstance(args[1].const, str):
+        const = args[1].const + "://"
+        st[areg[0]] = Value(base.labels, base.objs, base.tags, const)
+    elif ref.name in ("authority", "encodedAuthority") and len(args) > 1 \
+            and isinstance(args[1].const, str):  # fmt: skip
+        const = (const if isinstance(const, str) else "content://") + args[1].const
+        st[areg[0]] = Value(base.labels, base.objs, base.tags, const)
+    elif ref.name == "build" and isinstance(const, str):
+        kind = classify_uri_string(const)
+        if kind:
+            tags |= {"uri", "uri:" + kind}
+    elif ref.name == "withAppendedPath" and len(args) > 1 and isinstance(const, str) \
+            and isinstance(args[1].const, str):  # fmt: skip
+        const = const.rstrip("/") + "/" + args[1].const
+    return Value(cap(frozenset().union(*(a.labels for a in args))), frozenset({("ret", insn.offset)}),
+                 tags, const)  # fmt: skip
+
+
+def _builder_init(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    cls = ref.class_name
+    if cls in ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;") and args:
+        init = args[1].const if len(args) > 1 and isinstance(args[1].const, str) else ""
+        if len(args) > 1 and not isinstance(args[1].const, str):
+            init = None
+        recv = st.get(areg[0], BLANK)
+        st[areg[0]] = Value(recv.labels, recv.objs, recv.tags, init)
+        if len(args) > 1:
+            m.taint_obj(recv.objs, args[1].labels)
+        return BLANK
+    if cls == "Landroid/net/Uri$Builder;" and args:
+        recv = st.get(areg[0], BLANK)
+        st[areg[0]] = Value(recv.labels, recv.objs, recv.tags, "")
+        return BLANK
+    if cls in STREAM_WRAPPERS and len(args) > 1 and "net_stream" in args[1].tags:
+        m.taint_obj(args[0].objs, EMPTY, frozenset({"net_stream"}))
+        st[areg[0]] = args[0].with_tags("net_stream")
+        return BLANK
+    if cls == "Landroid/content/Intent;" and len(args) > 2 and "uri:smsto" in args[2].tags:
+        _sms_intent(m, pos, insn, args[2])
+        return None
+    return _cursor_loader(m, pos, insn, st, ref, areg, args)
+
+
+def _sms_intent(m: MethodFlow, pos, insn, uri: Value) -> None:
+    if uri.labels:
+        m.sink("sms_intent", uri.labels,
+               m.hop(insn, "sink", "opens the SMS app with this number (smsto: intent)"), pos)  # fmt: skip
+
+
+def _set_data(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if (
+        ref.class_name == "Landroid/content/Intent;"
+        and len(args) > 1
+        and "uri:smsto" in args[1].tags
+    ):
+        _sms_intent(m, pos, insn, args[1])
+    return None
+
+
+def _append(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if (
+        ref.class_name not in ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
+        or len(args) < 2
+    ):
+        return None
+    recv = st.get(areg[0], BLANK)
+    a = args[1]
+    const = None
+    tags = recv.tags
+    if isinstance(recv.const, str) and a.const is not None and len(recv.const) < 4096:
+        const = recv.const + (a.const if isinstance(a.const, str) else str(a.const))
+    elif isinstance(recv.const, str) and recv.const:
+        tags = tags | {"prefix:" + recv.const[:64]}  # "smsto:" + number keeps its scheme
+    m.taint_obj(recv.objs, a.labels)
+    new = Value(cap(recv.labels | a.labels), recv.objs, tags, const)
+    st[areg[0]] = new
+    return new
+
+
+def _to_string(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if not args or insn.op in O.STATIC_INVOKES:
+        return None
+    v = args[0]
+    transform = TRANSFORMS.get((ref.class_name, ref.name))
+    labels = v.labels
+    if transform and labels:
+        labels = extend_all(labels, m.hop(insn, "transform", transform))
+    if ref.class_name in ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;", "Ljava/lang/String;",
+                          "Landroid/net/Uri;"):  # fmt: skip
+        keep = {t for t in v.tags if t.startswith(("uri", "prefix:"))}
+        return Value(labels, frozenset({("ret", insn.offset)}), frozenset(keep), v.const)
+    return Value(labels, frozenset({("ret", insn.offset)}))
+
+
+def _value_of(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name != "Ljava/lang/String;" or not args:
+        return None
+    const = args[0].const if isinstance(args[0].const, (str, int)) else None
+    return Value(
+        args[0].labels,
+        frozenset({("ret", insn.offset)}),
+        const=None if const is None else str(const),
+    )
+
+
+def _concat(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name != "Ljava/lang/String;" or len(args) < 2:
+        return None
+    a, b = args[0], args[1]
+    const = a.const + b.const if isinstance(a.const, str) and isinstance(b.const, str) else None
+    return Value(cap(a.labels | b.labels), frozenset({("ret", insn.offset)}), frozenset(), const)
+
+
+def _stream(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    """getInputStream (network source) / getOutputStream (network stream)."""
+    if ref.class_name not in NET_STREAM_SOURCES:
+        return None
+    recv = args[0] if args else BLANK
+    if recv.labels and ref.name in URL_SENDS:
+        m._network_sink(pos, insn, [recv], "opens a connection whose URL carries the data")
+    if ref.name == "getOutputStream":
+        return Value(objs=frozenset({("ret", insn.offset)}), tags=frozenset({"net_stream"}))
+    if (ref.class_name, ref.name) in NETWORK_SOURCES:
+        hop = m.hop(
+            insn, "source", f"reads a network response ({cls_short(ref.class_name)}.{ref.name})"
+        )
+        return Value(frozenset({Label("network", path=(hop,))}), frozenset({("ret", insn.offset)}))
+    return None
+
+
+def _net_execute(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if (ref.class_name, ref.name) in NETWORK_SOURCES:
+        hop = m.hop(
+            insn, "source", f"reads a network response ({cls_short(ref.class_name)}.{ref.name})"
+        )
+        return Value(frozenset({Label("network", path=(hop,))}), frozenset({("ret", insn.offset)}))
+    return _net_sink_model(m, pos, insn, st, ref, areg, args)
+
+
+def _net_sink_model(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    positions = NETWORK_SINKS.get((ref.class_name, ref.name))
+    if positions is None:
+        return None
+    sent = [args[i] for i in positions if i < len(args)]
+    if ref.name == "emit" and len(args) > 2:  # varargs Object[]: include the array's contents
+        sent.append(args[2])
+    m._network_sink(
+        pos, insn, sent, f"sends over the network ({cls_short(ref.class_name)}.{ref.name})"
+    )
+    return None  # keep the default result handling
+
+
+def _stream_write(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if not args or insn.op in O.STATIC_INVOKES or "net_stream" not in args[0].tags:
+        return _net_sink_model(m, pos, insn, st, ref, areg, args)
+    m._network_sink(
+        pos, insn, args[1:], f"writes to a network stream ({cls_short(ref.class_name)}.{ref.name})"
+    )
+    return None
+
+
+def _incoming_sms(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if not ref.class_name.endswith("/SmsMessage;"):
+        return None
+    hop = m.hop(insn, "source", f"reads an incoming SMS (SmsMessage.{ref.name})")
+    return Value(frozenset({Label("sms", path=(hop,))}), frozenset({("ret", insn.offset)}))
+
+
+def _add_js(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if ref.class_name != "Landroid/webkit/WebView;" or len(args) < 3:
+        return None
+    name = args[2].const if isinstance(args[2].const, str) else "?"
+    classes = {o[2] for o in args[1].objs if o and o[0] == "new"}
+    m.ctx.record_bridge(name, classes, m.hop(insn, "call", f'addJavascriptInterface(…, "{name}")'))
+    return BLANK
+
+
+def _get_system_service(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
+    if len(args) > 1 and "class:Landroid/telephony/SmsManager;" in args[1].tags:
+        return Value(tags=frozenset({"smsmanager"}))
+    return None
+
+
+_MODELS: dict[str, Model] = {
+    "query": _query,
+    "managedQuery": _query,
+    "getColumnIndex": _column_index,
+    "getColumnIndexOrThrow": _column_index,
+    "iterator": _iterator,
+    "listIterator": _iterator,
+    "hasNext": _has_next,
+    "next": _iterator,
+    "size": _size,
+    "length": _size,
+    "getCount": _size,
+    "divideMessage": _divide,
+    "forName": _for_name,
+    "getMethod": _get_method,
+    "getDeclaredMethod": _get_method,
+    "invoke": _method_invoke,
+    "parse": _uri_parse,
+    "withAppendedPath": _uri_derive,
+    "withAppendedId": _uri_derive,
+    "buildUpon": _uri_derive,
+    "appendPath": _uri_derive,
+    "appendEncodedPath": _uri_derive,
+    "scheme": _uri_derive,
+    "authority": _uri_derive,
+    "encodedAuthority": _uri_derive,
+    "build": _uri_derive,
+    "<init>": _builder_init,
+    "append": _append,
+    "toString": _to_string,
+    "toJson": _to_string,
+    "valueOf": _value_of,
+    "concat": _concat,
+    "getInputStream": _stream,
+    "getOutputStream": _stream,
+    "connect": _stream,
+    "getResponseCode": _stream,
+    "execute": _net_execute,
+    "newCall": _net_sink_model,
+    "emit": _net_sink_model,
+    "send": _net_sink_model,
+    "add": _net_sink_model,
+    "write": _stream_write,
+    "print": _stream_write,
+    "println": _stream_write,
+    "writeBytes": _stream_write,
+    "writeUTF": _stream_write,
+    "addJavascriptInterface": _add_js,
+    "getSystemService": _get_system_service,
+    "setData": _set_data,
+}
+for _n in CURSOR_GETTERS:
+    _MODELS[_n] = _cursor_get
+for _n in CURSOR_MOVES:
+    _MODELS[_n] = _cursor_move
+for _n in SMS_SEND_DEST:
+    _MODELS[_n] = _sms_send
+for _n in INCOMING_SMS:
+    _MODELS[_n] = _incoming_sms
+
+
+_NOUNS = {"contacts": "the contact list", "sms": "SMS messages", "call_log": "the call log",
+          "network": "data from the network"}  # fmt: skip
+
+
+def cls_short(desc: str) -> str:
+    return desc[1:-1].rsplit("/", 1)[-1] if desc.startswith("L") else desc
+
+
+def _short_field(fdesc: str) -> str:
+    cls, rest = fdesc.split("->", 1)
+    return f"{cls_short(cls)}.{rest.split(':', 1)[0]}"
+
+
+def _params(labels: frozenset[Label]) -> frozenset[Label]:
+    return frozenset(lb for lb in labels if not lb.concrete)
+
+
+def _join_states(a: dict[int, Value], b: dict[int, Value]) -> dict[int, Value]:
+    out = None
+    for r, v in b.items():
+        old = a.get(r)
+        if old is v:
+            continue
+        new = v if old is None else old.join(v)
+        if new is not old:
+            if out is None:
+                out = dict(a)
+            out[r] = new
+    return a if out is None else out

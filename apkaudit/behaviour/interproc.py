@@ -1,0 +1,624 @@
+"""Whole-app flow: a bounded neighbourhood of methods, analysed to a fixpoint of summaries.
+
+1. Seeds: methods that touch a watched source or sink (from the code index), JavaScript-bridge
+   methods and network callbacks.
+2. Neighbourhood: callers and callees to a bounded depth (3), resolved by class hierarchy, plus
+   the framework's hidden edges (AsyncTask.execute -> doInBackground, Thread/Executor/Handler
+   -> Runnable.run), plus the writers of app fields the selected methods read.
+3. Fixpoint: every selected method is analysed with the current summaries and field store until
+   neither changes (bounded rounds), then once more to collect sink events into chains.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from apkaudit.behaviour.cfg import build_cfg
+from apkaudit.behaviour.flow import ASYNC_TASK, MethodFlow, SinkEvent, Summary, cls_short
+from apkaudit.behaviour.reachability import Hierarchy, find_callers
+from apkaudit.behaviour.values import BLANK, Hop, Label, Value, cap
+from apkaudit.codeindex import DexSet
+from apkaudit.dex import opcodes as O
+from apkaudit.dex.disasm import excerpt
+from apkaudit.dex.reader import DexFile, MethodRef
+from apkaudit.facts import AppFacts
+from apkaudit.model import Chain, CodeLocation, Stage
+from apkaudit.model import Hop as ChainHop
+
+MethodKey = tuple[str, str]
+ACC_STATIC = 0x8
+JS_INTERFACE = "Landroid/webkit/JavascriptInterface;"
+SEED_TAGS = (
+    "provider_query", "sms_send", "sms_reflection", "network", "network_send", "network_body",
+    "js_bridge", "sms_intent_uri", "sms_intercept", "sms_divide", "contacts_uri", "sms_uri",
+    "call_log_uri",
+)  # fmt: skip
+# Framework callbacks whose argument is data from the network: (interface/class, method, arg).
+NETWORK_CALLBACKS = (
+    ("Lcom/android/volley/Response$Listener;", "onResponse", 1),
+    ("Lokhttp3/Callback;", "onResponse", 2),
+    ("Lretrofit2/Callback;", "onResponse", 2),
+    ("Lio/socket/emitter/Emitter$Listener;", "call", 1),
+    ("Lcom/google/firebase/messaging/FirebaseMessagingService;", "onMessageReceived", 1),
+)
+RUNNABLE_SINKS = {  # (method name) -> index of the Runnable/Callable argument
+    "post": 1, "postDelayed": 1, "postAtTime": 1, "runOnUiThread": 1, "execute": 1,
+    "submit": 1, "schedule": 1, "scheduleAtFixedRate": 1, "scheduleWithFixedDelay": 1,
+}  # fmt: skip
+MAX_METHODS = 1500
+MAX_ROUNDS = 6
+DEPTH = 3
+
+_CHAIN_KIND = {
+    ("sms_destination", "contacts"): "contacts_to_sms_destination",
+    ("sms_destination", "call_log"): "call_log_to_sms_destination",
+    ("sms_destination", "network"): "network_to_sms",
+    ("sms_body", "network"): "network_to_sms",
+    ("sms_body", "contacts"): "contacts_to_sms_body",
+    ("sms_body", "call_log"): "contacts_to_sms_body",
+    ("sms_body", "sms"): "sms_to_sms_body",
+    ("network", "contacts"): "contacts_to_network",
+    ("network", "sms"): "sms_to_network",
+    ("network", "call_log"): "call_log_to_network",
+    ("sms_intent", "contacts"): "contacts_to_sms_intent",
+    ("sms_intent", "call_log"): "contacts_to_sms_intent",
+    ("js_bridge", "contacts"): "contacts_to_js_bridge",
+    ("js_bridge", "sms"): "sms_to_js_bridge",
+    ("js_bridge", "call_log"): "call_log_to_js_bridge",
+}
+
+
+@dataclass
+class FlowResult:
+    chains: tuple[Chain, ...]
+    classified: dict[str, set[MethodKey]]  # provider -> methods with a query resolved to it
+    queries: dict[tuple[str, str, str, int], str]  # query site -> provider
+    analysed: int  # methods analysed
+    complete: bool  # False when a bound cut the neighbourhood
+
+
+@dataclass
+class AppFlow:
+    facts: AppFacts
+    hier: Hierarchy
+    summaries: dict[MethodKey, Summary] = field(default_factory=dict)
+    fields: dict[str, Value] = field(default_factory=dict)
+    uri_fields: dict[str, str] = field(default_factory=dict)
+    retrofit: bool = False
+    queries: dict[tuple[str, str, str, int], str] = field(default_factory=dict)
+    bridges: dict[str, tuple[set[str], Hop]] = field(default_factory=dict)
+    entry_labels: dict[MethodKey, dict[int, frozenset[Label]]] = field(default_factory=dict)
+    _targets: dict = field(default_factory=dict)
+    _cfgs: dict = field(default_factory=dict)
+    # Incremental fixpoint: what each method's last analysis depended on and produced.
+    current: MethodKey | None = None
+    deps: dict[MethodKey, tuple[set[MethodKey], set[str]]] = field(default_factory=dict)
+    method_events: dict[MethodKey, dict[tuple, tuple[Label, SinkEvent, bool]]] = field(
+        default_factory=dict
+    )
+    method_reflective: dict[MethodKey, list[tuple[Hop, ...]]] = field(default_factory=dict)
+
+    @property
+    def dex(self) -> DexSet:
+        return self.facts.dex
+
+    # ------------------------------------------------------------------ FlowContext
+
+    def is_app_class(self, name: str) -> bool:
+        return name in self.dex.classes
+
+    def is_unimplemented_interface(self, name: str) -> bool:
+        hit = self.dex.classes.get(name)
+        return bool(hit and hit[1].access & 0x200 and not self.hier.subs.get(name))
+
+    def resolve(self, cls: str, sig: str) -> MethodKey | None:
+        """The definition a call to cls.sig runs when the object's class is ``cls``."""
+        if cls not in self.dex.classes:
+            return None
+        for c in (cls, *self.hier.ancestors(cls)):
+            if self.dex.defined_method(c, sig) is not None:
+                return c, sig
+        return None
+
+    def targets(self, ref: MethodRef, op: int, args: list[Value]) -> list[MethodKey]:
+        sig = ref.signature
+        if op not in (0x71, 0x77, 0x70, 0x76, 0x6F, 0x75):  # virtual or interface
+            allocated = {o[2] for o in (args[0].objs if args else ()) if o and o[0] == "new"}
+            allocated &= self.dex.classes.keys()
+            if allocated:  # the object's class is known: no need for the whole hierarchy
+                return sorted({k for c in allocated if (k := self.resolve(c, sig))})
+        ck = (ref.class_name, sig, op)
+        if ck not in self._targets:
+            self._targets[ck] = self._static_targets(ref.class_name, sig, op)
+        return self._targets[ck]
+
+    def _static_targets(self, cls: str, sig: str, op: int) -> list[MethodKey]:
+        if op in (0x71, 0x77, 0x70, 0x76, 0x6F, 0x75):  # static, direct, super
+            k = self.resolve(cls, sig)
+            return [k] if k else []
+        keys = {self.resolve(cls, sig)}  # class hierarchy analysis: every override below
+        keys |= {(c, sig) for c in self.hier.descendants(cls)
+                 if self.dex.defined_method(c, sig) is not None}  # fmt: skip
+        return sorted(k for k in keys if k)
+
+    def callees(
+        self, ref: MethodRef, op: int, args: list[Value]
+    ) -> list[tuple[MethodKey, Summary]]:
+        keys = [k for k in self.targets(ref, op, args) if k in self.summaries]
+        self._depend(keys)
+        return [(k, self.summaries[k]) for k in keys]
+
+    def async_targets(self, ref: MethodRef, args: list[Value]):
+        out = []
+        for key, cargs in self._async_edges(ref, args):
+            if key in self.summaries:
+                out.append((key, self.summaries[key], cargs))
+        self._depend([k for k, _, _ in out])
+        return out
+
+    def _depend(self, keys: list[MethodKey]) -> None:
+        if self.current is not None and keys:
+            self.deps[self.current][0].update(keys)
+
+    def read_field(self, fdesc: str) -> Value:
+        if self.current is not None:
+            self.deps[self.current][1].add(fdesc)
+        return self.fields.get(fdesc, BLANK)
+
+    def _async_edges(
+        self, ref: MethodRef, args: list[Value]
+    ) -> list[tuple[MethodKey, list[Value]]]:
+        name = ref.name
+        out: list[tuple[MethodKey, list[Value]]] = []
+        if name in ("execute", "executeOnExecutor") and args:
+            params = args[2] if name == "executeOnExecutor" and len(args) > 2 else (
+                args[1] if len(args) > 1 else BLANK)  # fmt: skip
+            for cls in self._classes_of(args[0], ref.class_name):
+                if ASYNC_TASK in self.hier.ancestors(cls):
+                    for key in self._named(cls, "doInBackground"):
+                        out.append((key, [args[0], params]))
+        runnable = None
+        if name == "<init>" and ref.class_name == "Ljava/lang/Thread;":
+            runnable = next((a for a in args[1:] if a.objs), None)
+        elif name in RUNNABLE_SINKS and len(args) > RUNNABLE_SINKS[name]:
+            runnable = args[RUNNABLE_SINKS[name]]
+        if runnable is not None:
+            for cls in self._classes_of(runnable, None):
+                for sig in ("run()V", "call()Ljava/lang/Object;"):
+                    k = self.resolve(cls, sig)
+                    if k:
+                        out.append((k, [runnable]))
+        return out
+
+    def _classes_of(self, v: Value, static_type: str | None) -> set[str]:
+        classes = {o[2] for o in v.objs if o and o[0] == "new"} & set(self.dex.classes)
+        if not classes and static_type and static_type in self.dex.classes:
+            classes = {static_type}
+        return classes
+
+    def _named(self, cls: str, name: str) -> list[MethodKey]:
+        hit = self.dex.classes.get(cls)
+        if not hit:
+            return []
+        dex = hit[0]
+        return [(cls, r.signature) for i, r in dex.methods_of(cls)
+                if r.name == name and i in dex.defined_methods]  # fmt: skip
+
+    def record_event(self, label: Label, event: SinkEvent, assumed: bool) -> None:
+        bucket = self.method_events.setdefault(self.current, {})
+        key = (label.kind, label.path[:1], event.sink, event.path[-1:], event.in_loop)
+        old = bucket.get(key)
+        if old is None or (old[2], len(old[0].path)) > (assumed, len(label.path)):
+            bucket[key] = (label, event, assumed)
+
+    @property
+    def events(self) -> dict[tuple, tuple[Label, SinkEvent, bool]]:
+        merged: dict[tuple, tuple[Label, SinkEvent, bool]] = {}
+        for bucket in self.method_events.values():
+            for key, ev in bucket.items():
+                old = merged.get(key)
+                if old is None or (old[2], len(old[0].path)) > (ev[2], len(ev[0].path)):
+                    merged[key] = ev
+        return merged
+
+    @property
+    def reflective(self) -> list[tuple[Hop, ...]]:
+        return [h for hs in self.method_reflective.values() for h in hs]
+
+    def record_query(self, hop: Hop, provider: str) -> None:
+        self.queries[hop[:4]] = provider
+
+    def record_bridge(self, name: str, classes: set[str], hop: Hop) -> None:
+        old = self.bridges.get(name)
+        self.bridges[name] = ((old[0] if old else set()) | classes, hop)
+
+    def record_reflective_send(self, hops: tuple[Hop, ...]) -> None:
+        bucket = self.method_reflective.setdefault(self.current, [])
+        if hops not in bucket:
+            bucket.append(hops)
+
+    # ------------------------------------------------------------------ analysis
+
+    def analyse_method(self, key: MethodKey) -> Summary | None:
+        found = self.dex.defined_method(*key)
+        if found is None:
+            return None
+        dex, idx = found
+        code = self.dex.code(dex, idx)
+        if code is None:
+            return None
+        ref = dex.method_ref(idx)
+        static = bool(dex.defined_methods[idx].access & ACC_STATIC)
+        flow = MethodFlow(self, key, dex, code, self._cfg(key, code), static, ref.param_types,
+                          entry_labels=self.entry_labels.get(key, {}))  # fmt: skip
+        self.current = key
+        self.deps[key] = (set(), set())
+        self.method_events.pop(key, None)
+        self.method_reflective.pop(key, None)
+        try:
+            summary = flow.run()
+            if key in self.js_methods:
+                self._bridge_return(key, dex, code, summary)
+        finally:
+            self.current = None
+        return summary
+
+    def _cfg(self, key: MethodKey, code):
+        cfg = self._cfgs.get(key)
+        if cfg is None:
+            cfg = self._cfgs[key] = build_cfg(code)
+        return cfg
+
+    def _bridge_return(self, key: MethodKey, dex: DexFile, code, summary: Summary) -> None:
+        rets = [i for i in code.insns if i.op in O.RETURN_OPS]
+        if not rets:
+            return
+        hop = (dex.name, key[0], key[1], rets[-1].offset, "sink",
+               f"returned to JavaScript by {cls_short(key[0])}.{key[1].split('(')[0]}()")  # fmt: skip
+        for lb in summary.ret.labels:
+            if lb.concrete and lb.kind != "network":
+                self.record_event(lb, SinkEvent("js_bridge", (hop,), False, ""), lb.assumed)
+
+    js_methods: frozenset[MethodKey] = frozenset()
+
+
+# ---------------------------------------------------------------------------- neighbourhood
+
+
+def _methods(refs) -> set[MethodKey]:
+    return {(r.location.class_name, r.location.method) for r in refs}
+
+
+def _query_methods(facts: AppFacts) -> set[MethodKey]:
+    return _methods(facts.refs_tagged("provider_query"))
+
+
+def _flow_seeds(facts: AppFacts, data_sources: bool) -> set[MethodKey]:
+    """Methods where a flow can start or end, given which sources the app has.
+
+    Personal data (contacts/SMS/call log) only matters if it can reach a sink; network data only
+    matters if the app sends SMS. No source or no matching sink: no flow analysis at all.
+    """
+    sms_send = _methods(facts.refs_tagged("sms_send", "sms_reflection"))
+    seeds: set[MethodKey] = set()
+    if data_sources:
+        sinks = sms_send | _methods(
+            facts.refs_tagged("network_send", "network_body", "js_bridge", "sms_intent_uri")
+        )
+        if sinks:
+            seeds |= sinks | _query_methods(facts) | _methods(facts.refs_tagged("sms_intercept"))
+    if sms_send:
+        seeds |= sms_send | _methods(facts.refs_tagged("network"))
+    return seeds
+
+
+def _js_methods(facts: AppFacts) -> set[MethodKey]:
+    if not facts.refs_tagged("js_bridge"):
+        return set()
+    out = set()
+    for dex in facts.dex.files:
+        for name, cdef in dex.classes.items():
+            if not cdef.annotations_off:
+                continue
+            for midx, types in dex.method_annotations(cdef).items():
+                if JS_INTERFACE in types:
+                    out.add((name, dex.method_ref(midx).signature))
+    return out
+
+
+def _callback_entries(flow: AppFlow) -> dict[MethodKey, dict[int, frozenset[Label]]]:
+    out: dict[MethodKey, dict[int, frozenset[Label]]] = {}
+    wanted = {iface for iface, _, _ in NETWORK_CALLBACKS}
+    for cls in flow.dex.classes:
+        anc = set(flow.hier.ancestors(cls))
+        if not anc & wanted:
+            continue
+        for iface, name, arg in NETWORK_CALLBACKS:
+            if iface not in anc:
+                continue
+            for key in flow._named(cls, name):
+                hop = (flow.dex.classes[cls][0].name, key[0], key[1], 0, "source",
+                       f"receives data from the network ({cls_short(iface)}.{name})")  # fmt: skip
+                out.setdefault(key, {})[arg] = frozenset({Label("network", path=(hop,))})
+    return out
+
+
+def _callees_of(flow: AppFlow, key: MethodKey) -> set[MethodKey]:
+    found = flow.dex.defined_method(*key)
+    if found is None:
+        return set()
+    dex, idx = found
+    code = flow.dex.code(dex, idx)
+    if code is None:
+        return set()
+    out: set[MethodKey] = set()
+    allocated: set[str] = set()
+    for insn in code.insns:
+        if insn.op == 0x22:
+            allocated.add(dex.type_name(insn.idx))
+        if insn.op not in O.INVOKE_OPS:
+            continue
+        ref = dex.method_ref(insn.idx)
+        if ref.class_name in flow.dex.classes:
+            out.update(flow.targets(ref, insn.op, []))
+        if (
+            ref.name in ("execute", "executeOnExecutor")
+            or ref.name in RUNNABLE_SINKS
+            or (ref.name == "<init>" and ref.class_name == "Ljava/lang/Thread;")
+        ):
+            for cls in allocated | {ref.class_name}:
+                if cls in flow.dex.classes:
+                    for name in ("doInBackground", "run", "call"):
+                        out.update(flow._named(cls, name))
+    return out
+
+
+def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
+    """Methods that write the app fields read by ``methods``."""
+    read: set[str] = set()
+    for key in methods:
+        found = flow.dex.defined_method(*key)
+        if not found:
+            continue
+        dex, idx = found
+        code = flow.dex.code(dex, idx)
+        for insn in code.insns if code else ():
+            if insn.op in O.IGET_OPS or insn.op in O.SGET_OPS:
+                f = dex.field_ref(insn.idx)
+                if f.class_name in flow.dex.classes:
+                    read.add(f.descriptor)
+    out: set[MethodKey] = set()
+    if not read:
+        return out
+    for dex in flow.dex.files:
+        ids = {}
+        for fdesc in read:
+            cls, rest = fdesc.split("->", 1)
+            for i, fr in dex.fields_of(cls):
+                if fr.descriptor == fdesc:
+                    ids[i] = fdesc
+        if not ids:
+            continue
+        for midx in dex.find_refs(fields=ids):
+            code = flow.dex.code(dex, midx)
+            if code and any((i.op in O.IPUT_OPS or i.op in O.SPUT_OPS) and i.idx in ids
+                            for i in code.insns):  # fmt: skip
+                out.add((dex.method_ref(midx).class_name, dex.method_ref(midx).signature))
+    return out
+
+
+def select_methods(flow: AppFlow, seeds: set[MethodKey]) -> tuple[list[MethodKey], bool]:
+    selected: set[MethodKey] = {k for k in seeds if flow.dex.defined_method(*k)}
+    complete = True
+    frontier = set(selected)
+    for _ in range(DEPTH):  # callers
+        if not frontier or len(selected) >= MAX_METHODS:
+            break
+        found = find_callers(flow.dex, frontier)
+        nxt = {c for callers in found.values() for c in callers} - selected
+        selected |= nxt
+        frontier = nxt
+    frontier = set(selected)
+    for _ in range(DEPTH):  # callees
+        if not frontier or len(selected) >= MAX_METHODS:
+            break
+        nxt = set()
+        for k in frontier:
+            nxt |= _callees_of(flow, k)
+        nxt -= selected
+        selected |= nxt
+        frontier = nxt
+    writers = _field_writers(flow, selected) - selected
+    selected |= writers
+    for k in writers:
+        selected |= _callees_of(flow, k)
+    if len(selected) > MAX_METHODS:
+        complete = False
+        keep = sorted(seeds & selected) + sorted(selected - seeds)
+        selected = set(keep[:MAX_METHODS])
+    return _callee_first(flow, selected), complete
+
+
+def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
+    """Analyse ``methods`` until summaries and fields are stable.
+
+    Round one analyses every method; later rounds only those whose callees' summaries or read
+    fields changed in the round before. Sink events are kept per method, so they stay final.
+    """
+    for k in methods:
+        flow.summaries.setdefault(k, Summary())
+    dirty = list(methods)
+    for _ in range(rounds):
+        before_s = {k: flow.summaries[k].signature() for k in methods}
+        before_f = dict(flow.fields)
+        for k in dirty:
+            s = flow.analyse_method(k)
+            if s is not None:
+                flow.summaries[k] = s
+        changed = {k for k in methods if flow.summaries[k].signature() != before_s[k]}
+        changed_f = {f for f, v in flow.fields.items() if before_f.get(f) != v}
+        if not changed and not changed_f:
+            return True
+        dirty = [
+            k for k in methods
+            if k in flow.deps and (flow.deps[k][0] & changed or flow.deps[k][1] & changed_f)
+        ]  # fmt: skip
+        if not dirty:
+            return True
+    return False
+
+
+def _callee_first(flow: AppFlow, methods: set[MethodKey]) -> list[MethodKey]:
+    """Order methods so callees come before callers (fewer fixpoint rounds)."""
+    order: list[MethodKey] = []
+    seen: set[MethodKey] = set()
+    for root in sorted(methods):
+        stack = [(root, False)]
+        while stack:
+            k, done = stack.pop()
+            if done:
+                order.append(k)
+                continue
+            if k in seen:
+                continue
+            seen.add(k)
+            stack.append((k, True))
+            stack.extend(
+                (c, False) for c in sorted(_callees_of(flow, k) & methods) if c not in seen
+            )
+    return order
+
+
+def analyse_flows(facts: AppFacts) -> FlowResult:
+    hier = Hierarchy.of(facts.dex)
+    flow = AppFlow(facts, hier)
+    cat = facts.catalogue
+    for item in cat.items:
+        if item.kind != "field":
+            continue
+        for tag, provider in (("contacts_uri", "contacts"), ("sms_uri", "sms"),
+                              ("call_log_uri", "call_log"), ("calendar_uri", "calendar")):  # fmt: skip
+            if tag in item.tags:
+                flow.uri_fields[f"{item.class_name}->{item.name}"] = provider
+    flow.retrofit = bool(facts.refs_tagged("network")) and any(
+        r.api_id == "net.retrofit2.Retrofit.create" for r in facts.code.refs
+    )
+    js = _js_methods(facts)
+    flow.js_methods = frozenset(js)
+    entries = _callback_entries(flow)
+    for key in js:
+        found = facts.dex.defined_method(*key)
+        if found:
+            dex, idx = found
+            n = len(dex.method_ref(idx).param_types)
+            hop = (
+                dex.name,
+                key[0],
+                key[1],
+                0,
+                "source",
+                "receives data from a web page (JavaScript bridge)",
+            )
+            entries.setdefault(key, {}).update(
+                {i: frozenset({Label("network", path=(hop,))}) for i in range(1, n + 1)}
+            )
+    flow.entry_labels = entries
+    # Phase 1: classify every provider query (its method and the helpers it calls for the Uri).
+    queries = _query_methods(facts)
+    if queries:
+        phase1 = sorted(queries | {c for k in queries for c in _callees_of(flow, k)})
+        _fixpoint(flow, phase1, rounds=2)
+    data_sources = any(p in ("contacts", "sms", "call_log") for p in flow.queries.values())
+    data_sources = data_sources or bool(facts.refs_tagged("sms_intercept")) or bool(js)
+    # Phase 2: whole-app flow over a bounded neighbourhood, only if a flow is possible.
+    seeds = _flow_seeds(facts, data_sources)
+    if seeds and data_sources:
+        seeds |= js
+    if seeds and facts.refs_tagged("sms_send", "sms_reflection"):
+        seeds |= set(entries)
+    complete = True
+    methods: list[MethodKey] = []
+    if seeds:
+        methods, complete = select_methods(flow, seeds)
+        complete = _fixpoint(flow, methods, rounds=MAX_ROUNDS) and complete
+    chains = _chains(flow)
+    classified: dict[str, set[MethodKey]] = defaultdict(set)
+    for (_dex, cls, meth, _off), provider in flow.queries.items():
+        classified[provider].add((cls, meth))
+    return FlowResult(chains, dict(classified), dict(flow.queries), len(methods), complete)
+
+
+# ---------------------------------------------------------------------------- chains
+
+
+def _to_hop(flow: AppFlow, h: Hop) -> ChainHop:
+    dex_name, cls, meth, off, role, desc = h
+    loc = CodeLocation(dex_name, cls, meth, off)
+    ex: tuple[str, ...] = ()
+    found = flow.dex.defined_method(cls, meth)
+    if found:
+        dex, idx = found
+        code = flow.dex.code(dex, idx)
+        if code is not None:
+            ex = excerpt(dex, code, off, before=2, after=1)
+    return ChainHop(role, desc, loc, ex)
+
+
+def _chains(flow: AppFlow) -> tuple[Chain, ...]:
+    best: dict[tuple, Chain] = {}
+    origin_of = flow.facts.attributor.origin
+    for label, ev, assumed in flow.events.values():
+        kind = _CHAIN_KIND.get((ev.sink, label.kind))
+        if kind is None:
+            continue
+        raw = label.path + ev.path
+        hops = tuple(_to_hop(flow, h) for h in _dedupe(raw))
+        if ev.sink == "js_bridge":
+            hops = _name_bridge(flow, hops)
+        loop_sink = ev.sink == "sms_destination" and ev.in_loop
+        stage = Stage.REFERENCED if assumed else (Stage.LOOP if loop_sink else Stage.DATAFLOW)
+        origins = {origin_of(h.location.class_name) for h in hops}
+        origin = "app" if "app" in origins else sorted(origins)[0]
+        notes = ()
+        if assumed:
+            notes = ("one step passes through an app method outside the analysed neighbourhood",)
+        chain = Chain(
+            kind, label.kind, ev.sink, hops, ev.in_loop, ev.loop, stage, None, origin, notes
+        )
+        k = (kind, hops[0].location, hops[-1].location)
+        old = best.get(k)
+        if old is None or (chain.stage, -len(chain.hops)) > (old.stage, -len(old.hops)):
+            best[k] = chain
+    for hops in flow.reflective:
+        h = tuple(_to_hop(flow, x) for x in hops)
+        chain = Chain("reflection_sms_send", "reflection", "sms_send", h, False, "", Stage.DATAFLOW,
+                      None, origin_of(h[0].location.class_name))  # fmt: skip
+        best.setdefault(("reflection", h[0].location), chain)
+    return tuple(sorted(best.values(), key=lambda c: (c.kind, c.hops[0].location)))
+
+
+def _dedupe(hops: tuple[Hop, ...]) -> tuple[Hop, ...]:
+    out: list[Hop] = []
+    for h in hops:
+        if not out or out[-1][:4] != h[:4] or out[-1][5] != h[5]:
+            out.append(h)
+    return tuple(out)
+
+
+def _name_bridge(flow: AppFlow, hops: tuple[ChainHop, ...]) -> tuple[ChainHop, ...]:
+    last = hops[-1]
+    cls = last.location.class_name
+    method = last.location.method.split("(")[0]
+    names = [n for n, (classes, _) in flow.bridges.items() if cls in classes or not classes]
+    if not names:
+        return hops
+    desc = f"returned to JavaScript: a web page calls window.{names[0]}.{method}()"
+    return (*hops[:-1], ChainHop(last.role, desc, last.location, last.excerpt))
+
+
+def label_summary(labels) -> str:
+    return ", ".join(sorted({lb.kind for lb in labels}))
+
+
+__all__ = ["FlowResult", "analyse_flows", "cap"]
