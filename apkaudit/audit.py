@@ -20,7 +20,7 @@ from apkaudit.facts import AppFacts
 from apkaudit.limits import DEFAULT_LIMITS, Limits
 from apkaudit.loader import load_apk
 from apkaudit.manifest import parse_manifest
-from apkaudit.model import AppResult, BlindSpot, Coverage, InputInfo
+from apkaudit.model import AppResult, BlindSpot, Coverage, InputInfo, java_to_descriptor
 from apkaudit.rules import RuleSet, load_rules
 from apkaudit.rules.engine import evaluate
 from apkaudit.scoring import score
@@ -65,7 +65,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         dexset, catalogue, attributor.origin, max_methods=opts.limits.max_methods_decoded
     )
     lap("codeindex")
-    spots = dex_spots + index_spots
+    spots = dex_spots + index_spots + _missing_components(manifest, dexset)
     if not loaded.dex:
         spots += (BlindSpot("no_dex", "the APK contains no classes.dex"),)
     coverage = Coverage(complete=not spots, blind_spots=spots)
@@ -84,6 +84,24 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         coverage=coverage,
         risk=risk,
         timings=tuple(timings),
+    )
+
+
+def _missing_components(manifest, dexset) -> tuple[BlindSpot, ...]:
+    """Components the manifest declares but no dex defines: their code is hidden (packed,
+    encrypted or loaded at run time), so what we see is not the whole app."""
+    names = [c.name for c in manifest.components if c.kind != "activity-alias"]
+    if manifest.application_class:
+        names.append(manifest.application_class)
+    missing = [n for n in names if java_to_descriptor(n) not in dexset.classes]
+    if not missing:
+        return ()
+    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+    return (
+        BlindSpot(
+            "missing_class",
+            f"{len(missing)} manifest component class(es) are in no dex file: {shown}",
+        ),
     )
 
 

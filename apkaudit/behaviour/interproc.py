@@ -46,6 +46,10 @@ RUNNABLE_SINKS = {  # (method name) -> index of the Runnable/Callable argument
     "post": 1, "postDelayed": 1, "postAtTime": 1, "runOnUiThread": 1, "execute": 1,
     "submit": 1, "schedule": 1, "scheduleAtFixedRate": 1, "scheduleWithFixedDelay": 1,
 }  # fmt: skip
+# SDKs whose internals we model at their API (sinks/sources) instead of analysing them: their
+# internals only add fan-out (a socket.io emit reaches every listener) and cost.
+OPAQUE_CATEGORIES = {"network", "platform"}
+MAX_FANOUT = 12  # a virtual call with more possible targets is treated as an unknown call
 MAX_METHODS = 1500
 MAX_ROUNDS = 6
 DEPTH = 3
@@ -91,6 +95,7 @@ class AppFlow:
     entry_labels: dict[MethodKey, dict[int, frozenset[Label]]] = field(default_factory=dict)
     _targets: dict = field(default_factory=dict)
     _cfgs: dict = field(default_factory=dict)
+    _app_class: dict = field(default_factory=dict)
     # Incremental fixpoint: what each method's last analysis depended on and produced.
     current: MethodKey | None = None
     deps: dict[MethodKey, tuple[set[MethodKey], set[str]]] = field(default_factory=dict)
@@ -106,7 +111,13 @@ class AppFlow:
     # ------------------------------------------------------------------ FlowContext
 
     def is_app_class(self, name: str) -> bool:
-        return name in self.dex.classes
+        """Defined in the app and not an opaque library (see OPAQUE_CATEGORIES)."""
+        hit = self._app_class.get(name)
+        if hit is None:
+            sdk = self.facts.attributor.sdk_of(name) if name in self.dex.classes else None
+            hit = name in self.dex.classes and not (sdk and sdk.category in OPAQUE_CATEGORIES)
+            self._app_class[name] = hit
+        return hit
 
     def is_unimplemented_interface(self, name: str) -> bool:
         hit = self.dex.classes.get(name)
@@ -114,11 +125,11 @@ class AppFlow:
 
     def resolve(self, cls: str, sig: str) -> MethodKey | None:
         """The definition a call to cls.sig runs when the object's class is ``cls``."""
-        if cls not in self.dex.classes:
+        if not self.is_app_class(cls):
             return None
         for c in (cls, *self.hier.ancestors(cls)):
             if self.dex.defined_method(c, sig) is not None:
-                return c, sig
+                return (c, sig) if self.is_app_class(c) else None
         return None
 
     def targets(self, ref: MethodRef, op: int, args: list[Value]) -> list[MethodKey]:
@@ -139,8 +150,9 @@ class AppFlow:
             return [k] if k else []
         keys = {self.resolve(cls, sig)}  # class hierarchy analysis: every override below
         keys |= {(c, sig) for c in self.hier.descendants(cls)
-                 if self.dex.defined_method(c, sig) is not None}  # fmt: skip
-        return sorted(k for k in keys if k)
+                 if self.is_app_class(c) and self.dex.defined_method(c, sig) is not None}  # fmt: skip
+        found = sorted(k for k in keys if k)
+        return found if len(found) <= MAX_FANOUT else []
 
     def callees(
         self, ref: MethodRef, op: int, args: list[Value]
@@ -360,7 +372,7 @@ def _callees_of(flow: AppFlow, key: MethodKey) -> set[MethodKey]:
         if insn.op not in O.INVOKE_OPS:
             continue
         ref = dex.method_ref(insn.idx)
-        if ref.class_name in flow.dex.classes:
+        if flow.is_app_class(ref.class_name):
             out.update(flow.targets(ref, insn.op, []))
         if (
             ref.name in ("execute", "executeOnExecutor")
@@ -409,14 +421,17 @@ def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
 
 
 def select_methods(flow: AppFlow, seeds: set[MethodKey]) -> tuple[list[MethodKey], bool]:
-    selected: set[MethodKey] = {k for k in seeds if flow.dex.defined_method(*k)}
+    def keep(keys: set[MethodKey]) -> set[MethodKey]:
+        return {k for k in keys if flow.is_app_class(k[0]) and flow.dex.defined_method(*k)}
+
+    selected: set[MethodKey] = keep(seeds)
     complete = True
     frontier = set(selected)
     for _ in range(DEPTH):  # callers
         if not frontier or len(selected) >= MAX_METHODS:
             break
         found = find_callers(flow.dex, frontier)
-        nxt = {c for callers in found.values() for c in callers} - selected
+        nxt = keep({c for callers in found.values() for c in callers}) - selected
         selected |= nxt
         frontier = nxt
     frontier = set(selected)
@@ -426,13 +441,13 @@ def select_methods(flow: AppFlow, seeds: set[MethodKey]) -> tuple[list[MethodKey
         nxt = set()
         for k in frontier:
             nxt |= _callees_of(flow, k)
-        nxt -= selected
+        nxt = keep(nxt) - selected
         selected |= nxt
         frontier = nxt
-    writers = _field_writers(flow, selected) - selected
+    writers = keep(_field_writers(flow, selected)) - selected
     selected |= writers
     for k in writers:
-        selected |= _callees_of(flow, k)
+        selected |= keep(_callees_of(flow, k))
     if len(selected) > MAX_METHODS:
         complete = False
         keep = sorted(seeds & selected) + sorted(selected - seeds)

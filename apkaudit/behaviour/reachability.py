@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from apkaudit.codeindex import DexSet
+from apkaudit.dex.opcodes import INVOKE_OPS
 from apkaudit.dex.reader import DexFile
 
 ACC_PRIVATE, ACC_STATIC, ACC_CONSTRUCTOR = 0x2, 0x8, 0x10000
@@ -63,34 +64,41 @@ class Hierarchy:
 
 
 def find_callers(
-    dexset: DexSet, targets: Iterable[tuple[str, str]]
+    dexset: DexSet, targets: Iterable[tuple[str, str]], *, verify: bool = True
 ) -> dict[tuple[str, str], set[MethodKey]]:
     """For each (class, name+proto) target *reference*, the methods whose code invokes it.
 
-    Looks the reference up in every dex's method-id table, then one byte search per dex.
+    Looks the reference up in every dex's method-id table, then in the dex's invoke index.
+    ``verify`` decodes each candidate to drop byte coincidences; reachability skips that
+    (a rare spurious edge can only make code look reachable, never hide a behaviour).
     """
     wanted = set(targets)
+    by_class: dict[str, set[str]] = defaultdict(set)
+    for cls, sig in wanted:
+        by_class[cls].add(sig)
     out: dict[tuple[str, str], set[MethodKey]] = defaultdict(set)
     for dex in dexset.files:
         ids: dict[int, tuple[str, str]] = {}
-        by_class: dict[str, set[str]] = defaultdict(set)
-        for cls, sig in wanted:
-            by_class[cls].add(sig)
         for cls, sigs in by_class.items():
             for i, ref in dex.methods_of(cls):
                 if ref.signature in sigs:
                     ids[i] = (cls, ref.signature)
         if not ids:
             continue
-        for caller in dex.find_refs(methods=ids):
-            code = dexset.code(dex, caller)
-            if code is None:
-                continue
-            key = _key(dex, caller)
-            for insn in code.insns:
-                if insn.idx in ids and 0x6E <= insn.op <= 0x78:
-                    out[ids[insn.idx]].add(key)
+        index = dex._invoke_index
+        for i, target in ids.items():
+            for caller in index.get(i, ()):
+                if verify and not _invokes(dexset, dex, caller, i):
+                    continue
+                out[target].add(_key(dex, caller))
     return out
+
+
+def _invokes(dexset: DexSet, dex: DexFile, caller: int, method_id: int) -> bool:
+    code = dexset.code(dex, caller)
+    return code is not None and any(
+        insn.idx == method_id and insn.op in INVOKE_OPS for insn in code.insns
+    )
 
 
 def _key(dex: DexFile, method_idx: int) -> MethodKey:
@@ -133,7 +141,7 @@ def compute_reachability(
                 for c in (cls, *hier.descendants(cls)):
                     for ctor in _constructors(dexset, c):
                         refs[(c, ctor)].add(node)
-        found = find_callers(dexset, refs)
+        found = find_callers(dexset, refs, verify=False)
         nxt: set[MethodKey] = set()
         for ref, callers in found.items():
             for node in refs[ref]:

@@ -34,10 +34,15 @@ def read_level(
     refs = facts.refs_tagged(tag)
     query_methods = _methods(facts.refs_tagged("provider_query"))
     sites = classified | (_methods(refs) & query_methods)
+    declared = facts.manifest.has_permission(perm)
+    if source == "sms" and declared_receiver(facts):
+        # Reading each incoming SMS as it arrives is reading the user's SMS.
+        sites |= _methods(facts.refs_tagged("sms_intercept"))
+        declared = declared or facts.manifest.has_permission("android.permission.RECEIVE_SMS")
     if sites:
-        if any(reach.get(m) is not False for m in sites):
+        if any(reach.get(m) is not False for m in sites) and declared:
             return Level.CONFIRMED
-        return Level.LIKELY  # only in code no entry point reaches
+        return Level.LIKELY  # unreachable, or the permission the query needs is missing
     if refs:
         return (
             Level.LIKELY
@@ -47,6 +52,13 @@ def read_level(
     if facts.manifest.has_permission(perm):
         return Level.POSSIBLE
     return Level.NONE
+
+
+def declared_receiver(facts: AppFacts) -> bool:
+    return bool(
+        facts.manifest.receivers_for("android.provider.Telephony.SMS_RECEIVED")
+        or facts.manifest.receivers_for("android.provider.Telephony.SMS_DELIVER")
+    )
 
 
 def sms_send_level(facts: AppFacts, chains: Sequence[Chain], reach) -> Level:

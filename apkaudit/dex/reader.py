@@ -23,6 +23,7 @@ from apkaudit.errors import DexFormatError
 
 _HEADER = struct.Struct("<8sI20s20I")
 NO_INDEX = 0xFFFFFFFF
+_INVOKE_AHEAD = re.compile(rb"(?=[\x6e-\x72\x74-\x78].(..))", re.DOTALL)
 _ULEB_TOKEN = re.compile(rb"[\x80-\xff]{0,4}[\x00-\x7f]")
 
 
@@ -208,6 +209,7 @@ class DexFile:
         self.method_ref = lru_cache(maxsize=None)(self._method_ref)
         self.field_ref = lru_cache(maxsize=None)(self._field_ref)
         self.code = lru_cache(maxsize=4096)(self._code)
+        self._methods_by_class: dict[str, tuple[tuple[int, MethodRef], ...]] = {}
 
     # ------------------------------------------------------------------ id tables
 
@@ -286,13 +288,14 @@ class DexFile:
                 hi = mid
         return range(start, lo)
 
-    def methods_of(self, class_name: str) -> Iterator[tuple[int, MethodRef]]:
+    def methods_of(self, class_name: str) -> tuple[tuple[int, MethodRef], ...]:
         """Every method id whose defining class is ``class_name`` (declared or referenced)."""
-        t = self.find_type(class_name)
-        if t is None:
-            return
-        for i in self._id_range(self.method_ids_off, self.method_ids_size, t):
-            yield i, self.method_ref(i)
+        hit = self._methods_by_class.get(class_name)
+        if hit is None:
+            t = self.find_type(class_name)
+            ids = () if t is None else self._id_range(self.method_ids_off, self.method_ids_size, t)
+            hit = self._methods_by_class[class_name] = tuple((i, self.method_ref(i)) for i in ids)
+        return hit
 
     def fields_of(self, class_name: str) -> Iterator[tuple[int, FieldRef]]:
         t = self.find_type(class_name)
@@ -533,6 +536,39 @@ class DexFile:
             pass  # damaged directory: keep what was read
         return out
 
+    @cached_property
+    def _invoke_index(self) -> dict[int, list[int]]:
+        """method id -> methods whose code may invoke it (candidates; verify by decoding).
+
+        One pass over every code item with an overlapping search for invoke opcodes at even
+        offsets: cheaper than one alternation search per query when callers are asked for
+        many methods (reachability, call-graph neighbourhoods).
+        """
+        index: dict[int, list[int]] = {}
+        starts, ends, methods = self._code_spans
+        finditer = _INVOKE_AHEAD.finditer
+        data = self.data
+        for start, end, m in zip(starts, ends, methods, strict=True):
+            midx = m.method_idx
+            for hit in finditer(data, start, end):
+                if hit.start() & 1:
+                    continue
+                target = int.from_bytes(hit.group(1), "little")
+                lst = index.get(target)
+                if lst is None:
+                    index[target] = [midx]
+                elif lst[-1] != midx:
+                    lst.append(midx)
+        return index
+
+    def invokers(self, method_ids) -> set[int]:
+        """Candidate methods (defined here) that invoke any of ``method_ids``."""
+        index = self._invoke_index
+        out: set[int] = set()
+        for i in method_ids:
+            out.update(index.get(i, ()))
+        return out
+
     # ------------------------------------------------------------------ reference search
 
     def find_refs(
@@ -544,8 +580,8 @@ class DexFile:
     ) -> set[int]:
         """Method indices (defined here) whose code *may* reference any of the given ids.
 
-        A byte-pattern search over the whole file: an invoke/sget/const-string/const-class
-        opcode followed by the id. Hits in non-code bytes are dropped by ``method_at``; hits
+        Invokes come from the invoke index; fields, strings and types from a byte-pattern
+        search over the whole file: an iget/sget/const-string/const-class opcode and the id. Hits in non-code bytes are dropped by ``method_at``; hits
         that are not instruction boundaries are dropped later when the method is decoded.
         """
         alts: list[bytes] = []
@@ -559,17 +595,15 @@ class DexFile:
             if packed:
                 alts.append(b"[" + ops + b"]." + b"(?:" + b"|".join(packed) + b")")
 
-        invoke_ops = re.escape(bytes(sorted(O.INVOKE_OPS)))
-        add(invoke_ops, methods)
+        out: set[int] = self.invokers(methods)
         add(re.escape(bytes(range(0x52, 0x6E))), fields)  # iget*/iput*/sget*/sput*
         string_ids = list(strings)
         add(b"\\x1a", string_ids)
         add(b"\\x1b", string_ids, "<I")
         add(re.escape(bytes([0x1C, 0x22, 0x1F])), types)
         if not alts:
-            return set()
+            return out
         pattern = re.compile(b"|".join(alts), re.DOTALL)
-        out: set[int] = set()
         pos = 0
         # Instructions sit at even file offsets. A match at an odd offset may hide an aligned
         # one a byte later, so search again from the next byte rather than after the match.
