@@ -174,18 +174,18 @@ def _check_entries(path: str, infos: list[zipfile.ZipInfo], limits: Limits) -> N
     total = 0
     for info in infos:
         total += info.file_size
-        if info.file_size > limits.max_entry_uncompressed:
-            raise LimitExceeded(
-                path,
-                f"entry {_clip(info.filename)} declares {_mib(info.file_size)} uncompressed, "
-                f"over the {_mib(limits.max_entry_uncompressed)} per-entry limit",
-            )
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > 1024 * 1024 and ratio > limits.max_ratio:
             raise LimitExceeded(
                 path,
                 f"entry {_clip(info.filename)} inflates {_mib(info.compress_size)} to "
                 f"{_mib(info.file_size)} (ratio {ratio:.0f}, limit {limits.max_ratio}): zip bomb",
+            )
+        if info.file_size > limits.max_entry_uncompressed:
+            raise LimitExceeded(
+                path,
+                f"entry {_clip(info.filename)} declares {_mib(info.file_size)} uncompressed, "
+                f"over the {_mib(limits.max_entry_uncompressed)} per-entry limit",
             )
         if _unsafe_name(info.filename):
             raise InputError(

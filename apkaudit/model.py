@@ -335,12 +335,12 @@ class Behaviours:
     notes: tuple[str, ...] = ()
     # (class descriptor, name+proto, reachable) for the methods holding evidence; None: unknown
     reachability: tuple[tuple[str, str, bool | None], ...] = ()
-    # every content-provider query site and the provider its URI resolved to
-    # (contacts | sms | call_log | calendar | other | unresolved)
-    queries: tuple[tuple[CodeLocation, str], ...] = ()
+    # every content-provider query site, the provider its URI resolved to
+    # (contacts | sms | call_log | calendar | other | unresolved) and the URI text when known
+    queries: tuple[tuple[CodeLocation, str, str], ...] = ()
 
     def queries_of(self, provider: str) -> tuple[CodeLocation, ...]:
-        return tuple(loc for loc, p in self.queries if p == provider)
+        return tuple(loc for loc, p, _ in self.queries if p == provider)
 
     @cached_property
     def _reach(self) -> dict[tuple[str, str], bool | None]:

@@ -14,7 +14,7 @@ KEYS = ("contacts_read", "sms_read", "call_log_read", "contacts_upload", "sms_se
 
 # fixture -> exact verdicts, in KEYS order
 VERDICTS = {
-    "loan-bulk-sms": (C, N, N, P, C, C),
+    "loan-bulk-sms": (C, N, N, N, C, C),
     "chain-split-helpers": (C, N, N, N, C, C),
     "contacts-field-static": (C, N, N, N, C, C),
     "uri-string-concat": (C, N, N, N, C, C),
@@ -25,7 +25,7 @@ VERDICTS = {
     "contacts-aes-okhttp": (C, N, N, C, N, N),
     "contacts-socketio": (C, N, N, C, N, N),
     "loan-harvest-upload": (C, C, C, C, N, N),
-    "js-bridge-contacts": (C, N, N, P, N, N),
+    "js-bridge-contacts": (C, N, N, L, N, N),
     "sendto-loop": (C, N, N, N, N, N),
     "sms-intent-only": (N, N, N, N, N, N),
     "unreachable-sdk": (L, N, N, N, N, N),
@@ -97,7 +97,7 @@ def test_bulk_sms_through_static_field_and_thread(audit) -> None:
 
 def test_uri_built_from_strings_is_classified_as_contacts(audit) -> None:
     result = audit(fixture_apk("uri-string-concat"))
-    assert [p for _, p in result.behaviours.queries] == ["contacts"]
+    assert [p for _, p, _ in result.behaviours.queries] == ["contacts"]
     (loc,) = result.behaviours.queries_of("contacts")
     assert (loc.method, loc.offset) == ("onCreate(Landroid/os/Bundle;)V", 0x54)
     con = next(f for f in result.findings if f.rule_id == "CON001")

@@ -46,5 +46,10 @@ def analyse(facts: AppFacts) -> Behaviours:
         chains=chains,
         notes=tuple(notes),
         reachability=tuple(sorted((c, m, r) for (c, m), r in reach.items())),
-        queries=tuple(sorted((CodeLocation(*site), p) for site, p in flows.queries.items())),
+        queries=tuple(
+            sorted(
+                (CodeLocation(*site), p, flows.query_uris.get(site, ""))
+                for site, p in flows.queries.items()
+            )
+        ),
     )

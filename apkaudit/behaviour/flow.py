@@ -46,17 +46,30 @@ QUERY_CLASSES = {
     "Landroid/content/ContentProviderClient;",
 }
 CURSOR_GETTERS = {"getString", "getInt", "getLong", "getShort", "getFloat", "getDouble", "getBlob"}
-CURSOR_MOVES = {"moveToNext", "moveToFirst", "moveToLast", "moveToPosition", "isAfterLast",
-                "moveToPrevious", "isLast"}  # fmt: skip
+CURSOR_MOVES = {
+    "moveToNext",
+    "moveToFirst",
+    "moveToLast",
+    "moveToPosition",
+    "isAfterLast",
+    "moveToPrevious",
+    "isLast",
+}
 NET_STREAM_SOURCES = {
-    "Ljava/net/HttpURLConnection;", "Ljava/net/URLConnection;",
-    "Ljavax/net/ssl/HttpsURLConnection;", "Ljava/net/Socket;",
-}  # fmt: skip
+    "Ljava/net/HttpURLConnection;",
+    "Ljava/net/URLConnection;",
+    "Ljavax/net/ssl/HttpsURLConnection;",
+    "Ljava/net/Socket;",
+}
 STREAM_WRAPPERS = {
-    "Ljava/io/OutputStreamWriter;", "Ljava/io/BufferedWriter;", "Ljava/io/DataOutputStream;",
-    "Ljava/io/PrintWriter;", "Ljava/io/BufferedOutputStream;", "Ljava/util/zip/GZIPOutputStream;",
+    "Ljava/io/OutputStreamWriter;",
+    "Ljava/io/BufferedWriter;",
+    "Ljava/io/DataOutputStream;",
+    "Ljava/io/PrintWriter;",
+    "Ljava/io/BufferedOutputStream;",
+    "Ljava/util/zip/GZIPOutputStream;",
     "Ljava/io/PrintStream;",
-}  # fmt: skip
+}
 STREAM_WRITES = {"write", "print", "println", "append", "writeBytes", "writeUTF", "writeChars"}
 NETWORK_SINKS = {  # (class, method) -> argument positions whose taint is sent
     ("Lokhttp3/OkHttpClient;", "newCall"): (1,),
@@ -78,8 +91,12 @@ NETWORK_SOURCES = {
     ("Lcom/squareup/okhttp/Call;", "execute"),
 }
 URL_SENDS = {"connect", "getInputStream", "getResponseCode", "getOutputStream", "getContent"}
-INCOMING_SMS = {"getOriginatingAddress", "getDisplayOriginatingAddress", "getMessageBody",
-                "getDisplayMessageBody"}  # fmt: skip
+INCOMING_SMS = {
+    "getOriginatingAddress",
+    "getDisplayOriginatingAddress",
+    "getMessageBody",
+    "getDisplayMessageBody",
+}
 TRANSFORMS = {
     ("Lorg/json/JSONObject;", "toString"): "serialised as JSON",
     ("Lorg/json/JSONArray;", "toString"): "serialised as JSON",
@@ -90,10 +107,23 @@ TRANSFORMS = {
     ("Ljava/util/Base64$Encoder;", "encodeToString"): "Base64-encoded",
     ("Ljava/util/Base64$Encoder;", "encode"): "Base64-encoded",
 }
-COLLECTION_PUTS = {("Lorg/json/JSONObject;", "put"): "put into a JSON object",
-                   ("Lorg/json/JSONArray;", "put"): "added to a JSON array"}  # fmt: skip
-MUTATOR_PREFIXES = ("add", "put", "append", "set", "write", "insert", "offer", "push", "accumulate",
-                    "update", "<init>")  # fmt: skip
+COLLECTION_PUTS = {
+    ("Lorg/json/JSONObject;", "put"): "put into a JSON object",
+    ("Lorg/json/JSONArray;", "put"): "added to a JSON array",
+}
+MUTATOR_PREFIXES = (
+    "add",
+    "put",
+    "append",
+    "set",
+    "write",
+    "insert",
+    "offer",
+    "push",
+    "accumulate",
+    "update",
+    "<init>",
+)
 ASYNC_TASK = "Landroid/os/AsyncTask;"
 
 
@@ -145,7 +175,7 @@ class FlowContext(Protocol):
 
     def record_event(self, label: Label, event: SinkEvent, assumed: bool) -> None: ...
 
-    def record_query(self, hop: Hop, provider: str) -> None: ...
+    def record_query(self, hop: Hop, provider: str, uri: str) -> None: ...
 
     def record_bridge(self, name: str, classes: set[str], hop: Hop) -> None: ...
 
@@ -190,13 +220,11 @@ class MethodFlow:
     def _entry_state(self) -> dict[int, Value]:
         regs: dict[int, Value] = {}
         r = self.code.registers - self.code.ins
-        logical = 0
         types = (() if self.is_static else ("L",)) + self.param_types
-        for t in types:
+        for logical, t in enumerate(types):
             labels = frozenset({Label("param", logical)}) | self.entry_labels.get(logical, EMPTY)
             regs[r] = Value(labels, frozenset({("param", logical)}))
             r += 2 if t in ("J", "D") else 1
-            logical += 1
         return regs
 
     def _pass(self, entry: dict[int, Value]) -> None:
@@ -275,8 +303,14 @@ class MethodFlow:
         desc = ", ".join(dict.fromkeys(drivers)) or "a loop"
         return True, desc, frozenset(kinds)
 
-    def sink(self, sink: str, labels: frozenset[Label], hop: Hop, pos: int,
-             inner: SinkEvent | None = None) -> None:  # fmt: skip
+    def sink(
+        self,
+        sink: str,
+        labels: frozenset[Label],
+        hop: Hop,
+        pos: int,
+        inner: SinkEvent | None = None,
+    ) -> None:
         if not self._final:
             return
         in_loop, loop, kinds = self.loop_info(pos)
@@ -293,9 +327,11 @@ class MethodFlow:
                 self.ctx.record_event(lb, ev, lb.assumed)
             else:
                 self.summary.param_sinks.setdefault(lb.index, set()).add(
-                    (SinkEvent(ev.sink, lb.path + ev.path, ev.in_loop, ev.loop, ev.loop_kinds),
-                     lb.assumed)
-                )  # fmt: skip
+                    (
+                        SinkEvent(ev.sink, lb.path + ev.path, ev.in_loop, ev.loop, ev.loop_kinds),
+                        lb.assumed,
+                    )
+                )
 
     def _flush_fields(self) -> None:
         for f, objs in self.field_objs.items():
@@ -309,8 +345,12 @@ class MethodFlow:
             if not lb.concrete:
                 self.summary.param_fields.setdefault(lb.index, set()).add(fdesc)
         old = self.ctx.fields.get(fdesc, BLANK)
-        new = Value(cap(old.labels | concrete), EMPTY, old.tags | v.tags,
-                    old.const if old.const == v.const or old is BLANK else None)  # fmt: skip
+        new = Value(
+            cap(old.labels | concrete),
+            EMPTY,
+            old.tags | v.tags,
+            old.const if old.const == v.const or old is BLANK else None,
+        )
         if old is BLANK:
             new = Value(new.labels, EMPTY, new.tags, v.const)
         if new != old:
@@ -489,8 +529,13 @@ class MethodFlow:
                     labels = cargs[i].labels
                     if assumed:
                         labels = frozenset(Label(lb.kind, lb.index, lb.path, True) for lb in labels)
-                    self.sink(ev.sink, labels, hop, pos, inner=SinkEvent(
-                        ev.sink, ev.path, ev.in_loop, ev.loop, ev.loop_kinds))  # fmt: skip
+                    self.sink(
+                        ev.sink,
+                        labels,
+                        hop,
+                        pos,
+                        inner=SinkEvent(ev.sink, ev.path, ev.in_loop, ev.loop, ev.loop_kinds),
+                    )
             for i, fields in summ.param_fields.items():
                 if i < len(cargs):
                     for f in fields:
@@ -530,10 +575,13 @@ def _query(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
     provider = _provider(uri)
     hop_desc = f"queries the {_PROVIDER_NAMES.get(provider, provider)} provider"
     hop = m.hop(insn, "source", hop_desc)
-    m.ctx.record_query(hop, provider)
+    m.ctx.record_query(hop, provider, _uri_text(uri))
     if provider in ("contacts", "sms", "call_log"):
-        return Value(frozenset({Label(provider, path=(hop,))}), frozenset({("ret", insn.offset)}),
-                     frozenset({"cursor"}))  # fmt: skip
+        return Value(
+            frozenset({Label(provider, path=(hop,))}),
+            frozenset({("ret", insn.offset)}),
+            frozenset({"cursor"}),
+        )
     return Value(objs=frozenset({("ret", insn.offset)}), tags=frozenset({"cursor"}))
 
 
@@ -544,6 +592,7 @@ def _cursor_loader(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | Non
     m.ctx.record_query(
         m.hop(insn, "source", f"loads the {_PROVIDER_NAMES.get(provider, provider)} provider"),
         provider,
+        _uri_text(args[2]),
     )
     return None
 
@@ -552,13 +601,27 @@ def _provider(uri: Value) -> str:
     for t in uri.tags:
         if t.startswith("uri:"):
             return t[4:]
-    if isinstance(uri.const, str):
-        return classify_uri_string(uri.const) or "unresolved"
+    if isinstance(uri.const, str):  # a known string that is no provider we know
+        return classify_uri_string(uri.const) or "other"
     return "unresolved"
 
 
-_PROVIDER_NAMES = {"contacts": "contacts", "sms": "SMS", "call_log": "call-log",
-                   "calendar": "calendar", "other": "other", "unresolved": "(unresolved)"}  # fmt: skip
+def _uri_text(uri: Value) -> str:
+    """The URI as far as it is known (a string constant, or a built prefix), clipped."""
+    text = uri.const if isinstance(uri.const, str) else ""
+    if not text:
+        text = next((t[7:] + "…" for t in uri.tags if t.startswith("prefix:")), "")
+    return text[:200]
+
+
+_PROVIDER_NAMES = {
+    "contacts": "contacts",
+    "sms": "SMS",
+    "call_log": "call-log",
+    "calendar": "calendar",
+    "other": "other",
+    "unresolved": "(unresolved)",
+}
 
 
 def _cursor_get(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
@@ -627,8 +690,12 @@ def _sms_send(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
 
 def _send(m: MethodFlow, pos, insn, args, dest_i, text_i, what: str) -> None:
     if dest_i < len(args) and args[dest_i].labels:
-        m.sink("sms_destination", args[dest_i].labels,
-               m.hop(insn, "sink", f"{what}: destination number"), pos)  # fmt: skip
+        m.sink(
+            "sms_destination",
+            args[dest_i].labels,
+            m.hop(insn, "sink", f"{what}: destination number"),
+            pos,
+        )
     if text_i < len(args) and args[text_i].labels:
         m.sink("sms_body", args[text_i].labels, m.hop(insn, "sink", f"{what}: message text"), pos)
 
@@ -695,34 +762,52 @@ def _uri_parse(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
 
 
 def _uri_derive(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
-    if ref.class_name not in ("Landroid/net/Uri;", "Landroid/content/ContentUris;",
-                              "Landroid/net/Uri$Builder;"):  # fmt: skip
+    if ref.class_name not in (
+        "Landroid/net/Uri;",
+        "Landroid/content/ContentUris;",
+        "Landroid/net/Uri$Builder;",
+    ):
         return None
     if not args:
         return None
     base = args[0]
     tags = frozenset(t for t in base.tags if t.startswith("uri"))
     const = base.const
-    if ref.name in ("appendPath", "appendEncodedPath") and len(args) > 1 and isinstance(const, str) \
-            and isinstance(args[1].const, str):  # fmt: skip
+    if (
+        ref.name in ("appendPath", "appendEncodedPath")
+        and len(args) > 1
+        and isinstance(const, str)
+        and isinstance(args[1].const, str)
+    ):
         const = const.rstrip("/") + "/" + args[1].const
         st[areg[0]] = Value(base.labels, base.objs, base.tags, const)
     elif ref.name in ("scheme",) and len(args) > 1 and isinstance(args[1].const, str):
         const = args[1].const + "://"
         st[areg[0]] = Value(base.labels, base.objs, base.tags, const)
-    elif ref.name in ("authority", "encodedAuthority") and len(args) > 1 \
-            and isinstance(args[1].const, str):  # fmt: skip
+    elif (
+        ref.name in ("authority", "encodedAuthority")
+        and len(args) > 1
+        and isinstance(args[1].const, str)
+    ):
         const = (const if isinstance(const, str) else "content://") + args[1].const
         st[areg[0]] = Value(base.labels, base.objs, base.tags, const)
     elif ref.name == "build" and isinstance(const, str):
         kind = classify_uri_string(const)
         if kind:
             tags |= {"uri", "uri:" + kind}
-    elif ref.name == "withAppendedPath" and len(args) > 1 and isinstance(const, str) \
-            and isinstance(args[1].const, str):  # fmt: skip
+    elif (
+        ref.name == "withAppendedPath"
+        and len(args) > 1
+        and isinstance(const, str)
+        and isinstance(args[1].const, str)
+    ):
         const = const.rstrip("/") + "/" + args[1].const
-    return Value(cap(frozenset().union(*(a.labels for a in args))), frozenset({("ret", insn.offset)}),
-                 tags, const)  # fmt: skip
+    return Value(
+        cap(frozenset().union(*(a.labels for a in args))),
+        frozenset({("ret", insn.offset)}),
+        tags,
+        const,
+    )
 
 
 def _builder_init(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
@@ -752,8 +837,12 @@ def _builder_init(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None
 
 def _sms_intent(m: MethodFlow, pos, insn, uri: Value) -> None:
     if uri.labels:
-        m.sink("sms_intent", uri.labels,
-               m.hop(insn, "sink", "opens the SMS app with this number (smsto: intent)"), pos)  # fmt: skip
+        m.sink(
+            "sms_intent",
+            uri.labels,
+            m.hop(insn, "sink", "opens the SMS app with this number (smsto: intent)"),
+            pos,
+        )
 
 
 def _set_data(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
@@ -794,8 +883,12 @@ def _to_string(m: MethodFlow, pos, insn, st, ref, areg, args) -> Value | None:
     labels = v.labels
     if transform and labels:
         labels = extend_all(labels, m.hop(insn, "transform", transform))
-    if ref.class_name in ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;", "Ljava/lang/String;",
-                          "Landroid/net/Uri;"):  # fmt: skip
+    if ref.class_name in (
+        "Ljava/lang/StringBuilder;",
+        "Ljava/lang/StringBuffer;",
+        "Ljava/lang/String;",
+        "Landroid/net/Uri;",
+    ):
         keep = {t for t in v.tags if t.startswith(("uri", "prefix:"))}
         return Value(labels, frozenset({("ret", insn.offset)}), frozenset(keep), v.const)
     return Value(labels, frozenset({("ret", insn.offset)}))
@@ -951,8 +1044,12 @@ for _n in INCOMING_SMS:
     _MODELS[_n] = _incoming_sms
 
 
-_NOUNS = {"contacts": "the contact list", "sms": "SMS messages", "call_log": "the call log",
-          "network": "data from the network"}  # fmt: skip
+_NOUNS = {
+    "contacts": "the contact list",
+    "sms": "SMS messages",
+    "call_log": "the call log",
+    "network": "data from the network",
+}
 
 
 def cls_short(desc: str) -> str:

@@ -30,10 +30,20 @@ MethodKey = tuple[str, str]
 ACC_STATIC = 0x8
 JS_INTERFACE = "Landroid/webkit/JavascriptInterface;"
 SEED_TAGS = (
-    "provider_query", "sms_send", "sms_reflection", "network", "network_send", "network_body",
-    "js_bridge", "sms_intent_uri", "sms_intercept", "sms_divide", "contacts_uri", "sms_uri",
+    "provider_query",
+    "sms_send",
+    "sms_reflection",
+    "network",
+    "network_send",
+    "network_body",
+    "js_bridge",
+    "sms_intent_uri",
+    "sms_intercept",
+    "sms_divide",
+    "contacts_uri",
+    "sms_uri",
     "call_log_uri",
-)  # fmt: skip
+)
 # Framework callbacks whose argument is data from the network: (interface/class, method, arg).
 NETWORK_CALLBACKS = (
     ("Lcom/android/volley/Response$Listener;", "onResponse", 1),
@@ -43,9 +53,16 @@ NETWORK_CALLBACKS = (
     ("Lcom/google/firebase/messaging/FirebaseMessagingService;", "onMessageReceived", 1),
 )
 RUNNABLE_SINKS = {  # (method name) -> index of the Runnable/Callable argument
-    "post": 1, "postDelayed": 1, "postAtTime": 1, "runOnUiThread": 1, "execute": 1,
-    "submit": 1, "schedule": 1, "scheduleAtFixedRate": 1, "scheduleWithFixedDelay": 1,
-}  # fmt: skip
+    "post": 1,
+    "postDelayed": 1,
+    "postAtTime": 1,
+    "runOnUiThread": 1,
+    "execute": 1,
+    "submit": 1,
+    "schedule": 1,
+    "scheduleAtFixedRate": 1,
+    "scheduleWithFixedDelay": 1,
+}
 # SDKs whose internals we model at their API (sinks/sources) instead of analysing them: their
 # internals only add fan-out (a socket.io emit reaches every listener) and cost.
 OPAQUE_CATEGORIES = {"network", "platform"}
@@ -78,6 +95,7 @@ class FlowResult:
     chains: tuple[Chain, ...]
     classified: dict[str, set[MethodKey]]  # provider -> methods with a query resolved to it
     queries: dict[tuple[str, str, str, int], str]  # query site -> provider
+    query_uris: dict[tuple[str, str, str, int], str]  # query site -> URI text, when known
     analysed: int  # methods analysed
     complete: bool  # False when a bound cut the neighbourhood
 
@@ -91,6 +109,7 @@ class AppFlow:
     uri_fields: dict[str, str] = field(default_factory=dict)
     retrofit: bool = False
     queries: dict[tuple[str, str, str, int], str] = field(default_factory=dict)
+    query_uris: dict[tuple[str, str, str, int], str] = field(default_factory=dict)
     bridges: dict[str, tuple[set[str], Hop]] = field(default_factory=dict)
     entry_labels: dict[MethodKey, dict[int, frozenset[Label]]] = field(default_factory=dict)
     _targets: dict = field(default_factory=dict)
@@ -149,8 +168,11 @@ class AppFlow:
             k = self.resolve(cls, sig)
             return [k] if k else []
         keys = {self.resolve(cls, sig)}  # class hierarchy analysis: every override below
-        keys |= {(c, sig) for c in self.hier.descendants(cls)
-                 if self.is_app_class(c) and self.dex.defined_method(c, sig) is not None}  # fmt: skip
+        keys |= {
+            (c, sig)
+            for c in self.hier.descendants(cls)
+            if self.is_app_class(c) and self.dex.defined_method(c, sig) is not None
+        }
         found = sorted(k for k in keys if k)
         return found if len(found) <= MAX_FANOUT else []
 
@@ -184,8 +206,11 @@ class AppFlow:
         name = ref.name
         out: list[tuple[MethodKey, list[Value]]] = []
         if name in ("execute", "executeOnExecutor") and args:
-            params = args[2] if name == "executeOnExecutor" and len(args) > 2 else (
-                args[1] if len(args) > 1 else BLANK)  # fmt: skip
+            params = (
+                args[2]
+                if name == "executeOnExecutor" and len(args) > 2
+                else (args[1] if len(args) > 1 else BLANK)
+            )
             for cls in self._classes_of(args[0], ref.class_name):
                 if ASYNC_TASK in self.hier.ancestors(cls):
                     for key in self._named(cls, "doInBackground"):
@@ -214,8 +239,11 @@ class AppFlow:
         if not hit:
             return []
         dex = hit[0]
-        return [(cls, r.signature) for i, r in dex.methods_of(cls)
-                if r.name == name and i in dex.defined_methods]  # fmt: skip
+        return [
+            (cls, r.signature)
+            for i, r in dex.methods_of(cls)
+            if r.name == name and i in dex.defined_methods
+        ]
 
     def record_event(self, label: Label, event: SinkEvent, assumed: bool) -> None:
         bucket = self.method_events.setdefault(self.current, {})
@@ -238,8 +266,10 @@ class AppFlow:
     def reflective(self) -> list[tuple[Hop, ...]]:
         return [h for hs in self.method_reflective.values() for h in hs]
 
-    def record_query(self, hop: Hop, provider: str) -> None:
+    def record_query(self, hop: Hop, provider: str, uri: str) -> None:
         self.queries[hop[:4]] = provider
+        if uri:
+            self.query_uris[hop[:4]] = uri
 
     def record_bridge(self, name: str, classes: set[str], hop: Hop) -> None:
         old = self.bridges.get(name)
@@ -262,8 +292,16 @@ class AppFlow:
             return None
         ref = dex.method_ref(idx)
         static = bool(dex.defined_methods[idx].access & ACC_STATIC)
-        flow = MethodFlow(self, key, dex, code, self._cfg(key, code), static, ref.param_types,
-                          entry_labels=self.entry_labels.get(key, {}))  # fmt: skip
+        flow = MethodFlow(
+            self,
+            key,
+            dex,
+            code,
+            self._cfg(key, code),
+            static,
+            ref.param_types,
+            entry_labels=self.entry_labels.get(key, {}),
+        )
         self.current = key
         self.deps[key] = (set(), set())
         self.method_events.pop(key, None)
@@ -286,8 +324,14 @@ class AppFlow:
         rets = [i for i in code.insns if i.op in O.RETURN_OPS]
         if not rets:
             return
-        hop = (dex.name, key[0], key[1], rets[-1].offset, "sink",
-               f"returned to JavaScript by {cls_short(key[0])}.{key[1].split('(')[0]}()")  # fmt: skip
+        hop = (
+            dex.name,
+            key[0],
+            key[1],
+            rets[-1].offset,
+            "sink",
+            f"returned to JavaScript by {cls_short(key[0])}.{key[1].split('(')[0]}()",
+        )
         for lb in summary.ret.labels:
             if lb.concrete and lb.kind != "network":
                 self.record_event(lb, SinkEvent("js_bridge", (hop,), False, ""), lb.assumed)
@@ -350,8 +394,14 @@ def _callback_entries(flow: AppFlow) -> dict[MethodKey, dict[int, frozenset[Labe
             if iface not in anc:
                 continue
             for key in flow._named(cls, name):
-                hop = (flow.dex.classes[cls][0].name, key[0], key[1], 0, "source",
-                       f"receives data from the network ({cls_short(iface)}.{name})")  # fmt: skip
+                hop = (
+                    flow.dex.classes[cls][0].name,
+                    key[0],
+                    key[1],
+                    0,
+                    "source",
+                    f"receives data from the network ({cls_short(iface)}.{name})",
+                )
                 out.setdefault(key, {})[arg] = frozenset({Label("network", path=(hop,))})
     return out
 
@@ -406,7 +456,7 @@ def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
     for dex in flow.dex.files:
         ids = {}
         for fdesc in read:
-            cls, rest = fdesc.split("->", 1)
+            cls = fdesc.split("->", 1)[0]
             for i, fr in dex.fields_of(cls):
                 if fr.descriptor == fdesc:
                     ids[i] = fdesc
@@ -414,8 +464,9 @@ def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
             continue
         for midx in dex.find_refs(fields=ids):
             code = flow.dex.code(dex, midx)
-            if code and any((i.op in O.IPUT_OPS or i.op in O.SPUT_OPS) and i.idx in ids
-                            for i in code.insns):  # fmt: skip
+            if code and any(
+                (i.op in O.IPUT_OPS or i.op in O.SPUT_OPS) and i.idx in ids for i in code.insns
+            ):
                 out.add((dex.method_ref(midx).class_name, dex.method_ref(midx).signature))
     return out
 
@@ -476,9 +527,10 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
         if not changed and not changed_f:
             return True
         dirty = [
-            k for k in methods
+            k
+            for k in methods
             if k in flow.deps and (flow.deps[k][0] & changed or flow.deps[k][1] & changed_f)
-        ]  # fmt: skip
+        ]
         if not dirty:
             return True
     return False
@@ -512,8 +564,12 @@ def analyse_flows(facts: AppFacts) -> FlowResult:
     for item in cat.items:
         if item.kind != "field":
             continue
-        for tag, provider in (("contacts_uri", "contacts"), ("sms_uri", "sms"),
-                              ("call_log_uri", "call_log"), ("calendar_uri", "calendar")):  # fmt: skip
+        for tag, provider in (
+            ("contacts_uri", "contacts"),
+            ("sms_uri", "sms"),
+            ("call_log_uri", "call_log"),
+            ("calendar_uri", "calendar"),
+        ):
             if tag in item.tags:
                 flow.uri_fields[f"{item.class_name}->{item.name}"] = provider
     flow.retrofit = bool(facts.refs_tagged("network")) and any(
@@ -561,7 +617,9 @@ def analyse_flows(facts: AppFacts) -> FlowResult:
     classified: dict[str, set[MethodKey]] = defaultdict(set)
     for (_dex, cls, meth, _off), provider in flow.queries.items():
         classified[provider].add((cls, meth))
-    return FlowResult(chains, dict(classified), dict(flow.queries), len(methods), complete)
+    return FlowResult(
+        chains, dict(classified), dict(flow.queries), dict(flow.query_uris), len(methods), complete
+    )
 
 
 # ---------------------------------------------------------------------------- chains
@@ -607,8 +665,17 @@ def _chains(flow: AppFlow) -> tuple[Chain, ...]:
             best[k] = chain
     for hops in flow.reflective:
         h = tuple(_to_hop(flow, x) for x in hops)
-        chain = Chain("reflection_sms_send", "reflection", "sms_send", h, False, "", Stage.DATAFLOW,
-                      None, origin_of(h[0].location.class_name))  # fmt: skip
+        chain = Chain(
+            "reflection_sms_send",
+            "reflection",
+            "sms_send",
+            h,
+            False,
+            "",
+            Stage.DATAFLOW,
+            None,
+            origin_of(h[0].location.class_name),
+        )
         best.setdefault(("reflection", h[0].location), chain)
     return tuple(sorted(best.values(), key=lambda c: (c.kind, c.hops[0].location)))
 

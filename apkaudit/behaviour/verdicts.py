@@ -95,13 +95,20 @@ def derive_verdicts(
     send = sms_send_level(facts, chains, reach)
     internet = facts.manifest.has_permission("android.permission.INTERNET")
 
+    # Combination verdicts need code on both sides; permissions alone say "possible" only when
+    # part of the code is hidden from us.
+    hidden = not facts.coverage.complete
+    network_code = bool(facts.refs_tagged("network_send", "network"))
     upload = Level.NONE
     c = _strongest(chains, "contacts_to_network")
     if c is not None:
         upload = Level.CONFIRMED if c.reachable is not False else Level.LIKELY
-    elif contacts.rank >= Level.LIKELY.rank and facts.refs_tagged("network_send") and internet:
+    elif _strongest(chains, "contacts_to_js_bridge") is not None and internet:
+        # Handed to a web page the lender serves; the JavaScript side is out of our sight.
+        upload = Level.LIKELY
+    elif contacts.rank >= Level.LIKELY.rank and network_code and internet:
         upload = Level.POSSIBLE if flow_analysed else Level.LIKELY
-    elif contacts is not Level.NONE and internet:
+    elif contacts is not Level.NONE and internet and hidden:
         upload = Level.POSSIBLE
 
     bulk = Level.NONE
@@ -115,6 +122,6 @@ def derive_verdicts(
             facts.refs_tagged("sms_send")
         )
         bulk = Level.LIKELY if same_method and not flow_analysed else Level.POSSIBLE
-    elif contacts is not Level.NONE and send is not Level.NONE:
+    elif contacts is not Level.NONE and send is not Level.NONE and hidden:
         bulk = Level.POSSIBLE
     return Verdicts(contacts, sms, call_log, upload, send, bulk)

@@ -581,7 +581,8 @@ class DexFile:
         """Method indices (defined here) whose code *may* reference any of the given ids.
 
         Invokes come from the invoke index; fields, strings and types from a byte-pattern
-        search over the whole file: an iget/sget/const-string/const-class opcode and the id. Hits in non-code bytes are dropped by ``method_at``; hits
+        search over the whole file: an iget/sget/const-string/const-class opcode and the id.
+        Hits in non-code bytes are dropped by ``method_at``; hits
         that are not instruction boundaries are dropped later when the method is decoded.
         """
         alts: list[bytes] = []

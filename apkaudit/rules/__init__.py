@@ -24,6 +24,7 @@ MATCH_TYPES = {
     "default_sms_candidate": set(),
     "permission": {"permission"},
     "flag": {"flag"},
+    "query": {"providers"},
 }
 _ID = re.compile(r"^[A-Z]{3}\d{3}$")
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")

@@ -111,7 +111,8 @@ def _match_code(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding 
     evidence = [
         Evidence(
             "code",
-            f"{loc.short} queries the {provider.replace('_', '-')} provider (URI resolved by data flow)"
+            f"{loc.short} queries the {provider.replace('_', '-')} provider"
+            " (URI resolved by data flow)"
             + (f" ({note})" if (note := behaviours.reachability_note(loc)) else ""),
             loc,
             facts.dex.excerpt(loc),
@@ -281,6 +282,34 @@ def _match_flag(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding 
     return _finding(rule, Stage.DECLARED, element, [ev])
 
 
+def _match_query(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
+    providers = rule.match["providers"]
+    hits = [(loc, uri) for loc, p, uri in behaviours.queries if p in providers]
+    if not hits:
+        return None
+    sites = [loc for loc, _ in hits]
+    stage, unreachable = _code_stage(sites, behaviours)
+    evidence = [
+        Evidence(
+            "code",
+            f"{loc.short} queries "
+            + (f"the content URI {uri!r}" if uri else "a content URI that could not be resolved"),
+            loc,
+            facts.dex.excerpt(loc),
+        )
+        for loc, uri in hits[:MAX_EVIDENCE]
+    ]
+    origins = [facts.attributor.origin(loc.class_name) for loc in sites]
+    return _finding(
+        rule,
+        stage,
+        f"{len(sites)} quer(y/ies)",
+        evidence,
+        _origin(origins),
+        unreachable=unreachable,
+    )
+
+
 _MATCHERS: dict[str, Matcher] = {
     "code": _match_code,
     "permission_unused": _match_permission_unused,
@@ -291,4 +320,5 @@ _MATCHERS: dict[str, Matcher] = {
     "default_sms_candidate": _match_default_sms,
     "permission": _match_permission,
     "flag": _match_flag,
+    "query": _match_query,
 }
