@@ -11,48 +11,35 @@ from enum import IntEnum, StrEnum
 from functools import cached_property
 
 
-class Severity(StrEnum):
+class _Ordered(StrEnum):
+    """A string enum whose members are ordered as declared (weakest first)."""
+
+    @property
+    def rank(self) -> int:
+        return list(type(self)).index(self)
+
+
+class Severity(_Ordered):
     INFO = "info"
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
     CRITICAL = "critical"
 
-    @property
-    def rank(self) -> int:
-        return _SEVERITY_ORDER.index(self)
 
-
-_SEVERITY_ORDER = list(Severity)
-
-
-class Confidence(StrEnum):
+class Confidence(_Ordered):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
 
-    @property
-    def rank(self) -> int:
-        return _CONFIDENCE_ORDER.index(self)
 
-
-_CONFIDENCE_ORDER = list(Confidence)
-
-
-class Level(StrEnum):
+class Level(_Ordered):
     """Headline verdict level (JSON contract v1)."""
 
     NONE = "none"
     POSSIBLE = "possible"
     LIKELY = "likely"
     CONFIRMED = "confirmed"
-
-    @property
-    def rank(self) -> int:
-        return _LEVEL_ORDER.index(self)
-
-
-_LEVEL_ORDER = list(Level)
 
 
 class Stage(IntEnum):
@@ -78,7 +65,7 @@ def confidence_for(stage: Stage, *, unreachable: bool = False) -> Confidence:
         Stage.LOOP: Confidence.HIGH,
     }[stage]
     if unreachable and base is not Confidence.LOW:
-        return _CONFIDENCE_ORDER[base.rank - 1]
+        return list(Confidence)[base.rank - 1]
     return base
 
 

@@ -8,31 +8,26 @@ project's loader is tested elsewhere.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
+from conftest import require_real
 
 from apkaudit import androguard_adapter as adapter
 from apkaudit.errors import InputError
 from apkaudit.manifest import parse_manifest
 from apkaudit.model import Component, ManifestFacts
 
-REAL_APKS = Path(
-    os.environ.get("APKAUDIT_REAL_APKS", Path(__file__).resolve().parents[2] / "shared/real-apks")
-)
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 P = "android.permission."
 HARVEST_PERMISSIONS = (P + "READ_CONTACTS", P + "READ_SMS", P + "SEND_SMS", P + "READ_CALL_LOG")
 
 
 def real_apk(name: str) -> Path:
-    path = REAL_APKS / name
-    if not path.is_file():
-        pytest.skip(f"real APK not available: {path}")
-    return path
+    """A real APK by name: fails in CI when the folder is missing, skips elsewhere."""
+    return require_real() / name
 
 
 def entries(name: str) -> tuple[bytes, bytes | None]:

@@ -14,80 +14,33 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from apkaudit.behaviour.apis import ASYNC_TASK, RUNNABLE_SINKS, cls_short
 from apkaudit.behaviour.cfg import build_cfg
-from apkaudit.behaviour.flow import ASYNC_TASK, MethodFlow, SinkEvent, Summary, cls_short
-from apkaudit.behaviour.reachability import Hierarchy, find_callers
-from apkaudit.behaviour.values import BLANK, Hop, Label, Value, cap
+from apkaudit.behaviour.chains import build_chains
+from apkaudit.behaviour.flow import MethodFlow, SinkEvent, Summary
+from apkaudit.behaviour.neighbourhood import (
+    callback_entries,
+    callees_of,
+    flow_seeds,
+    js_methods,
+    query_methods,
+    select_methods,
+)
+from apkaudit.behaviour.reachability import Hierarchy
+from apkaudit.behaviour.values import BLANK, Hop, Label, Value
 from apkaudit.codeindex import DexSet
 from apkaudit.dex import opcodes as O
-from apkaudit.dex.disasm import excerpt
 from apkaudit.dex.reader import DexFile, MethodRef
 from apkaudit.facts import AppFacts
-from apkaudit.model import Chain, CodeLocation, Stage
-from apkaudit.model import Hop as ChainHop
+from apkaudit.model import Chain
 
 MethodKey = tuple[str, str]
 ACC_STATIC = 0x8
-JS_INTERFACE = "Landroid/webkit/JavascriptInterface;"
-SEED_TAGS = (
-    "provider_query",
-    "sms_send",
-    "sms_reflection",
-    "network",
-    "network_send",
-    "network_body",
-    "js_bridge",
-    "sms_intent_uri",
-    "sms_intercept",
-    "sms_divide",
-    "contacts_uri",
-    "sms_uri",
-    "call_log_uri",
-)
-# Framework callbacks whose argument is data from the network: (interface/class, method, arg).
-NETWORK_CALLBACKS = (
-    ("Lcom/android/volley/Response$Listener;", "onResponse", 1),
-    ("Lokhttp3/Callback;", "onResponse", 2),
-    ("Lretrofit2/Callback;", "onResponse", 2),
-    ("Lio/socket/emitter/Emitter$Listener;", "call", 1),
-    ("Lcom/google/firebase/messaging/FirebaseMessagingService;", "onMessageReceived", 1),
-)
-RUNNABLE_SINKS = {  # (method name) -> index of the Runnable/Callable argument
-    "post": 1,
-    "postDelayed": 1,
-    "postAtTime": 1,
-    "runOnUiThread": 1,
-    "execute": 1,
-    "submit": 1,
-    "schedule": 1,
-    "scheduleAtFixedRate": 1,
-    "scheduleWithFixedDelay": 1,
-}
 # SDKs whose internals we model at their API (sinks/sources) instead of analysing them: their
 # internals only add fan-out (a socket.io emit reaches every listener) and cost.
 OPAQUE_CATEGORIES = {"network", "platform"}
 MAX_FANOUT = 12  # a virtual call with more possible targets is treated as an unknown call
-MAX_METHODS = 1500
 MAX_ROUNDS = 6
-DEPTH = 3
-
-_CHAIN_KIND = {
-    ("sms_destination", "contacts"): "contacts_to_sms_destination",
-    ("sms_destination", "call_log"): "call_log_to_sms_destination",
-    ("sms_destination", "network"): "network_to_sms",
-    ("sms_body", "network"): "network_to_sms",
-    ("sms_body", "contacts"): "contacts_to_sms_body",
-    ("sms_body", "call_log"): "contacts_to_sms_body",
-    ("sms_body", "sms"): "sms_to_sms_body",
-    ("network", "contacts"): "contacts_to_network",
-    ("network", "sms"): "sms_to_network",
-    ("network", "call_log"): "call_log_to_network",
-    ("sms_intent", "contacts"): "contacts_to_sms_intent",
-    ("sms_intent", "call_log"): "contacts_to_sms_intent",
-    ("js_bridge", "contacts"): "contacts_to_js_bridge",
-    ("js_bridge", "sms"): "sms_to_js_bridge",
-    ("js_bridge", "call_log"): "call_log_to_js_bridge",
-}
 
 
 @dataclass
@@ -339,173 +292,6 @@ class AppFlow:
     js_methods: frozenset[MethodKey] = frozenset()
 
 
-# ---------------------------------------------------------------------------- neighbourhood
-
-
-def _methods(refs) -> set[MethodKey]:
-    return {(r.location.class_name, r.location.method) for r in refs}
-
-
-def _query_methods(facts: AppFacts) -> set[MethodKey]:
-    return _methods(facts.refs_tagged("provider_query"))
-
-
-def _flow_seeds(facts: AppFacts, data_sources: bool) -> set[MethodKey]:
-    """Methods where a flow can start or end, given which sources the app has.
-
-    Personal data (contacts/SMS/call log) only matters if it can reach a sink; network data only
-    matters if the app sends SMS. No source or no matching sink: no flow analysis at all.
-    """
-    sms_send = _methods(facts.refs_tagged("sms_send", "sms_reflection"))
-    seeds: set[MethodKey] = set()
-    if data_sources:
-        sinks = sms_send | _methods(
-            facts.refs_tagged("network_send", "network_body", "js_bridge", "sms_intent_uri")
-        )
-        if sinks:
-            seeds |= sinks | _query_methods(facts) | _methods(facts.refs_tagged("sms_intercept"))
-    if sms_send:
-        seeds |= sms_send | _methods(facts.refs_tagged("network"))
-    return seeds
-
-
-def _js_methods(facts: AppFacts) -> set[MethodKey]:
-    if not facts.refs_tagged("js_bridge"):
-        return set()
-    out = set()
-    for dex in facts.dex.files:
-        for name, cdef in dex.classes.items():
-            if not cdef.annotations_off:
-                continue
-            for midx, types in dex.method_annotations(cdef).items():
-                if JS_INTERFACE in types:
-                    out.add((name, dex.method_ref(midx).signature))
-    return out
-
-
-def _callback_entries(flow: AppFlow) -> dict[MethodKey, dict[int, frozenset[Label]]]:
-    out: dict[MethodKey, dict[int, frozenset[Label]]] = {}
-    wanted = {iface for iface, _, _ in NETWORK_CALLBACKS}
-    for cls in flow.dex.classes:
-        anc = set(flow.hier.ancestors(cls))
-        if not anc & wanted:
-            continue
-        for iface, name, arg in NETWORK_CALLBACKS:
-            if iface not in anc:
-                continue
-            for key in flow._named(cls, name):
-                hop = (
-                    flow.dex.classes[cls][0].name,
-                    key[0],
-                    key[1],
-                    0,
-                    "source",
-                    f"receives data from the network ({cls_short(iface)}.{name})",
-                )
-                out.setdefault(key, {})[arg] = frozenset({Label("network", path=(hop,))})
-    return out
-
-
-def _callees_of(flow: AppFlow, key: MethodKey) -> set[MethodKey]:
-    found = flow.dex.defined_method(*key)
-    if found is None:
-        return set()
-    dex, idx = found
-    code = flow.dex.code(dex, idx)
-    if code is None:
-        return set()
-    out: set[MethodKey] = set()
-    allocated: set[str] = set()
-    for insn in code.insns:
-        if insn.op == 0x22:
-            allocated.add(dex.type_name(insn.idx))
-        if insn.op not in O.INVOKE_OPS:
-            continue
-        ref = dex.method_ref(insn.idx)
-        if flow.is_app_class(ref.class_name):
-            out.update(flow.targets(ref, insn.op, []))
-        if (
-            ref.name in ("execute", "executeOnExecutor")
-            or ref.name in RUNNABLE_SINKS
-            or (ref.name == "<init>" and ref.class_name == "Ljava/lang/Thread;")
-        ):
-            for cls in allocated | {ref.class_name}:
-                if cls in flow.dex.classes:
-                    for name in ("doInBackground", "run", "call"):
-                        out.update(flow._named(cls, name))
-    return out
-
-
-def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
-    """Methods that write the app fields read by ``methods``."""
-    read: set[str] = set()
-    for key in methods:
-        found = flow.dex.defined_method(*key)
-        if not found:
-            continue
-        dex, idx = found
-        code = flow.dex.code(dex, idx)
-        for insn in code.insns if code else ():
-            if insn.op in O.IGET_OPS or insn.op in O.SGET_OPS:
-                f = dex.field_ref(insn.idx)
-                if f.class_name in flow.dex.classes:
-                    read.add(f.descriptor)
-    out: set[MethodKey] = set()
-    if not read:
-        return out
-    for dex in flow.dex.files:
-        ids = {}
-        for fdesc in read:
-            cls = fdesc.split("->", 1)[0]
-            for i, fr in dex.fields_of(cls):
-                if fr.descriptor == fdesc:
-                    ids[i] = fdesc
-        if not ids:
-            continue
-        for midx in dex.find_refs(fields=ids):
-            code = flow.dex.code(dex, midx)
-            if code and any(
-                (i.op in O.IPUT_OPS or i.op in O.SPUT_OPS) and i.idx in ids for i in code.insns
-            ):
-                out.add((dex.method_ref(midx).class_name, dex.method_ref(midx).signature))
-    return out
-
-
-def select_methods(flow: AppFlow, seeds: set[MethodKey]) -> tuple[list[MethodKey], bool]:
-    def keep(keys: set[MethodKey]) -> set[MethodKey]:
-        return {k for k in keys if flow.is_app_class(k[0]) and flow.dex.defined_method(*k)}
-
-    selected: set[MethodKey] = keep(seeds)
-    complete = True
-    frontier = set(selected)
-    for _ in range(DEPTH):  # callers
-        if not frontier or len(selected) >= MAX_METHODS:
-            break
-        found = find_callers(flow.dex, frontier)
-        nxt = keep({c for callers in found.values() for c in callers}) - selected
-        selected |= nxt
-        frontier = nxt
-    frontier = set(selected)
-    for _ in range(DEPTH):  # callees
-        if not frontier or len(selected) >= MAX_METHODS:
-            break
-        nxt = set()
-        for k in frontier:
-            nxt |= _callees_of(flow, k)
-        nxt = keep(nxt) - selected
-        selected |= nxt
-        frontier = nxt
-    writers = keep(_field_writers(flow, selected)) - selected
-    selected |= writers
-    for k in writers:
-        selected |= keep(_callees_of(flow, k))
-    if len(selected) > MAX_METHODS:
-        complete = False
-        keep = sorted(seeds & selected) + sorted(selected - seeds)
-        selected = set(keep[:MAX_METHODS])
-    return _callee_first(flow, selected), complete
-
-
 def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
     """Analyse ``methods`` until summaries and fields are stable.
 
@@ -536,27 +322,6 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
     return False
 
 
-def _callee_first(flow: AppFlow, methods: set[MethodKey]) -> list[MethodKey]:
-    """Order methods so callees come before callers (fewer fixpoint rounds)."""
-    order: list[MethodKey] = []
-    seen: set[MethodKey] = set()
-    for root in sorted(methods):
-        stack = [(root, False)]
-        while stack:
-            k, done = stack.pop()
-            if done:
-                order.append(k)
-                continue
-            if k in seen:
-                continue
-            seen.add(k)
-            stack.append((k, True))
-            stack.extend(
-                (c, False) for c in sorted(_callees_of(flow, k) & methods) if c not in seen
-            )
-    return order
-
-
 def analyse_flows(facts: AppFacts) -> FlowResult:
     hier = Hierarchy.of(facts.dex)
     flow = AppFlow(facts, hier)
@@ -575,9 +340,9 @@ def analyse_flows(facts: AppFacts) -> FlowResult:
     flow.retrofit = bool(facts.refs_tagged("network")) and any(
         r.api_id == "net.retrofit2.Retrofit.create" for r in facts.code.refs
     )
-    js = _js_methods(facts)
+    js = js_methods(facts)
     flow.js_methods = frozenset(js)
-    entries = _callback_entries(flow)
+    entries = callback_entries(flow)
     for key in js:
         found = facts.dex.defined_method(*key)
         if found:
@@ -596,14 +361,14 @@ def analyse_flows(facts: AppFacts) -> FlowResult:
             )
     flow.entry_labels = entries
     # Phase 1: classify every provider query (its method and the helpers it calls for the Uri).
-    queries = _query_methods(facts)
+    queries = query_methods(facts)
     if queries:
-        phase1 = sorted(queries | {c for k in queries for c in _callees_of(flow, k)})
+        phase1 = sorted(queries | {c for k in queries for c in callees_of(flow, k)})
         _fixpoint(flow, phase1, rounds=2)
     data_sources = any(p in ("contacts", "sms", "call_log") for p in flow.queries.values())
     data_sources = data_sources or bool(facts.refs_tagged("sms_intercept")) or bool(js)
     # Phase 2: whole-app flow over a bounded neighbourhood, only if a flow is possible.
-    seeds = _flow_seeds(facts, data_sources)
+    seeds = flow_seeds(facts, data_sources)
     if seeds and data_sources:
         seeds |= js
     if seeds and facts.refs_tagged("sms_send", "sms_reflection"):
@@ -613,94 +378,10 @@ def analyse_flows(facts: AppFacts) -> FlowResult:
     if seeds:
         methods, complete = select_methods(flow, seeds)
         complete = _fixpoint(flow, methods, rounds=MAX_ROUNDS) and complete
-    chains = _chains(flow)
+    chains = build_chains(flow)
     classified: dict[str, set[MethodKey]] = defaultdict(set)
     for (_dex, cls, meth, _off), provider in flow.queries.items():
         classified[provider].add((cls, meth))
     return FlowResult(
         chains, dict(classified), dict(flow.queries), dict(flow.query_uris), len(methods), complete
     )
-
-
-# ---------------------------------------------------------------------------- chains
-
-
-def _to_hop(flow: AppFlow, h: Hop) -> ChainHop:
-    dex_name, cls, meth, off, role, desc = h
-    loc = CodeLocation(dex_name, cls, meth, off)
-    ex: tuple[str, ...] = ()
-    found = flow.dex.defined_method(cls, meth)
-    if found:
-        dex, idx = found
-        code = flow.dex.code(dex, idx)
-        if code is not None:
-            ex = excerpt(dex, code, off, before=2, after=1)
-    return ChainHop(role, desc, loc, ex)
-
-
-def _chains(flow: AppFlow) -> tuple[Chain, ...]:
-    best: dict[tuple, Chain] = {}
-    origin_of = flow.facts.attributor.origin
-    for label, ev, assumed in flow.events.values():
-        kind = _CHAIN_KIND.get((ev.sink, label.kind))
-        if kind is None:
-            continue
-        raw = label.path + ev.path
-        hops = tuple(_to_hop(flow, h) for h in _dedupe(raw))
-        if ev.sink == "js_bridge":
-            hops = _name_bridge(flow, hops)
-        loop_sink = ev.sink == "sms_destination" and ev.in_loop
-        stage = Stage.REFERENCED if assumed else (Stage.LOOP if loop_sink else Stage.DATAFLOW)
-        origins = {origin_of(h.location.class_name) for h in hops}
-        origin = "app" if "app" in origins else sorted(origins)[0]
-        notes = ()
-        if assumed:
-            notes = ("one step passes through an app method outside the analysed neighbourhood",)
-        chain = Chain(
-            kind, label.kind, ev.sink, hops, ev.in_loop, ev.loop, stage, None, origin, notes
-        )
-        k = (kind, hops[0].location, hops[-1].location)
-        old = best.get(k)
-        if old is None or (chain.stage, -len(chain.hops)) > (old.stage, -len(old.hops)):
-            best[k] = chain
-    for hops in flow.reflective:
-        h = tuple(_to_hop(flow, x) for x in hops)
-        chain = Chain(
-            "reflection_sms_send",
-            "reflection",
-            "sms_send",
-            h,
-            False,
-            "",
-            Stage.DATAFLOW,
-            None,
-            origin_of(h[0].location.class_name),
-        )
-        best.setdefault(("reflection", h[0].location), chain)
-    return tuple(sorted(best.values(), key=lambda c: (c.kind, c.hops[0].location)))
-
-
-def _dedupe(hops: tuple[Hop, ...]) -> tuple[Hop, ...]:
-    out: list[Hop] = []
-    for h in hops:
-        if not out or out[-1][:4] != h[:4] or out[-1][5] != h[5]:
-            out.append(h)
-    return tuple(out)
-
-
-def _name_bridge(flow: AppFlow, hops: tuple[ChainHop, ...]) -> tuple[ChainHop, ...]:
-    last = hops[-1]
-    cls = last.location.class_name
-    method = last.location.method.split("(")[0]
-    names = [n for n, (classes, _) in flow.bridges.items() if cls in classes or not classes]
-    if not names:
-        return hops
-    desc = f"returned to JavaScript: a web page calls window.{names[0]}.{method}()"
-    return (*hops[:-1], ChainHop(last.role, desc, last.location, last.excerpt))
-
-
-def label_summary(labels) -> str:
-    return ", ".join(sorted({lb.kind for lb in labels}))
-
-
-__all__ = ["FlowResult", "analyse_flows", "cap"]

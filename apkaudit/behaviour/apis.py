@@ -1,0 +1,117 @@
+"""What the Android/Java APIs mean to the data-flow analysis: sources, sinks, transforms.
+
+Plain tables, used by the models in models.py and by the interpreter in flow.py. Descriptors
+come from the Android SDK reference (developer.android.com/reference) and
+../shared/reference/domain-lending.md section 3.
+"""
+
+from __future__ import annotations
+
+SMS_SEND_DEST = {  # method name -> (destination arg, text arg) as logical argument positions
+    "sendTextMessage": (1, 3),
+    "sendTextMessageWithoutPersisting": (1, 3),
+    "sendMultipartTextMessage": (1, 3),
+    "sendDataMessage": (1, 4),
+}
+SMS_MANAGERS = {"Landroid/telephony/SmsManager;", "Landroid/telephony/gsm/SmsManager;"}
+QUERY_CLASSES = {
+    "Landroid/content/ContentResolver;",
+    "Landroid/content/ContentProviderClient;",
+}
+CURSOR_GETTERS = {"getString", "getInt", "getLong", "getShort", "getFloat", "getDouble", "getBlob"}
+CURSOR_MOVES = {
+    "moveToNext",
+    "moveToFirst",
+    "moveToLast",
+    "moveToPosition",
+    "isAfterLast",
+    "moveToPrevious",
+    "isLast",
+}
+NET_STREAM_SOURCES = {
+    "Ljava/net/HttpURLConnection;",
+    "Ljava/net/URLConnection;",
+    "Ljavax/net/ssl/HttpsURLConnection;",
+    "Ljava/net/Socket;",
+}
+STREAM_WRAPPERS = {
+    "Ljava/io/OutputStreamWriter;",
+    "Ljava/io/BufferedWriter;",
+    "Ljava/io/DataOutputStream;",
+    "Ljava/io/PrintWriter;",
+    "Ljava/io/BufferedOutputStream;",
+    "Ljava/util/zip/GZIPOutputStream;",
+    "Ljava/io/PrintStream;",
+}
+STREAM_WRITES = {"write", "print", "println", "append", "writeBytes", "writeUTF", "writeChars"}
+NETWORK_SINKS = {  # (class, method) -> argument positions whose taint is sent
+    ("Lokhttp3/OkHttpClient;", "newCall"): (1,),
+    ("Lcom/squareup/okhttp/OkHttpClient;", "newCall"): (1,),
+    ("Lokhttp3/WebSocket;", "send"): (1,),
+    ("Lio/socket/client/Socket;", "emit"): (1, 2, 3),
+    ("Lio/socket/emitter/Emitter;", "emit"): (1, 2, 3),
+    ("Lcom/android/volley/RequestQueue;", "add"): (1,),
+    ("Lorg/apache/http/client/HttpClient;", "execute"): (1,),
+    ("Lorg/apache/http/impl/client/DefaultHttpClient;", "execute"): (1,),
+    ("Lorg/java_websocket/client/WebSocketClient;", "send"): (1,),
+}
+NETWORK_SOURCES = {
+    ("Ljava/net/HttpURLConnection;", "getInputStream"),
+    ("Ljava/net/URLConnection;", "getInputStream"),
+    ("Ljavax/net/ssl/HttpsURLConnection;", "getInputStream"),
+    ("Ljava/net/Socket;", "getInputStream"),
+    ("Lokhttp3/Call;", "execute"),
+    ("Lcom/squareup/okhttp/Call;", "execute"),
+}
+URL_SENDS = {"connect", "getInputStream", "getResponseCode", "getOutputStream", "getContent"}
+INCOMING_SMS = {
+    "getOriginatingAddress",
+    "getDisplayOriginatingAddress",
+    "getMessageBody",
+    "getDisplayMessageBody",
+}
+TRANSFORMS = {
+    ("Lorg/json/JSONObject;", "toString"): "serialised as JSON",
+    ("Lorg/json/JSONArray;", "toString"): "serialised as JSON",
+    ("Lcom/google/gson/Gson;", "toJson"): "serialised as JSON (Gson)",
+    ("Ljavax/crypto/Cipher;", "doFinal"): "encrypted (Cipher.doFinal)",
+    ("Landroid/util/Base64;", "encodeToString"): "Base64-encoded",
+    ("Landroid/util/Base64;", "encode"): "Base64-encoded",
+    ("Ljava/util/Base64$Encoder;", "encodeToString"): "Base64-encoded",
+    ("Ljava/util/Base64$Encoder;", "encode"): "Base64-encoded",
+}
+COLLECTION_PUTS = {
+    ("Lorg/json/JSONObject;", "put"): "put into a JSON object",
+    ("Lorg/json/JSONArray;", "put"): "added to a JSON array",
+}
+MUTATOR_PREFIXES = (
+    "add",
+    "put",
+    "append",
+    "set",
+    "write",
+    "insert",
+    "offer",
+    "push",
+    "accumulate",
+    "update",
+    "<init>",
+)
+ASYNC_TASK = "Landroid/os/AsyncTask;"
+
+RUNNABLE_SINKS = {  # (method name) -> index of the Runnable/Callable argument
+    "post": 1,
+    "postDelayed": 1,
+    "postAtTime": 1,
+    "runOnUiThread": 1,
+    "execute": 1,
+    "submit": 1,
+    "schedule": 1,
+    "scheduleAtFixedRate": 1,
+    "scheduleWithFixedDelay": 1,
+}
+
+
+def cls_short(desc: str) -> str:
+    """``Lcom/foo/Bar;`` -> ``Bar``."""
+    return desc[1:-1].rsplit("/", 1)[-1] if desc.startswith("L") else desc

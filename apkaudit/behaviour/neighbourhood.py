@@ -1,0 +1,231 @@
+"""The bounded neighbourhood of methods the whole-app flow analysis looks at.
+
+Seeds are methods where a flow can start or end (from the code index), JavaScript-bridge
+methods and network callbacks; the neighbourhood adds callers and callees to a bounded depth,
+the framework's hidden edges (AsyncTask, Thread, Executor, Handler), and the writers of app
+fields that the selected methods read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from apkaudit.behaviour.apis import RUNNABLE_SINKS, cls_short
+from apkaudit.behaviour.reachability import find_callers
+from apkaudit.behaviour.values import Label
+from apkaudit.dex import opcodes as O
+from apkaudit.facts import AppFacts
+
+if TYPE_CHECKING:
+    from apkaudit.behaviour.interproc import AppFlow
+
+MethodKey = tuple[str, str]
+JS_INTERFACE = "Landroid/webkit/JavascriptInterface;"
+SEED_TAGS = (
+    "provider_query",
+    "sms_send",
+    "sms_reflection",
+    "network",
+    "network_send",
+    "network_body",
+    "js_bridge",
+    "sms_intent_uri",
+    "sms_intercept",
+    "sms_divide",
+    "contacts_uri",
+    "sms_uri",
+    "call_log_uri",
+)
+# Framework callbacks whose argument is data from the network: (interface/class, method, arg).
+NETWORK_CALLBACKS = (
+    ("Lcom/android/volley/Response$Listener;", "onResponse", 1),
+    ("Lokhttp3/Callback;", "onResponse", 2),
+    ("Lretrofit2/Callback;", "onResponse", 2),
+    ("Lio/socket/emitter/Emitter$Listener;", "call", 1),
+    ("Lcom/google/firebase/messaging/FirebaseMessagingService;", "onMessageReceived", 1),
+)
+MAX_METHODS = 1500
+DEPTH = 3
+
+
+def _methods(refs) -> set[MethodKey]:
+    return {(r.location.class_name, r.location.method) for r in refs}
+
+
+def query_methods(facts: AppFacts) -> set[MethodKey]:
+    return _methods(facts.refs_tagged("provider_query"))
+
+
+def flow_seeds(facts: AppFacts, data_sources: bool) -> set[MethodKey]:
+    """Methods where a flow can start or end, given which sources the app has.
+
+    Personal data (contacts/SMS/call log) only matters if it can reach a sink; network data only
+    matters if the app sends SMS. No source or no matching sink: no flow analysis at all.
+    """
+    sms_send = _methods(facts.refs_tagged("sms_send", "sms_reflection"))
+    seeds: set[MethodKey] = set()
+    if data_sources:
+        sinks = sms_send | _methods(
+            facts.refs_tagged("network_send", "network_body", "js_bridge", "sms_intent_uri")
+        )
+        if sinks:
+            seeds |= sinks | query_methods(facts) | _methods(facts.refs_tagged("sms_intercept"))
+    if sms_send:
+        seeds |= sms_send | _methods(facts.refs_tagged("network"))
+    return seeds
+
+
+def js_methods(facts: AppFacts) -> set[MethodKey]:
+    if not facts.refs_tagged("js_bridge"):
+        return set()
+    out = set()
+    for dex in facts.dex.files:
+        for name, cdef in dex.classes.items():
+            if not cdef.annotations_off:
+                continue
+            for midx, types in dex.method_annotations(cdef).items():
+                if JS_INTERFACE in types:
+                    out.add((name, dex.method_ref(midx).signature))
+    return out
+
+
+def callback_entries(flow: AppFlow) -> dict[MethodKey, dict[int, frozenset[Label]]]:
+    out: dict[MethodKey, dict[int, frozenset[Label]]] = {}
+    wanted = {iface for iface, _, _ in NETWORK_CALLBACKS}
+    for cls in flow.dex.classes:
+        anc = set(flow.hier.ancestors(cls))
+        if not anc & wanted:
+            continue
+        for iface, name, arg in NETWORK_CALLBACKS:
+            if iface not in anc:
+                continue
+            for key in flow._named(cls, name):
+                hop = (
+                    flow.dex.classes[cls][0].name,
+                    key[0],
+                    key[1],
+                    0,
+                    "source",
+                    f"receives data from the network ({cls_short(iface)}.{name})",
+                )
+                out.setdefault(key, {})[arg] = frozenset({Label("network", path=(hop,))})
+    return out
+
+
+def callees_of(flow: AppFlow, key: MethodKey) -> set[MethodKey]:
+    found = flow.dex.defined_method(*key)
+    if found is None:
+        return set()
+    dex, idx = found
+    code = flow.dex.code(dex, idx)
+    if code is None:
+        return set()
+    out: set[MethodKey] = set()
+    allocated: set[str] = set()
+    for insn in code.insns:
+        if insn.op == 0x22:
+            allocated.add(dex.type_name(insn.idx))
+        if insn.op not in O.INVOKE_OPS:
+            continue
+        ref = dex.method_ref(insn.idx)
+        if flow.is_app_class(ref.class_name):
+            out.update(flow.targets(ref, insn.op, []))
+        if (
+            ref.name in ("execute", "executeOnExecutor")
+            or ref.name in RUNNABLE_SINKS
+            or (ref.name == "<init>" and ref.class_name == "Ljava/lang/Thread;")
+        ):
+            for cls in allocated | {ref.class_name}:
+                if cls in flow.dex.classes:
+                    for name in ("doInBackground", "run", "call"):
+                        out.update(flow._named(cls, name))
+    return out
+
+
+def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
+    """Methods that write the app fields read by ``methods``."""
+    read: set[str] = set()
+    for key in methods:
+        found = flow.dex.defined_method(*key)
+        if not found:
+            continue
+        dex, idx = found
+        code = flow.dex.code(dex, idx)
+        for insn in code.insns if code else ():
+            if insn.op in O.IGET_OPS or insn.op in O.SGET_OPS:
+                f = dex.field_ref(insn.idx)
+                if f.class_name in flow.dex.classes:
+                    read.add(f.descriptor)
+    out: set[MethodKey] = set()
+    if not read:
+        return out
+    for dex in flow.dex.files:
+        ids = {}
+        for fdesc in read:
+            cls = fdesc.split("->", 1)[0]
+            for i, fr in dex.fields_of(cls):
+                if fr.descriptor == fdesc:
+                    ids[i] = fdesc
+        if not ids:
+            continue
+        for midx in dex.find_refs(fields=ids):
+            code = flow.dex.code(dex, midx)
+            if code and any(
+                (i.op in O.IPUT_OPS or i.op in O.SPUT_OPS) and i.idx in ids for i in code.insns
+            ):
+                out.add((dex.method_ref(midx).class_name, dex.method_ref(midx).signature))
+    return out
+
+
+def select_methods(flow: AppFlow, seeds: set[MethodKey]) -> tuple[list[MethodKey], bool]:
+    def keep(keys: set[MethodKey]) -> set[MethodKey]:
+        return {k for k in keys if flow.is_app_class(k[0]) and flow.dex.defined_method(*k)}
+
+    selected: set[MethodKey] = keep(seeds)
+    complete = True
+    frontier = set(selected)
+    for _ in range(DEPTH):  # callers
+        if not frontier or len(selected) >= MAX_METHODS:
+            break
+        found = find_callers(flow.dex, frontier)
+        nxt = keep({c for callers in found.values() for c in callers}) - selected
+        selected |= nxt
+        frontier = nxt
+    frontier = set(selected)
+    for _ in range(DEPTH):  # callees
+        if not frontier or len(selected) >= MAX_METHODS:
+            break
+        nxt = set()
+        for k in frontier:
+            nxt |= callees_of(flow, k)
+        nxt = keep(nxt) - selected
+        selected |= nxt
+        frontier = nxt
+    writers = keep(_field_writers(flow, selected)) - selected
+    selected |= writers
+    for k in writers:
+        selected |= keep(callees_of(flow, k))
+    if len(selected) > MAX_METHODS:
+        complete = False
+        keep = sorted(seeds & selected) + sorted(selected - seeds)
+        selected = set(keep[:MAX_METHODS])
+    return _callee_first(flow, selected), complete
+
+
+def _callee_first(flow: AppFlow, methods: set[MethodKey]) -> list[MethodKey]:
+    """Order methods so callees come before callers (fewer fixpoint rounds)."""
+    order: list[MethodKey] = []
+    seen: set[MethodKey] = set()
+    for root in sorted(methods):
+        stack = [(root, False)]
+        while stack:
+            k, done = stack.pop()
+            if done:
+                order.append(k)
+                continue
+            if k in seen:
+                continue
+            seen.add(k)
+            stack.append((k, True))
+            stack.extend((c, False) for c in sorted(callees_of(flow, k) & methods) if c not in seen)
+    return order
