@@ -67,6 +67,12 @@ def app_to_dict(app: AppResult) -> JsonDict:
         "findings": [finding_to_dict(f) for f in sort_findings(app.findings)],
         "risk": {"level": app.risk.level.value, "score": app.risk.score} if ok else None,
         "chains": [chain_to_dict(c) for c in app.behaviours.chains] if app.behaviours else [],
+        "queries": [
+            {"location": location_to_dict(loc), "provider": provider, "uri": uri or None}
+            for loc, provider, uri in app.behaviours.queries
+        ]
+        if app.behaviours
+        else [],
         "notes": list(app.behaviours.notes) if app.behaviours else [],
         "permissions": _permissions(m) if m else [],
         "components": _components(m) if m else None,
