@@ -113,16 +113,27 @@ def manifest_xml(raw: bytes, path: str) -> etree._Element:
     A broken binary chunk yields the elements read before it; nothing readable raises
     ``InputError``.
     """
+    return decode_manifest(raw, path)[0]
+
+
+def decode_manifest(raw: bytes, path: str) -> tuple[etree._Element, bool]:
+    """:func:`manifest_xml`, and whether the binary XML broke off before its end (the elements
+    after the damage are missing)."""
     if _looks_like_text_xml(raw):
         try:
-            return etree.fromstring(raw, parser=_SAFE_XML)
+            return etree.fromstring(raw, parser=_SAFE_XML), False
         except (etree.XMLSyntaxError, ValueError) as exc:
             raise InputError(path, f"AndroidManifest.xml is not well-formed XML: {exc}") from None
     printer = _TolerantPrinter(raw)
     root = printer.root
     if root is None or not isinstance(root.tag, str):
         raise InputError(path, "AndroidManifest.xml is not valid binary XML")
-    return root
+    parser = getattr(printer, "axml", None)
+    try:
+        cut = parser is not None and not parser.is_valid()
+    except Exception:  # a parser left half-built by hostile input
+        cut = True
+    return root, printer.failed or cut
 
 
 # --------------------------------------------------------------------------- resources (ARSC)
@@ -180,6 +191,28 @@ def resolve_label(value: str, arsc: bytes | None) -> str:
     """The manifest label, resolved if it is a resource reference; else the raw value."""
     resolved = resolve_resource(value, arsc)
     return value if resolved is None else resolved
+
+
+def resource_files(value: str, arsc: bytes | None) -> tuple[tuple[str, int], ...]:
+    """The files a file resource (``@mipmap/ic_launcher``) resolves to, one per configuration:
+    ``(zip entry name, screen density)``; density 0 is the default, 0xFFFE any-dpi, 0xFFFF
+    no-dpi. () when it cannot be resolved."""
+    if not value.startswith("@") or not arsc:
+        return ()
+    parser = _arsc_parser(arsc)
+    if parser is None:
+        return ()
+    out: list[tuple[str, int]] = []
+    try:
+        rid = _resource_id(parser, value)
+        if not rid:
+            return ()
+        for config, resolved in parser.get_resolved_res_configs(rid):
+            if isinstance(resolved, str) and resolved.startswith("res/"):
+                out.append((resolved, int(config.get_density())))
+    except Exception:  # includes RecursionError on reference cycles A -> B -> A
+        return tuple(out)
+    return tuple(dict.fromkeys(out))
 
 
 # --------------------------------------------------------------------------- certificates
@@ -294,14 +327,15 @@ def _v1_signer_certs(apk: Any, name: str) -> list[bytes]:
     return found
 
 
-def certificates(path: str) -> tuple[Certificate, ...]:
+def certificates(path: str | bytes) -> tuple[Certificate, ...]:
     """Signer certificates of v1, v2, v3 and v3.1 schemes, deduplicated by DER sha256.
 
-    Signatures are not verified. An unsigned, oddly signed or unreadable APK gives ().
+    ``path`` is a file, or the bytes of an APK nested in a bundle. Signatures are not
+    verified. An unsigned, oddly signed or unreadable APK gives ().
     """
     try:
         # skip_analysis: only the zip index; the manifest and dex are not parsed again.
-        apk = _apk.APK(path, skip_analysis=True)
+        apk = _apk.APK(path, raw=isinstance(path, bytes), skip_analysis=True)
     except Exception:
         return ()
 

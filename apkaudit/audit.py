@@ -8,19 +8,26 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+
+from lxml import etree
 
 from apkaudit import androguard_adapter as ag
+from apkaudit import hidden
 from apkaudit.attribution import Attributor, app_packages
 from apkaudit.behaviour import analyse
+from apkaudit.behaviour.verdicts import derive_verdicts
 from apkaudit.catalogue import load_catalogue
 from apkaudit.codeindex import build_code_index, open_dex_set
-from apkaudit.errors import InputError
+from apkaudit.errors import DexFormatError, InputError
 from apkaudit.facts import AppFacts
-from apkaudit.limits import DEFAULT_LIMITS, Limits
-from apkaudit.loader import load_apk
+from apkaudit.hidden import coverage_of
+from apkaudit.icon import read_icon
+from apkaudit.limits import DEFAULT_LIMITS, Deadline, Limits
+from apkaudit.loader import LoadedApp, load_app
 from apkaudit.manifest import parse_manifest
-from apkaudit.model import AppResult, BlindSpot, Coverage, InputInfo, java_to_descriptor
+from apkaudit.model import AppResult, Behaviours, BlindSpot, InputInfo, ManifestFacts
+from apkaudit.protoxml import ProtoError, looks_like_proto_manifest, proto_manifest
 from apkaudit.rules import RuleSet, load_rules
 from apkaudit.rules.engine import evaluate
 from apkaudit.scoring import score
@@ -39,11 +46,20 @@ def audit_app(path: str | os.PathLike[str], options: AuditOptions | None = None)
         return _audit(spath, opts)
     except InputError as exc:
         return AppResult(input=_input_info(spath), status="error", error=str(exc))
+    except MemoryError:
+        # Only under a process memory cap (apkaudit scan --max-memory-mb): the input needed
+        # more than the cap allows. The partial state is dropped; the app is reported unread.
+        return AppResult(
+            input=_input_info(spath),
+            status="error",
+            error=f"{spath}: ran out of memory (over the process memory limit)",
+        )
 
 
 def _audit(path: str, opts: AuditOptions) -> AppResult:
     timings: list[tuple[str, float]] = []
     clock = time.perf_counter()
+    deadline = Deadline(opts.limits.max_seconds)
 
     def lap(name: str) -> None:
         nonlocal clock
@@ -51,10 +67,9 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         timings.append((name, round(now - clock, 4)))
         clock = now
 
-    loaded = load_apk(path, opts.limits)
+    loaded = load_app(path, opts.limits)
     lap("load")
-    xml = ag.manifest_xml(loaded.manifest, path)
-    manifest = parse_manifest(xml, arsc=loaded.arsc, certificates=ag.certificates(path))
+    xml, manifest, manifest_spots = _manifest(loaded, path)
     lap("manifest")
     dexset, dex_spots = open_dex_set(loaded.dex)
     attributor = Attributor.for_app(
@@ -62,15 +77,34 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
     )
     catalogue = load_catalogue()
     index, index_spots = build_code_index(
-        dexset, catalogue, attributor.origin, max_methods=opts.limits.max_methods_decoded
+        dexset,
+        catalogue,
+        attributor.origin,
+        max_methods=opts.limits.max_methods_decoded,
+        deadline=deadline,
     )
     lap("codeindex")
-    spots = dex_spots + index_spots + _missing_components(manifest, dexset)
+    spots = loaded.spots + manifest_spots + dex_spots + index_spots
+    spots += hidden.detect(loaded, manifest, index, dexset, catalogue, attributor.origin)
     if not loaded.dex:
-        spots += (BlindSpot("no_dex", "the APK contains no classes.dex"),)
-    coverage = Coverage(complete=not spots, blind_spots=spots)
-    facts = AppFacts(loaded, manifest, index, dexset, catalogue, attributor, coverage)
-    behaviours = analyse(facts)
+        spots += (BlindSpot("no_dex", "the app contains no readable dex file"),)
+    coverage = coverage_of(spots)
+    facts = AppFacts(loaded, manifest, index, dexset, catalogue, attributor, coverage, deadline)
+    try:
+        behaviours = analyse(facts)
+    except DexFormatError as exc:
+        # A dex whose tables open cleanly but whose code breaks when followed: verdicts from
+        # the code index alone (no data-flow chains), and the damage reported.
+        behaviours = Behaviours(derive_verdicts(facts, (), {}, {}, flow_analysed=False))
+        cut = BlindSpot("unreadable_dex", f"behaviour analysis stopped: {exc}")
+        coverage = coverage_of((*coverage.blind_spots, cut))
+    if "behaviour" in deadline.hit:
+        cut = BlindSpot(
+            "time_limit",
+            f"behaviour analysis stopped at the {deadline.seconds} s time limit; "
+            "chains may be missing",
+        )
+        coverage = coverage_of((*coverage.blind_spots, cut))
     lap("behaviour")
     findings = evaluate(opts.rules, facts, behaviours)
     risk = score(findings, behaviours.verdicts)
@@ -84,25 +118,55 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         coverage=coverage,
         risk=risk,
         timings=tuple(timings),
+        icon=read_icon(path, xml, loaded.arsc),
     )
 
 
-def _missing_components(manifest, dexset) -> tuple[BlindSpot, ...]:
-    """Components the manifest declares but no dex defines: their code is hidden (packed,
-    encrypted or loaded at run time), so what we see is not the whole app."""
-    names = [c.name for c in manifest.components if c.kind != "activity-alias"]
-    if manifest.application_class:
-        names.append(manifest.application_class)
-    missing = [n for n in names if java_to_descriptor(n) not in dexset.classes]
-    if not missing:
-        return ()
-    shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
-    return (
-        BlindSpot(
-            "missing_class",
-            f"{len(missing)} manifest component class(es) are in no dex file: {shown}",
-        ),
-    )
+def _decode(raw: bytes, fmt: str, path: str) -> tuple[etree._Element, bool]:
+    """A manifest as an lxml tree (binary/text XML, or an .aab's protobuf) and whether its
+    binary XML broke off part-way."""
+    if fmt == "proto" or looks_like_proto_manifest(raw):
+        try:
+            return proto_manifest(raw), False
+        except ProtoError as exc:
+            raise InputError(path, f"AndroidManifest.xml (protobuf) is unreadable: {exc}") from None
+    return ag.decode_manifest(raw, path)
+
+
+def _manifest(
+    loaded: LoadedApp, path: str
+) -> tuple[etree._Element, ManifestFacts, tuple[BlindSpot, ...]]:
+    """The base manifest, with the components and permissions of the other splits merged
+    (feature splits declare their own components; duplicate manifest copies count too)."""
+    xml, damaged = _decode(loaded.manifest, loaded.manifest_format, path)
+    facts = parse_manifest(xml, arsc=loaded.arsc, certificates=loaded.certificates)
+    spots: list[BlindSpot] = []
+    if damaged:
+        spots.append(
+            BlindSpot(
+                "manifest_damaged",
+                "AndroidManifest.xml breaks off part-way (a damaged or tampered chunk): "
+                f"only the {sum(1 for _ in xml.iter())} elements before the damage were read",
+            )
+        )
+    for name, raw in loaded.split_manifests:
+        try:
+            other_xml, other_damaged = _decode(raw, loaded.manifest_format, path)
+        except InputError as exc:
+            spots.append(BlindSpot("unreadable_split", f"{name}: {exc.reason}"))
+            continue
+        if other_damaged:
+            spots.append(BlindSpot("manifest_damaged", f"{name}: its manifest breaks off part-way"))
+        facts = _merge(facts, parse_manifest(other_xml, arsc=None))
+    return xml, facts, tuple(spots)
+
+
+def _merge(base: ManifestFacts, other: ManifestFacts) -> ManifestFacts:
+    have = {p.name for p in base.permissions}
+    perms = base.permissions + tuple(p for p in other.permissions if p.name not in have)
+    known = {(c.kind, c.name) for c in base.components}
+    comps = base.components + tuple(c for c in other.components if (c.kind, c.name) not in known)
+    return replace(base, permissions=perms, components=comps)
 
 
 def _input_info(path: str) -> InputInfo:

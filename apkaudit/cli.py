@@ -19,7 +19,8 @@ from apkaudit import __version__
 from apkaudit.model import AppResult, Report, Severity
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
-FORMATS = ("html", "json", "sarif")
+FORMATS = ("html", "json", "sarif", "md")
+LANGUAGES = ("en", "zh-CN")  # apkaudit.i18n.LANGUAGES, without importing it at start-up
 
 
 def _now() -> str:
@@ -29,13 +30,17 @@ def _now() -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def make_report(apps: tuple[AppResult, ...]) -> Report:
+def make_report(
+    apps: tuple[AppResult, ...], policies: tuple[str, ...] | None = None
+) -> Report:
+    """``policies``: ids of the policies to check (None: all of them)."""
     from apkaudit.rules import load_rules
 
-    return Report(__version__, load_rules().version, _now(), apps)
+    return Report(__version__, load_rules().version, _now(), apps, policies)
 
 
-def render(report: Report, fmt: str) -> str:
+def render(report: Report, fmt: str, *, lang: str = "en", redact: bool = True) -> str:
+    """``lang`` and ``redact`` apply to the human-readable formats (html, md)."""
     from apkaudit.rules import load_rules
 
     rules = load_rules()
@@ -47,9 +52,32 @@ def render(report: Report, fmt: str) -> str:
         from apkaudit.render.sarif import render_sarif
 
         return render_sarif(report, rules.rules)
+    if fmt == "md":
+        from apkaudit.render.markdown import render_markdown
+
+        return render_markdown(report, lang=lang, redact=redact)
     from apkaudit.render.html import render_html
 
-    return render_html(report, rules=rules.as_mapping())
+    return render_html(report, rules=rules.as_mapping(), lang=lang, redact=redact)
+
+
+def _policy_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, ...] | None:
+    """``--policy google-play,rbi`` -> the policy ids (aliases expanded); None: all."""
+    if value is None:
+        return None
+    from apkaudit.policies import load_policies
+
+    names = [n for n in value.split(",") if n.strip()]
+    try:
+        return tuple(p.id for p in load_policies().select(names))
+    except KeyError as exc:
+        known = ", ".join(load_policies().ids)
+        raise click.BadParameter(
+            f"unknown policy {exc.args[0]!r}; choose from all, none, google-play, {known} "
+            "(or a country name)"
+        ) from None
 
 
 def _summary(app: AppResult) -> str:
@@ -81,8 +109,36 @@ def cli() -> None:
     """Static privacy auditor for Android lending apps."""
 
 
+def _limits_option(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> object | None:
+    """``--limit max_dex_files=8 --limit max_seconds=60`` -> Limits (None: the defaults)."""
+    if not value:
+        return None
+    from apkaudit.limits import DEFAULT_LIMITS
+
+    try:
+        return DEFAULT_LIMITS.with_overrides(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} (known: {', '.join(DEFAULT_LIMITS.names())})") from None
+
+
+def cap_memory(megabytes: int) -> None:
+    """Cap this process's address space (RLIMIT_AS): an input that needs more memory ends as an
+    input error ("ran out of memory") instead of exhausting the machine. POSIX only."""
+    if megabytes <= 0:
+        return
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 @cli.command()
-@click.argument("apk", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("apk", type=click.Path(dir_okay=True, path_type=Path))
 @click.option(
     "-o",
     "--output",
@@ -103,14 +159,69 @@ def cli() -> None:
     default=None,
     help="Exit 1 when a finding has this severity or higher.",
 )
+@click.option(
+    "--policy",
+    "policies",
+    callback=_policy_option,
+    default=None,
+    metavar="LIST",
+    help="Policies to check, comma-separated: ids or aliases such as google-play, rbi, china;"
+    " 'none' for no policy check (default: all).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="Language of the HTML and Markdown reports.",
+)
+@click.option(
+    "--no-redact",
+    is_flag=True,
+    help="Show phone numbers and e-mail addresses found in the app in full (HTML, Markdown).",
+)
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    callback=_limits_option,
+    metavar="NAME=VALUE",
+    help="Override a limit of apkaudit/limits.py, e.g. max_dex_files=8 or max_seconds=60 "
+    "(repeatable; sizes may end in K, M or G). See README 'Inputs and limits'.",
+)
+@click.option(
+    "--max-memory-mb",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Cap this process's memory (address space) in MiB; over it the app is reported as an "
+    "input error (default: the max_memory_mb limit, 0 = no cap).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="No summary line on standard error.")
-def scan(apk: Path, output: Path | None, fmt: str | None, fail_on: str | None, quiet: bool) -> None:
-    """Audit one APK and write an HTML, JSON or SARIF report."""
-    from apkaudit.audit import audit_app
+def scan(
+    apk: Path,
+    output: Path | None,
+    fmt: str | None,
+    fail_on: str | None,
+    policies: tuple[str, ...] | None,
+    lang: str,
+    no_redact: bool,
+    limits: object | None,
+    max_memory_mb: int | None,
+    quiet: bool,
+) -> None:
+    """Audit one app and write an HTML, JSON, SARIF or Markdown report.
+
+    APK is an .apk, a split bundle (.xapk, .apks, .apkm), a folder holding a base APK and its
+    splits, or an Android App Bundle (.aab).
+    """
+    from apkaudit.audit import AuditOptions, audit_app
+    from apkaudit.limits import DEFAULT_LIMITS, Limits
 
     fmt = fmt or _format_from_name(output)
-    result = audit_app(apk)
-    text = render(make_report((result,)), fmt)
+    chosen = limits if isinstance(limits, Limits) else DEFAULT_LIMITS
+    cap_memory(chosen.max_memory_mb if max_memory_mb is None else max_memory_mb)
+    result = audit_app(apk, AuditOptions(limits=chosen))
+    text = render(make_report((result,), policies), fmt, lang=lang, redact=not no_redact)
     if output is not None:
         output.write_text(text, encoding="utf-8")
     elif result.status == "ok":
@@ -125,7 +236,7 @@ def scan(apk: Path, output: Path | None, fmt: str | None, fail_on: str | None, q
 def _format_from_name(output: Path | None) -> str:
     if output is not None:
         suffix = output.suffix.lower().lstrip(".")
-        if suffix in ("json", "sarif"):
+        if suffix in ("json", "sarif", "md"):
             return suffix
     return "html"
 
@@ -160,6 +271,15 @@ def rules_show(rule_id: str) -> None:
     for ref in r.references:
         click.echo(f"  - {ref}")
     click.echo(f"\nFixtures: positive {r.positive}, negative {r.negative}")
+
+
+def _add_batch() -> None:
+    from apkaudit.cli_batch import batch  # its own module: corpus runs, store, gating
+
+    cli.add_command(batch)
+
+
+_add_batch()
 
 
 def main() -> None:

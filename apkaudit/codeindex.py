@@ -5,6 +5,7 @@ Only methods that reference a watched item are decoded (see dex/reader.py for wh
 
 from __future__ import annotations
 
+import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from apkaudit.dex import opcodes as O
 from apkaudit.dex.disasm import excerpt
 from apkaudit.dex.reader import ClassDef, Code, DexFile, MethodRef
 from apkaudit.errors import DexFormatError
+from apkaudit.limits import NO_DEADLINE, Deadline
 from apkaudit.model import BlindSpot, CodeIndex, CodeLocation, CodeRef, RefKind
 
 _FIELD_READS = O.SGET_OPS | O.IGET_OPS
@@ -59,7 +61,10 @@ class DexSet:
 
     def excerpt(self, loc: CodeLocation, before: int = 3, after: int = 2) -> tuple[str, ...]:
         """Disassembly around a code location (empty if the method cannot be decoded)."""
-        found = self.defined_method(loc.class_name, loc.method)
+        try:
+            found = self.defined_method(loc.class_name, loc.method)
+        except DexFormatError:
+            return ()
         if found is None:
             return ()
         dex, idx = found
@@ -84,7 +89,7 @@ def open_dex_set(
             dex = DexFile(name, data)
             _ = dex.classes  # validate the class table now rather than mid-analysis
             files.append(dex)
-        except (DexFormatError, IndexError, ValueError, OverflowError) as exc:
+        except (DexFormatError, IndexError, ValueError, OverflowError, struct.error) as exc:
             spots.append(BlindSpot("unreadable_dex", f"{name}: {exc}"))
     return DexSet(tuple(files)), tuple(spots)
 
@@ -167,19 +172,35 @@ def build_code_index(
     origin_of: Callable[[str], str],
     *,
     max_methods: int = 200_000,
+    deadline: Deadline = NO_DEADLINE,
 ) -> tuple[CodeIndex, tuple[BlindSpot, ...]]:
     refs: list[CodeRef] = []
     spots: list[BlindSpot] = []
     decoded = 0
     for dex in dexset.files:
-        watch = _resolve(dex, catalogue)
-        if not watch:
+        try:
+            watch = _resolve(dex, catalogue)
+            if not watch:
+                continue
+            candidates = dex.find_refs(watch.methods, watch.fields, watch.strings, watch.types)
+        except DexFormatError as exc:
+            # Tables that looked sound at open time but break when followed: keep the other
+            # dex files, report this one.
+            spots.append(BlindSpot("unreadable_dex", f"{dex.name}: not indexed: {exc}"))
             continue
-        candidates = dex.find_refs(watch.methods, watch.fields, watch.strings, watch.types)
         for midx in sorted(candidates):
             if decoded >= max_methods:
                 spots.append(
                     BlindSpot("limit", f"stopped after decoding {max_methods} methods (limit)")
+                )
+                break
+            if deadline.check("code index"):
+                spots.append(
+                    BlindSpot(
+                        "time_limit",
+                        f"code index stopped at the {deadline.seconds} s time limit "
+                        f"in {dex.name}",
+                    )
                 )
                 break
             code = dexset.code(dex, midx)
@@ -187,15 +208,24 @@ def build_code_index(
             if code is None:
                 spots.append(BlindSpot("unreadable_method", f"{dex.name}: method #{midx}"))
                 continue
-            owner: MethodRef = dex.method_ref(midx)
-            origin = origin_of(owner.class_name)
-            for offset, item, target in _matches(dex, watch, code):
-                loc = CodeLocation(dex.name, owner.class_name, owner.signature, offset)
-                refs.append(
+            try:
+                owner: MethodRef = dex.method_ref(midx)
+                origin = origin_of(owner.class_name)
+                found = [
                     CodeRef(
-                        item.id, _KIND[item.kind], target, loc, excerpt(dex, code, offset), origin
+                        item.id,
+                        _KIND[item.kind],
+                        target,
+                        CodeLocation(dex.name, owner.class_name, owner.signature, offset),
+                        excerpt(dex, code, offset),
+                        origin,
                     )
-                )
+                    for offset, item, target in _matches(dex, watch, code)
+                ]
+            except DexFormatError:
+                spots.append(BlindSpot("unreadable_method", f"{dex.name}: method #{midx}"))
+                continue
+            refs.extend(found)
         else:
             continue
         break  # the method limit was hit

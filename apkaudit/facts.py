@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from apkaudit.attribution import Attributor
 from apkaudit.catalogue import Catalogue
 from apkaudit.codeindex import DexSet
+from apkaudit.limits import NO_DEADLINE, Deadline
 from apkaudit.loader import LoadedApp
 from apkaudit.model import CodeIndex, CodeRef, Coverage, ManifestFacts
 
@@ -20,6 +21,7 @@ class AppFacts:
     catalogue: Catalogue
     attributor: Attributor
     coverage: Coverage
+    deadline: Deadline = NO_DEADLINE  # polled by the behaviour stage's long loops
 
     def refs_tagged(self, *tags: str) -> tuple[CodeRef, ...]:
         ids = self.catalogue.tagged(*tags)

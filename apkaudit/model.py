@@ -391,6 +391,15 @@ class Risk:
 
 
 @dataclass(frozen=True)
+class AppIcon:
+    """The launcher icon, as read from the APK: a raster image whose magic bytes were checked."""
+
+    mime: str  # image/png | image/webp | image/jpeg
+    data: bytes
+    entry: str  # the zip entry it came from
+
+
+@dataclass(frozen=True)
 class AppResult:
     input: InputInfo
     status: str = "ok"  # ok | error
@@ -402,6 +411,7 @@ class AppResult:
     coverage: Coverage = field(default_factory=Coverage)
     risk: Risk = field(default_factory=lambda: Risk(Severity.INFO, 0))
     timings: tuple[tuple[str, float], ...] = ()
+    icon: AppIcon | None = None
 
     @property
     def identity(self) -> AppIdentity:
@@ -418,3 +428,5 @@ class Report:
     rules_version: str
     generated_at: str  # ISO-8601 UTC, injected so outputs are reproducible
     apps: tuple[AppResult, ...]
+    # ids of the policies to check (apkaudit/policies/); None: every policy, (): none
+    policies: tuple[str, ...] | None = None

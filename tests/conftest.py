@@ -66,6 +66,17 @@ def is_malformed(row: dict[str, str]) -> bool:
     return row["file"].startswith("malformed-")
 
 
+# The malformed files apkaudit refuses with a one-line error. The other malformed-* files are
+# audited, with a blind spot that names the damage (a truncated zip is recovered from its local
+# headers, a bomb entry is left uninflated, path-traversal names are flagged): see
+# tests/test_real_apks.py and README "Inputs and limits".
+REFUSED = frozenset({"malformed-bare-dex.apk"})
+
+
+def is_refused(row: dict[str, str]) -> bool:
+    return row["file"] in REFUSED
+
+
 @pytest.fixture(scope="session")
 def audit() -> Callable[[str | os.PathLike[str]], AppResult]:
     """``audit(path)``: ``audit_app`` with default options, each path audited once per session."""

@@ -229,4 +229,4 @@ def test_legit_apps_do_not_blast_contacts(audit, name: str) -> None:
 def test_packed_app_is_inconclusive(audit) -> None:
     result = audit(real("packed-dsencrypt.apk"))
     assert result.coverage.complete is False
-    assert [b.kind for b in result.coverage.blind_spots] == ["missing_class"]
+    assert [b.kind for b in result.coverage.blind_spots] == ["missing_class", "encrypted_asset"]

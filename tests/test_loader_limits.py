@@ -1,8 +1,9 @@
 """Hostile containers: every limit and refusal of the loader, through ``audit_app``.
 
 Each input is built in tmp_path from the entries of ``fixtures/apks/clean.apk``. Bad input must
-come back as an AppResult with status "error" and a one-line reason that names the file, never
-as an exception.
+come back as an AppResult with status "error" and a one-line reason that names the file, or (when
+a limit only cuts analysis short) as a result with a blind spot; never as an exception. More edge
+cases, on committed fixtures, are in test_inputs_zip.py.
 """
 
 from __future__ import annotations
@@ -46,6 +47,15 @@ def refused(path: Path, limits: Limits = DEFAULT_LIMITS) -> str:
     return error.removeprefix(prefix)
 
 
+def spotted(path: Path, kind: str, limits: Limits = DEFAULT_LIMITS) -> tuple[AppResult, str]:
+    """Audit ``path``; assert it is audited with exactly one ``kind`` blind spot; its detail."""
+    result: AppResult = audit_app(path, AuditOptions(limits=limits))
+    assert result.status == "ok", result.error
+    details = [b.detail for b in result.coverage.blind_spots if b.kind == kind]
+    assert len(details) == 1, result.coverage.blind_spots
+    return result, details[0]
+
+
 def declare_size(path: Path, name: str, size: int) -> None:
     """Make the central directory claim ``size`` uncompressed bytes for entry ``name``."""
     raw = bytearray(path.read_bytes())
@@ -76,27 +86,28 @@ def test_too_many_entries(tmp_path: Path) -> None:
 def test_real_compression_ratio_is_a_zip_bomb(tmp_path: Path) -> None:
     entries = clean_entries() | {"assets/zeros.bin": bytes(4 * 1024 * 1024)}
     path = build(tmp_path / "bomb.apk", entries)
-    reason = refused(path)
-    assert reason.startswith("entry assets/zeros.bin inflates ")
-    assert reason.endswith(f"limit {DEFAULT_LIMITS.max_ratio}): zip bomb")
+    result, detail = spotted(path, "zip_bomb")
+    assert detail.startswith("assets/zeros.bin inflates ")
+    assert detail.endswith("): not inflated")
+    assert result.coverage.complete  # a data entry: nothing hidden, just never inflated
 
 
 def test_declared_huge_size_with_tiny_data_is_a_zip_bomb(tmp_path: Path) -> None:
     path = build(tmp_path / "liar.apk", clean_entries() | {"assets/tiny.bin": b"tiny"})
     declare_size(path, "assets/tiny.bin", 300 * 1024 * 1024)
-    reason = refused(path)
-    assert reason.startswith("entry assets/tiny.bin inflates ")
-    assert "to 300.0 MiB" in reason
-    assert reason.endswith("zip bomb")
+    _, detail = spotted(path, "zip_bomb")
+    assert detail.startswith("assets/tiny.bin inflates ")
+    assert "to 300.0 MiB" in detail
 
 
-def test_declared_size_over_the_entry_limit(tmp_path: Path) -> None:
-    path = build(tmp_path / "huge.apk", clean_entries() | {"assets/huge.bin": b"tiny"})
-    declare_size(path, "assets/huge.bin", 3 * 1024 * 1024 * 1024)
-    reason = refused(path, Limits().override(max_ratio=10**12))  # isolate the size limit
-    assert reason == (
-        "entry assets/huge.bin declares 3.0 GiB uncompressed, over the 512.0 MiB per-entry limit"
-    )
+def test_dex_declared_over_the_dex_size_limit(tmp_path: Path) -> None:
+    entries = clean_entries()
+    path = build(tmp_path / "huge.apk", entries | {"classes2.dex": entries["classes.dex"]})
+    declare_size(path, "classes2.dex", 3 * 1024 * 1024 * 1024)
+    result, detail = spotted(path, "limit", Limits().override(max_ratio=10**12))
+    assert detail == "classes2.dex not analysed: is 3.0 GiB, over the 256.0 MiB limit"
+    assert result.code is not None and result.code.dex_files == ("classes.dex",)
+    assert not result.coverage.complete
 
 
 def test_total_declared_size_limit(tmp_path: Path) -> None:
@@ -109,18 +120,21 @@ def test_total_declared_size_limit(tmp_path: Path) -> None:
 
 def test_more_dex_files_than_allowed(tmp_path: Path) -> None:
     entries = clean_entries()
-    extra = {f"classes{n}.dex": entries["classes.dex"] for n in (2, 3, 4)}
+    extra = {f"classes{n}.dex": entries["classes.dex"] + bytes(n) for n in (2, 3, 4)}
     path = build(tmp_path / "dexes.apk", entries | extra)
-    reason = refused(path, Limits().override(max_dex_files=3))
-    assert reason == "4 dex files, over the 3 limit"
-    assert audit_app(path, AuditOptions(limits=Limits().override(max_dex_files=4))).status == "ok"
+    result, detail = spotted(path, "limit", Limits().override(max_dex_files=3))
+    assert detail == "classes4.dex not analysed: over the 3 dex files limit"
+    assert result.code is not None and len(result.code.dex_files) == 3
+    full = audit_app(path, AuditOptions(limits=Limits().override(max_dex_files=4)))
+    assert full.status == "ok" and full.coverage.complete
 
 
 def test_dex_over_the_size_limit(tmp_path: Path) -> None:
     path = build(tmp_path / "bigdex.apk", clean_entries())
-    reason = refused(path, Limits().override(max_dex_size=100))
-    assert reason.startswith("entry classes.dex is ")
-    assert reason.endswith("over the 0.0 MiB limit")
+    result, detail = spotted(path, "limit", Limits().override(max_dex_size=100))
+    assert detail.startswith("classes.dex not analysed: is ")
+    assert detail.endswith("over the 0.1 KiB limit")
+    assert "no_dex" in [b.kind for b in result.coverage.blind_spots]
 
 
 def test_file_over_the_size_limit(tmp_path: Path) -> None:
@@ -150,14 +164,27 @@ def test_empty_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["../evil", "assets/../../evil", "/tmp/evil"])
 def test_entry_outside_the_archive(tmp_path: Path, name: str) -> None:
     path = build(tmp_path / "slip.apk", [*clean_entries().items(), (name, b"evil")])
-    assert refused(path) == f"entry name {name!r} points outside the archive (path traversal)"
+    result, detail = spotted(path, "zip_path_traversal")
+    assert f"({name!r})" in detail and "nothing was written to disk" in detail
+    assert result.coverage.complete
+    assert not (tmp_path / "evil").exists() and not Path("/tmp/evil").exists()
 
 
 def test_truncated_archive(tmp_path: Path) -> None:
     whole = build(tmp_path / "whole.apk", clean_entries()).read_bytes()
     path = tmp_path / "cut.apk"
     path.write_bytes(whole[: len(whole) // 2])
-    assert refused(path) == "zip archive is truncated or damaged: no central directory"
+    result, detail = spotted(path, "zip_damaged")
+    assert detail.startswith("cut.apk: no end-of-central-directory record (the file is truncated?)")
+    assert "entries recovered from their local headers" in detail
+    assert result.coverage.complete is False
+
+
+def test_truncated_before_the_manifest_is_refused(tmp_path: Path) -> None:
+    whole = build(tmp_path / "whole.apk", clean_entries()).read_bytes()
+    path = tmp_path / "cut.apk"
+    path.write_bytes(whole[:40])
+    assert refused(path).startswith("zip archive is truncated or damaged")
 
 
 def test_missing_file(tmp_path: Path) -> None:

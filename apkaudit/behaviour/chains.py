@@ -67,7 +67,7 @@ def build_chains(flow: AppFlow) -> tuple[Chain, ...]:
         )
         k = (kind, hops[0].location, hops[-1].location)
         old = best.get(k)
-        if old is None or (chain.stage, -len(chain.hops)) > (old.stage, -len(old.hops)):
+        if old is None or _better(chain, old):
             best[k] = chain
     for hops in flow.reflective:
         h = tuple(_to_hop(flow, x) for x in hops)
@@ -83,7 +83,21 @@ def build_chains(flow: AppFlow) -> tuple[Chain, ...]:
             origin_of(h[0].location.class_name),
         )
         best.setdefault(("reflection", h[0].location), chain)
-    return tuple(sorted(best.values(), key=lambda c: (c.kind, c.hops[0].location)))
+    # A total order: chains that share kind and source differ in their other hops, and their
+    # order must not follow the (hash-seeded) order of the events, or the evidence picked for
+    # a finding, and so its fingerprint, would change from one process to the next.
+    return tuple(
+        sorted(best.values(), key=lambda c: (c.kind, tuple(h.location for h in c.hops), c.stage))
+    )
+
+
+def _better(new: Chain, old: Chain) -> bool:
+    """Between chains of the same source and sink: the higher stage, then fewer hops, then (so
+    the choice never depends on the order the events were found in) the earlier locations."""
+    a, b = (new.stage, -len(new.hops)), (old.stage, -len(old.hops))
+    if a != b:
+        return a > b
+    return tuple(h.location for h in new.hops) < tuple(h.location for h in old.hops)
 
 
 def _dedupe(hops: tuple[Hop, ...]) -> tuple[Hop, ...]:

@@ -202,7 +202,7 @@ class AppFlow:
         bucket = self.method_events.setdefault(self.current, {})
         key = (label.kind, label.path[:1], event.sink, event.path[-1:], event.in_loop)
         old = bucket.get(key)
-        if old is None or (old[2], len(old[0].path)) > (assumed, len(label.path)):
+        if old is None or _event_rank(old) > _event_rank((label, event, assumed)):
             bucket[key] = (label, event, assumed)
 
     @property
@@ -211,7 +211,7 @@ class AppFlow:
         for bucket in self.method_events.values():
             for key, ev in bucket.items():
                 old = merged.get(key)
-                if old is None or (old[2], len(old[0].path)) > (ev[2], len(ev[0].path)):
+                if old is None or _event_rank(old) > _event_rank(ev):
                     merged[key] = ev
         return merged
 
@@ -292,6 +292,13 @@ class AppFlow:
     js_methods: frozenset[MethodKey] = frozenset()
 
 
+def _event_rank(ev: tuple[Label, SinkEvent, bool]) -> tuple:
+    """Lower is better: concrete before assumed, shorter path, then the path itself, so the event
+    kept never depends on the (hash-seeded) order in which equal candidates were found."""
+    label, event, assumed = ev
+    return (assumed, len(label.path), label.path, event.path)
+
+
 def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
     """Analyse ``methods`` until summaries and fields are stable.
 
@@ -305,6 +312,8 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
         before_s = {k: flow.summaries[k].signature() for k in methods}
         before_f = dict(flow.fields)
         for k in dirty:
+            if flow.facts.deadline.check("behaviour"):
+                return False  # partial summaries; the audit adds a time_limit blind spot
             s = flow.analyse_method(k)
             if s is not None:
                 flow.summaries[k] = s

@@ -10,6 +10,7 @@ Format reference: source.android.com/docs/core/runtime/dex-format.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 import struct
 from array import array
@@ -121,16 +122,25 @@ class Code:
 
 
 def split_params(proto: str) -> tuple[str, ...]:
-    """``(I[Ljava/lang/String;J)V`` -> ``('I', '[Ljava/lang/String;', 'J')``."""
-    inner = proto[1 : proto.index(")")]
+    """``(I[Ljava/lang/String;J)V`` -> ``('I', '[Ljava/lang/String;', 'J')``.
+
+    Tolerant of damaged descriptors (a class name without its ``;``, a dangling ``[``), which a
+    hostile dex can hold: the rest of the list is then taken as one type.
+    """
+    close = proto.find(")")
+    inner = proto[1:close] if proto.startswith("(") and close >= 0 else ""
     out: list[str] = []
-    i = 0
-    while i < len(inner):
+    i, n = 0, len(inner)
+    while i < n:
         j = i
-        while inner[j] == "[":
+        while j < n and inner[j] == "[":
             j += 1
+        if j >= n:
+            out.append(inner[i:])
+            break
         if inner[j] == "L":
-            j = inner.index(";", j)
+            end = inner.find(";", j)
+            j = n - 1 if end < 0 else end
         out.append(inner[i : j + 1])
         i = j + 1
     return tuple(out)
@@ -166,6 +176,23 @@ def _mutf8(raw: bytes) -> str:
     except UnicodeDecodeError:
         # Modified UTF-8: NUL as C0 80. Anything else undecodable is replaced, not fatal.
         return raw.replace(b"\xc0\x80", b"\x00").decode("utf-8", "replace")
+
+
+# What lazy decoding of a damaged dex raises: offsets past the end (struct.error, IndexError),
+# impossible sizes (ValueError, OverflowError, MemoryError-free since every size is bounded by
+# the file). Methods marked @_guarded turn them into DexFormatError, the one error callers catch.
+_DAMAGE = (struct.error, IndexError, ValueError, OverflowError, KeyError)
+
+
+def _guarded(fn):
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except _DAMAGE as exc:
+            raise DexFormatError(f"{self.name}: damaged ({type(exc).__name__}: {exc})") from None
+
+    return wrapper
 
 
 class DexFile:
@@ -213,6 +240,7 @@ class DexFile:
 
     # ------------------------------------------------------------------ id tables
 
+    @_guarded
     def _string(self, idx: int) -> str:
         off = self._string_offs[idx]
         _, start = _uleb(self.data, off)
@@ -221,9 +249,11 @@ class DexFile:
             raise DexFormatError(f"{self.name}: unterminated string {idx}")
         return _mutf8(self.data[start:end])
 
+    @_guarded
     def type_name(self, idx: int) -> str:
         return self.string(self._type_strings[idx])
 
+    @_guarded
     def proto(self, idx: int) -> str:
         off = self.proto_ids_off + 12 * idx
         _shorty, ret, params_off = struct.unpack_from("<III", self.data, off)
@@ -234,14 +264,17 @@ class DexFile:
             params = "".join(self.type_name(t) for t in types)
         return f"({params}){self.type_name(ret)}"
 
+    @_guarded
     def _method_ref(self, idx: int) -> MethodRef:
         cls, proto, name = struct.unpack_from("<HHI", self.data, self.method_ids_off + 8 * idx)
         return MethodRef(self.type_name(cls), self.string(name), self.proto(proto))
 
+    @_guarded
     def _field_ref(self, idx: int) -> FieldRef:
         cls, typ, name = struct.unpack_from("<HHI", self.data, self.field_ids_off + 8 * idx)
         return FieldRef(self.type_name(cls), self.string(name), self.type_name(typ))
 
+    @_guarded
     def find_string(self, value: str) -> int | None:
         """Binary search of the sorted string table."""
         lo, hi = 0, self.string_ids_size
@@ -265,6 +298,7 @@ class DexFile:
             return i
         return None
 
+    @_guarded
     def _id_range(self, table_off: int, size: int, type_idx: int) -> range:
         """method_ids and field_ids are sorted by defining class: find that class's slice."""
 
@@ -334,6 +368,12 @@ class DexFile:
 
     @cached_property
     def classes(self) -> dict[str, ClassDef]:
+        return self._classes()
+
+    @_guarded
+    def _classes(self) -> dict[str, ClassDef]:
+        if self.class_defs_size > max(self.type_ids_size, 1):
+            raise DexFormatError(f"{self.name}: more class definitions than types")
         out: dict[str, ClassDef] = {}
         for i in range(self.class_defs_size):
             (cls, access, sup, ifaces_off, _src, ann_off, data_off, _static) = struct.unpack_from(
@@ -360,6 +400,7 @@ class DexFile:
             )
         return out
 
+    @_guarded
     def class_methods(self, cdef: ClassDef) -> tuple[EncodedMethod, ...]:
         if not cdef.class_data_off:
             return ()
@@ -385,6 +426,10 @@ class DexFile:
 
     @cached_property
     def _code_spans(self) -> tuple[array, array, list[EncodedMethod]]:
+        return self._build_code_spans()
+
+    @_guarded
+    def _build_code_spans(self) -> tuple[array, array, list[EncodedMethod]]:
         """Sorted code item spans over every method defined here, to map byte hits to methods."""
         methods = self._methods_from_class_data_section()
         if methods is None:  # no usable map: walk class by class (slower, same result)
@@ -404,7 +449,15 @@ class DexFile:
             spans.append((start, start + 2 * size_at(self.data, m.code_off + 12)[0], m))
         spans.sort(key=lambda s: s[0])
         starts = array("q", (s[0] for s in spans))
-        ends = array("q", (s[1] for s in spans))
+        # Code items never overlap in a sound dex; a damaged size must not make one span cover
+        # the file for every method (the invoke index scans each span: keep the total linear).
+        ends = array(
+            "q",
+            (
+                min(end, n, starts[i + 1] if i + 1 < len(spans) else n)
+                for i, (_start, end, _m) in enumerate(spans)
+            ),
+        )
         return starts, ends, [s[2] for s in spans]
 
     def _section(self, item_type: int) -> tuple[int, int, int] | None:
@@ -471,6 +524,7 @@ class DexFile:
             return methods[i]
         return None
 
+    @_guarded
     def _code(self, method_idx: int) -> Code | None:
         m = self.defined_methods.get(method_idx)
         if m is None or not m.code_off:
@@ -571,6 +625,7 @@ class DexFile:
 
     # ------------------------------------------------------------------ reference search
 
+    @_guarded
     def find_refs(
         self,
         methods: Iterable[int] = (),

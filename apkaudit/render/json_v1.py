@@ -6,14 +6,15 @@ permissions by name. Rows of apps that could not be audited carry ``error`` and 
 verdicts/app/risk/coverage: "not analysed" is never rendered as "clean".
 
 The contract keys are fixed by the schema (``apkaudit/schema/report-v1.schema.json``);
-``chains``, ``permissions``, ``components``, ``signing``, ``flags``, ``code_stats``, ``notes``
-and the extra finding keys (``title``, ``stage``, ``fingerprint``, ``remediation``) are the
-documented extensions.
+``chains``, ``permissions``, ``components``, ``signing``, ``flags``, ``code_stats``, ``notes``,
+``policies`` (the policy checks of :mod:`apkaudit.policies.engine`) and the extra finding
+keys (``title``, ``stage``, ``fingerprint``, ``remediation``) are the documented extensions.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from apkaudit.model import (
@@ -29,6 +30,8 @@ from apkaudit.model import (
     ManifestFacts,
     Report,
 )
+from apkaudit.policies import Policy, load_policies
+from apkaudit.policies.engine import evaluate_policies, outcomes_to_json, selected_policies
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "apkaudit"
@@ -42,6 +45,7 @@ def render_json(report: Report) -> str:
 
 
 def report_to_dict(report: Report) -> JsonDict:
+    policies = selected_policies(report.policies)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {
@@ -50,11 +54,13 @@ def report_to_dict(report: Report) -> JsonDict:
             "rules_version": report.rules_version,
         },
         "generated_at": report.generated_at,
-        "apps": [app_to_dict(app) for app in report.apps],
+        "policy_packs": {"version": load_policies().version, "ids": [p.id for p in policies]},
+        "apps": [app_to_dict(app, policies) for app in report.apps],
     }
 
 
-def app_to_dict(app: AppResult) -> JsonDict:
+def app_to_dict(app: AppResult, policies: Sequence[Policy] | None = None) -> JsonDict:
+    """One app row; ``policies``: the policies to check it against (default: all)."""
     ok = app.status == "ok"
     m = app.manifest
     return {
@@ -79,6 +85,7 @@ def app_to_dict(app: AppResult) -> JsonDict:
         "signing": _signing(m) if m else [],
         "flags": _flags(m) if m else None,
         "code_stats": _code_stats(app.code) if app.code else None,
+        "policies": outcomes_to_json(evaluate_policies(app, policies)),
     }
 
 

@@ -12,6 +12,13 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from apkaudit.model import AppResult, Evidence, Finding, Report, Severity
+from apkaudit.policies import Policy
+from apkaudit.policies.engine import (
+    evaluate_policies,
+    policy_tags,
+    selected_policies,
+    violations_by_finding,
+)
 from apkaudit.render.json_v1 import sort_findings
 
 SARIF_VERSION = "2.1.0"
@@ -67,18 +74,21 @@ def render_sarif(report: Report, rules: Sequence[RuleDoc] = ()) -> str:
 
 
 def report_to_sarif(report: Report, rules: Sequence[RuleDoc] = ()) -> JsonDict:
-    descriptors = [_rule_descriptor(r) for r in sorted(rules, key=lambda r: r.id)]
+    policies = selected_policies(report.policies)
+    descriptors = [_rule_descriptor(r, policies) for r in sorted(rules, key=lambda r: r.id)]
     index = {d["id"]: i for i, d in enumerate(descriptors)}
     # A finding whose rule was not handed in still needs a descriptor for ruleIndex.
     for app in report.apps:
         for f in sort_findings(app.findings):
             if f.rule_id not in index:
                 index[f.rule_id] = len(descriptors)
-                descriptors.append(_descriptor_from_finding(f))
+                descriptors.append(_descriptor_from_finding(f, policies))
 
     artifacts = [_artifact(app) for app in report.apps]
+    # policy rules each finding helps violate, per app: "rbi/RBI-1"
+    broken = [violations_by_finding(evaluate_policies(app, policies)) for app in report.apps]
     results = [
-        _result(f, app, i, index[f.rule_id])
+        _result(f, app, i, index[f.rule_id], broken[i].get(f.fingerprint, ()))
         for i, app in enumerate(report.apps)
         for f in sort_findings(app.findings)
     ]
@@ -124,9 +134,10 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _rule_descriptor(r: RuleDoc) -> JsonDict:
+def _rule_descriptor(r: RuleDoc, policies: Sequence[Policy] = ()) -> JsonDict:
+    permission = (getattr(r, "match", None) or {}).get("permission")
     props: JsonDict = {
-        "tags": [r.behaviour] if r.behaviour else [],
+        "tags": ([r.behaviour] if r.behaviour else []) + policy_tags(r.id, permission, policies),
         "security-severity": SECURITY_SEVERITY[Severity(r.severity)],
         "severity": Severity(r.severity).value,
     }
@@ -143,7 +154,7 @@ def _rule_descriptor(r: RuleDoc) -> JsonDict:
     }
 
 
-def _descriptor_from_finding(f: Finding) -> JsonDict:
+def _descriptor_from_finding(f: Finding, policies: Sequence[Policy] = ()) -> JsonDict:
     return {
         "id": f.rule_id,
         "name": f.name,
@@ -152,7 +163,7 @@ def _descriptor_from_finding(f: Finding) -> JsonDict:
         "help": {"text": f.remediation or f.title or f.name},
         "defaultConfiguration": {"level": LEVEL_FOR_SEVERITY[f.severity]},
         "properties": {
-            "tags": [f.behaviour] if f.behaviour else [],
+            "tags": ([f.behaviour] if f.behaviour else []) + policy_tags(f.rule_id, None, policies),
             "security-severity": SECURITY_SEVERITY[f.severity],
             "severity": f.severity.value,
         },
@@ -213,7 +224,13 @@ def _location(ev: Evidence, app: AppResult, artifact_index: int) -> JsonDict:
     return loc
 
 
-def _result(f: Finding, app: AppResult, artifact_index: int, rule_index: int) -> JsonDict:
+def _result(
+    f: Finding,
+    app: AppResult,
+    artifact_index: int,
+    rule_index: int,
+    policy_rules: Sequence[str] = (),
+) -> JsonDict:
     evidence = sorted(f.evidence, key=lambda e: e.location is None)  # code locations first
     locations = [_location(e, app, artifact_index) for e in evidence]
     if not locations:
@@ -234,6 +251,9 @@ def _result(f: Finding, app: AppResult, artifact_index: int, rule_index: int) ->
             "package": app.identity.package,
         },
     }
+    if policy_rules:  # the policy rules this finding helps violate, and their policies' tags
+        result["properties"]["policy_violations"] = list(policy_rules)
+        result["properties"]["tags"] = sorted({f"policy:{p.split('/')[0]}" for p in policy_rules})
     if len(locations) > 1:
         result["relatedLocations"] = [
             {"id": i, **loc} for i, loc in enumerate(locations[1:], start=1)

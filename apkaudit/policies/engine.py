@@ -1,0 +1,311 @@
+"""Check one audited app against policy packs: a pure function of the :class:`AppResult`.
+
+Each policy rule gets one of four results:
+
+- ``violation``: the manifest requests a forbidden permission, a verdict reaches the rule's
+  level, or a finding the rule names fired (the findings behind it are listed);
+- ``upcoming``: it would be a violation, but the rule only applies from a target SDK level the
+  app does not target yet;
+- ``cannot_tell``: no violation was seen, but the rule cannot be passed from the APK: either part
+  of the code is hidden from analysis and the rule looks at code, or the app requests something
+  the rule allows only in a way static analysis cannot check (one-time KYC access, ...);
+- ``pass``: nothing the rule forbids was found, and all of the code was analysed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from apkaudit.i18n import Catalog, catalog
+from apkaudit.model import AppResult, Finding, Level, ManifestFacts
+from apkaudit.policies import Policy, PolicyRule, PolicySet, load_policies
+
+
+class Outcome(StrEnum):
+    PASS = "pass"
+    UPCOMING = "upcoming"
+    CANNOT_TELL = "cannot_tell"
+    VIOLATION = "violation"
+
+    @property
+    def rank(self) -> int:
+        return list(Outcome).index(self)
+
+
+# The findings that show each verdict (rule ids of apkaudit/rules/*.toml).
+VERDICT_FINDINGS: dict[str, tuple[str, ...]] = {
+    "contacts_read": ("CON001", "CON005"),
+    "contacts_upload": ("CON004", "CON005"),
+    "sms_read": ("SMR001", "SMR004", "INT002"),
+    "call_log_read": ("CLG001", "CLG004"),
+    "sms_send": ("SMS001", "SMS002", "SMS006", "SMS010", "SMS011", "SMS013", "SMS014"),
+    "bulk_sms_to_contacts": ("SMS010", "SMS013"),
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a rule got its result. ``kind`` decides what ``subject`` and ``levels`` hold.
+
+    permission / not_allowed / review: ``subject`` is a permission name;
+    verdicts: ``levels`` are the (verdict key, level) pairs that reached the rule's levels;
+    finding: ``subject`` is a rule id; coverage: nothing;
+    target_sdk: ``subject`` is the app's target SDK ("" if not declared), ``levels`` holds
+    ``("min", N)``; exempt: ``subject`` is the handler role (see ``HANDLERS``).
+    """
+
+    kind: str
+    subject: str = ""
+    levels: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleOutcome:
+    rule: PolicyRule
+    status: Outcome
+    reasons: tuple[Reason, ...]
+    findings: tuple[Finding, ...]  # the findings behind the result
+
+
+@dataclass(frozen=True)
+class PolicyOutcome:
+    policy: Policy
+    status: Outcome
+    rules: tuple[RuleOutcome, ...]
+
+    def count(self, status: Outcome) -> int:
+        return sum(1 for r in self.rules if r.status is status)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def evaluate_policies(
+    app: AppResult, policies: Sequence[Policy] | None = None
+) -> tuple[PolicyOutcome, ...]:
+    """Every selected policy (default: all) checked against ``app``; () for an app not audited."""
+    if app.status != "ok" or app.manifest is None:
+        return ()
+    chosen = load_policies().policies if policies is None else policies
+    return tuple(_policy_outcome(p, app) for p in chosen)
+
+
+def selected_policies(
+    ids: Iterable[str] | None, policy_set: PolicySet | None = None
+) -> tuple[Policy, ...]:
+    """The policies a :class:`Report` names (``None``: all). Unknown ids raise ``KeyError``."""
+    return (policy_set or load_policies()).select(None if ids is None else tuple(ids))
+
+
+def _policy_outcome(policy: Policy, app: AppResult) -> PolicyOutcome:
+    rules = tuple(evaluate_rule(r, app) for r in policy.rules)
+    status = max((r.status for r in rules), key=lambda s: s.rank, default=Outcome.PASS)
+    return PolicyOutcome(policy, status, rules)
+
+
+def evaluate_rule(rule: PolicyRule, app: AppResult) -> RuleOutcome:
+    manifest = app.manifest
+    if manifest is None:
+        raise ValueError("evaluate_rule needs an audited app")
+    exempt = _exempt(rule, manifest)
+    triggers = [] if exempt else _triggers(rule, app, manifest)
+    if triggers:
+        target = manifest.identity.target_sdk
+        if rule.min_target_sdk is not None and (target is None or target < rule.min_target_sdk):
+            note = Reason(
+                "target_sdk",
+                "" if target is None else str(target),
+                (("min", str(rule.min_target_sdk)),),
+            )
+            return RuleOutcome(rule, Outcome.UPCOMING, (note, *triggers), _behind(triggers, app))
+        return RuleOutcome(rule, Outcome.VIOLATION, tuple(triggers), _behind(triggers, app))
+    context = [Reason("exempt", rule.unless)] if exempt else []
+    review = [Reason("review", p) for p in _requested(manifest, rule.review_permissions)]
+    if review:
+        return RuleOutcome(rule, Outcome.CANNOT_TELL, (*review, *context), ())
+    if rule.uses_code and not app.coverage.complete:
+        return RuleOutcome(rule, Outcome.CANNOT_TELL, (Reason("coverage"), *context), ())
+    return RuleOutcome(rule, Outcome.PASS, tuple(context), ())
+
+
+def _requested(manifest: ManifestFacts, names: Iterable[str]) -> list[str]:
+    wanted = set(names)
+    return list(dict.fromkeys(p.name for p in manifest.permissions if p.name in wanted))
+
+
+def _dangerous(level: str) -> bool:
+    return level.split("|", 1)[0] == "dangerous"
+
+
+def _triggers(rule: PolicyRule, app: AppResult, manifest: ManifestFacts) -> list[Reason]:
+    out = [Reason("permission", p) for p in _requested(manifest, rule.permissions)]
+    if rule.allowed_dangerous is not None:
+        allowed = {*rule.allowed_dangerous, *rule.ignore_permissions}
+        extra = [p.name for p in manifest.permissions if _dangerous(p.protection_level)]
+        out += [Reason("not_allowed", n) for n in dict.fromkeys(extra) if n not in allowed]
+    verdicts = app.verdicts
+    for table in rule.verdicts:
+        levels = {k: getattr(verdicts, k) for k in table}
+        if all(levels[k].rank >= need.rank for k, need in table.items()):
+            out.append(Reason("verdicts", levels=tuple((k, v.value) for k, v in levels.items())))
+    fired = dict.fromkeys(f.rule_id for f in app.findings if f.rule_id in rule.findings)
+    out += [Reason("finding", rid) for rid in fired]
+    return out
+
+
+def _exempt(rule: PolicyRule, manifest: ManifestFacts) -> bool:
+    if rule.unless == "default_sms_handler":
+        return manifest.default_sms_candidate
+    if rule.unless == "default_phone_handler":
+        return default_phone_candidate(manifest)
+    return False
+
+
+def default_phone_candidate(manifest: ManifestFacts) -> bool:
+    """Declares what Android requires of a default phone app: an InCallService and a DIAL
+    activity (developer.android.com, default handlers / RoleManager.ROLE_DIALER)."""
+    actions = {
+        (c.kind, a) for c in manifest.components for f in c.intent_filters for a in f.actions
+    }
+    return ("service", "android.telecom.InCallService") in actions and any(
+        kind in ("activity", "activity-alias") and action == "android.intent.action.DIAL"
+        for kind, action in actions
+    )
+
+
+def _behind(triggers: Sequence[Reason], app: AppResult) -> tuple[Finding, ...]:
+    """The findings that show the triggers: named ones, the verdicts' own findings, and those
+    whose manifest evidence is a forbidden permission. Most serious first."""
+    ids: set[str] = set()
+    perms: set[str] = set()
+    for t in triggers:
+        if t.kind == "finding":
+            ids.add(t.subject)
+        elif t.kind == "verdicts":
+            for key, _level in t.levels:
+                ids.update(VERDICT_FINDINGS.get(key, ()))
+        elif t.kind in ("permission", "not_allowed"):
+            perms.add(t.subject)
+
+    def shows(f: Finding) -> bool:
+        if f.rule_id in ids:
+            return True
+        return any(
+            e.manifest_element and any(f'"{p}"' in e.manifest_element for p in perms)
+            for e in f.evidence
+        )
+
+    picked = [f for f in app.findings if shows(f)]
+    picked.sort(key=lambda f: (-f.severity.rank, -f.confidence.rank, f.rule_id, f.fingerprint))
+    return tuple(picked)
+
+
+# --------------------------------------------------------------------------- SARIF helpers
+
+
+def policy_tags(
+    rule_id: str, permission: str | None, policies: Sequence[Policy] | None = None
+) -> list[str]:
+    """``policy:ID`` tags for a finding rule: the policies whose rules cite what it shows."""
+    chosen = load_policies().policies if policies is None else policies
+    tags = []
+    for policy in chosen:
+        if any(_cites(r, rule_id, permission) for r in policy.rules):
+            tags.append(f"policy:{policy.id}")
+    return tags
+
+
+def _cites(rule: PolicyRule, rule_id: str, permission: str | None) -> bool:
+    if rule_id in rule.findings:
+        return True
+    if any(rule_id in VERDICT_FINDINGS.get(k, ()) for table in rule.verdicts for k in table):
+        return True
+    return permission is not None and permission in rule.permissions
+
+
+def violations_by_finding(outcomes: Sequence[PolicyOutcome]) -> dict[str, list[str]]:
+    """Finding fingerprint -> ids of the policy rules it helps violate (``rbi/RBI-1``)."""
+    out: dict[str, list[str]] = {}
+    for p in outcomes:
+        for r in p.rules:
+            if r.status is not Outcome.VIOLATION:
+                continue
+            for f in r.findings:
+                out.setdefault(f.fingerprint, []).append(f"{p.policy.id}/{r.rule.id}")
+    return out
+
+
+def worst(outcomes: Sequence[PolicyOutcome]) -> Outcome:
+    return max((o.status for o in outcomes), key=lambda s: s.rank, default=Outcome.PASS)
+
+
+# --------------------------------------------------------------------------- wording and JSON
+
+
+def describe(reason: Reason, tr: Catalog) -> str:
+    """One reason as a sentence in the catalog's language."""
+    kind = reason.kind
+    if kind in ("permission", "not_allowed", "review"):
+        return tr.t(f"reason.{kind}", permission=reason.subject.rsplit(".", 1)[-1])
+    if kind == "verdicts":
+        return " ".join(tr.verdict_sentence(k, Level(v)) for k, v in reason.levels)
+    if kind == "finding":
+        title = tr.rule_text(reason.subject, "title", reason.subject)
+        return tr.t("reason.finding", rule_id=reason.subject, title=title)
+    if kind == "target_sdk":
+        minimum = dict(reason.levels).get("min", "")
+        if not reason.subject:
+            return tr.t("reason.target_sdk_unknown", min=minimum)
+        return tr.t("reason.target_sdk", min=minimum, target=reason.subject)
+    if kind == "exempt":
+        return tr.t(f"reason.exempt_{reason.subject}")
+    return tr.t(f"reason.{kind}")
+
+
+def _reason_json(reason: Reason, tr: Catalog) -> dict[str, Any]:
+    return {
+        "kind": reason.kind,
+        "subject": reason.subject,
+        "levels": dict(reason.levels),
+        "text": describe(reason, tr),
+    }
+
+
+def outcomes_to_json(outcomes: Sequence[PolicyOutcome]) -> list[dict[str, Any]]:
+    """The ``policies`` value of an app row in the JSON report (English texts)."""
+    tr = catalog("en")
+    return [
+        {
+            "id": o.policy.id,
+            "name": o.policy.name,
+            "jurisdiction": o.policy.jurisdiction,
+            "authority": o.policy.authority,
+            "status": o.status.value,
+            "rules": [
+                {
+                    "id": r.rule.id,
+                    "title": r.rule.title,
+                    "document": r.rule.document,
+                    "section": r.rule.section,
+                    "section_note": r.rule.section_note,
+                    "effective": r.rule.effective,
+                    "date_note": r.rule.date_note,
+                    "url": r.rule.url,
+                    "sources": list(r.rule.sources),
+                    "verification": r.rule.verification,
+                    "requirement": r.rule.requirement,
+                    "note": r.rule.note,
+                    "status": r.status.value,
+                    "reasons": [_reason_json(x, tr) for x in r.reasons],
+                    "findings": [
+                        {"rule_id": f.rule_id, "fingerprint": f.fingerprint} for f in r.findings
+                    ],
+                }
+                for r in o.rules
+            ],
+        }
+        for o in outcomes
+    ]
