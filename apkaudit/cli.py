@@ -30,9 +30,7 @@ def _now() -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def make_report(
-    apps: tuple[AppResult, ...], policies: tuple[str, ...] | None = None
-) -> Report:
+def make_report(apps: tuple[AppResult, ...], policies: tuple[str, ...] | None = None) -> Report:
     """``policies``: ids of the policies to check (None: all of them)."""
     from apkaudit.rules import load_rules
 
@@ -83,6 +81,13 @@ def _policy_option(
 def _summary(app: AppResult) -> str:
     if app.status != "ok":
         return f"apkaudit: error: {app.error}"
+    if app.input_defects:
+        first = app.input_defects[0]
+        more = f" (+{len(app.input_defects) - 1} more)" if len(app.input_defects) > 1 else ""
+        return (
+            f"apkaudit: error: {app.input.path}: damaged input ({first.kind}): {first.detail}"
+            f"{more}; a partial report was written"
+        )
     v = app.verdicts
     flagged = [f"{k}={getattr(v, k).value}" for k in v.as_dict() if getattr(v, k).value != "none"]
     label = app.identity.package or os.path.basename(app.input.path)
@@ -226,11 +231,12 @@ def scan(
         output.write_text(text, encoding="utf-8")
     elif result.status == "ok":
         click.echo(text, nl=False)
-    if not quiet or result.status != "ok":
+    if not quiet or result.status != "ok" or result.input_defects:
         click.echo(_summary(result), err=True)
         if output is not None and not quiet:
             click.echo(f"report: {output}", err=True)
-    sys.exit(exit_code((result,), Severity(fail_on) if fail_on else None))
+    code = exit_code((result,), Severity(fail_on) if fail_on else None)
+    sys.exit(EXIT_INPUT if result.input_defects else code)
 
 
 def _format_from_name(output: Path | None) -> str:

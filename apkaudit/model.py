@@ -307,6 +307,20 @@ class BlindSpot:
     detail: str
 
 
+# Blind-spot kinds that mean "this input is damaged or built to break analysers".
+INPUT_DEFECT_KINDS = frozenset(
+    {
+        "zip_damaged",
+        "zip_bomb",
+        "zip_path_traversal",
+        "zip_anomaly",
+        "zip_duplicate_entry",
+        "zip_prepended_data",
+        "manifest_damaged",
+    }
+)
+
+
 @dataclass(frozen=True)
 class Coverage:
     complete: bool = True
@@ -420,6 +434,12 @@ class AppResult:
     @property
     def verdicts(self) -> Verdicts:
         return self.behaviours.verdicts if self.behaviours else Verdicts()
+
+    @property
+    def input_defects(self) -> tuple[BlindSpot, ...]:
+        """Blind spots that say the container itself is damaged or hostile (the app was
+        salvaged, partly): the CLI reports these as an input error while keeping the report."""
+        return tuple(b for b in self.coverage.blind_spots if b.kind in INPUT_DEFECT_KINDS)
 
 
 @dataclass(frozen=True)
