@@ -600,19 +600,29 @@ class DexFile:
         """
         index: dict[int, list[int]] = {}
         starts, ends, methods = self._code_spans
-        finditer = _INVOKE_AHEAD.finditer
-        data = self.data
-        for start, end, m in zip(starts, ends, methods, strict=True):
-            midx = m.method_idx
-            for hit in finditer(data, start, end):
-                if hit.start() & 1:
-                    continue
-                target = int.from_bytes(hit.group(1), "little")
-                lst = index.get(target)
-                if lst is None:
-                    index[target] = [midx]
-                elif lst[-1] != midx:
-                    lst.append(midx)
+        n = len(starts)
+        if not n:
+            return index
+        # One scan over the whole code region; matches are walked alongside the sorted spans,
+        # so gaps between code items (headers, try tables, payloads) are skipped cheaply.
+        i = 0
+        for hit in _INVOKE_AHEAD.finditer(self.data, starts[0], max(ends)):
+            pos = hit.start()
+            if pos & 1:
+                continue
+            while i < n and ends[i] <= pos:
+                i += 1
+            j = i
+            while j < n and starts[j] <= pos:  # more than one span only in hostile files
+                if pos + 4 <= ends[j]:
+                    midx = methods[j].method_idx
+                    target = int.from_bytes(hit.group(1), "little")
+                    lst = index.get(target)
+                    if lst is None:
+                        index[target] = [midx]
+                    elif lst[-1] != midx:
+                        lst.append(midx)
+                j += 1
         return index
 
     def invokers(self, method_ids) -> set[int]:
