@@ -239,14 +239,13 @@ class Archive:
             entries.append(Entry(name, method, flags, crc, csize, usize, pos))
             if len(entries) > self.limits.max_entries:
                 raise ArchiveLimit(f"over {self.limits.max_entries} zip entries (the limit)")
-            if self.truncated:
-                break
-            if self.read_at(nxt, 4) == _LOCAL_SIG:
-                pos = nxt
-                continue
-            pos = self._next_header(nxt)
-            if pos < 0 or self.read_at(pos, 4) != _LOCAL_SIG:
+            if self.truncated or nxt < 0:
+                break  # cut off, or a streamed last entry with nothing after it
+            # Always move forward: a header "found" at or before this one would loop forever.
+            nxt_pos = nxt if self.read_at(nxt, 4) == _LOCAL_SIG else self._next_header(nxt)
+            if nxt_pos <= pos or self.read_at(nxt_pos, 4) != _LOCAL_SIG:
                 break  # the central directory (or garbage) follows: no more entries
+            pos = nxt_pos
         if not entries:
             raise ArchiveError("zip archive is truncated or damaged: no readable entry")
         if not self.recovered:

@@ -246,3 +246,14 @@ def test_not_a_zip() -> None:
 )  # fmt: skip
 def test_unsafe_names(name: str, unsafe: bool) -> None:
     assert unsafe_name(name) is unsafe
+
+
+def test_streamed_last_entry_without_a_directory_ends_the_walk() -> None:
+    # Found by the fuzzer (a hang): a streamed entry (sizes in a data descriptor) with nothing
+    # after it sent the local-header walk back to the first header, forever.
+    body = zlib.compressobj(9, zlib.DEFLATED, -15)
+    data = body.compress(b"payload" * 50) + body.flush()
+    local = struct.pack("<4sHHHHHIIIHH", b"PK\x03\x04", 20, 0x8, 8, 0, 0, 0, 0, 0, 5, 0)
+    arch = _archive(local + b"a.txt" + data)
+    assert [e.name for e in arch.entries] == ["a.txt"]
+    assert arch.read(arch.entries[0], 1 << 20) == b"payload" * 50
