@@ -198,8 +198,7 @@ def build_code_index(
                 spots.append(
                     BlindSpot(
                         "time_limit",
-                        f"code index stopped at the {deadline.seconds} s time limit "
-                        f"in {dex.name}",
+                        f"code index stopped at the {deadline.seconds} s time limit in {dex.name}",
                     )
                 )
                 break
