@@ -29,6 +29,7 @@ from apkaudit.errors import InputError, LimitExceeded
 from apkaudit.limits import DEFAULT_LIMITS, Limits
 from apkaudit.model import BlindSpot, Certificate, InputInfo
 from apkaudit.zipscan import (
+    NOT_A_ZIP,
     STORED,
     Archive,
     ArchiveError,
@@ -580,10 +581,16 @@ class _Collector:
                 archives[name] = arch
         base = bundle.choose_base(infos, hint)
         if base is None:
+            unreadable = [b.detail for b in self.spots if b.kind == "unreadable_split"]
+            why = "; ".join(unreadable)
+            # Older APKMirror files encrypt every APK inside: they read as non-zip data.
+            encrypted = (kind == "apkm" and not infos and bool(unreadable)
+                         and all(NOT_A_ZIP in d for d in unreadable))  # fmt: skip
             raise InputError(
                 self.path,
                 f"{kind} bundle has no readable base APK ({total} APK(s), all splits "
-                "or unreadable)",
+                f"or unreadable{': ' + clip(why, 200) if why else ''})"
+                + ("; encrypted .apkm files are not supported" if encrypted else ""),
             )
         manifest, arsc = self.add_apk(archives[base.name], "", depth=1, role="base")
         self.parts.append(base.name)

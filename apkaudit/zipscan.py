@@ -384,12 +384,15 @@ def _number_copies(entries: list[Entry]) -> tuple[Entry, ...]:
     return tuple(out)
 
 
+NOT_A_ZIP = "not an APK: no zip archive structure found"
+
+
 def _not_zip_reason(head: bytes) -> str:
     if head.startswith(b"dex\n"):
         return "is a bare DEX file, not an APK (zip archive)"
     if head.startswith(b"\x7fELF"):
         return "is an ELF binary, not an APK (zip archive)"
-    return "not an APK: no zip archive structure found"
+    return NOT_A_ZIP
 
 
 def unsafe_name(name: str) -> bool:

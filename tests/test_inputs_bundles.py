@@ -126,6 +126,22 @@ def test_bundle_of_splits_only_is_refused(tmp_path: Path) -> None:
     assert result.status == "error"
     assert result.error == (
         f"{path}: xapk bundle has no readable base APK (2 APK(s), all splits or unreadable)"
+    )  # both APKs read fine: no reasons to add, and not an "encrypted" hint (not an .apkm)
+
+
+def test_encrypted_apkm_says_why(tmp_path: Path) -> None:
+    # Older APKMirror bundles encrypt each APK: the error names every unreadable APK and says
+    # encrypted .apkm files are not supported, rather than a bare "no base APK".
+    path = tmp_path / "enc.apkm"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("info.json", '{"pname": "x"}')
+        zf.writestr("base.apk", bytes(range(256)) * 64)
+    result = audit_app(path)
+    assert result.status == "error"
+    assert result.error == (
+        f"{path}: apkm bundle has no readable base APK (1 APK(s), all splits or unreadable: "
+        "base.apk: not an APK: no zip archive structure found); "
+        "encrypted .apkm files are not supported"
     )
 
 
@@ -160,9 +176,9 @@ def test_nested_apk_over_the_entry_limit_is_a_blind_spot(tmp_path: Path) -> None
     assert result.coverage.complete is False
     assert result.verdicts.sms_send.value == "possible"
     everything = run(EDGE / "split-sms.apkm", Limits().override(max_entry_uncompressed=6000))
-    assert everything.error and everything.error.endswith(
-        "apkm bundle has no readable base APK (3 APK(s), all splits or unreadable)"
-    )
+    error = everything.error or ""
+    assert "apkm bundle has no readable base APK (3 APK(s), all splits or unreadable: " in error
+    assert "over the 5.9 KiB limit" in error and "encrypted" not in error  # a limit, not crypto
 
 
 def test_empty_folder_is_refused(tmp_path: Path) -> None:
