@@ -229,11 +229,20 @@ def build_code_index(
             continue
         break  # the method limit was hit
     refs.sort(key=lambda r: (r.location, r.api_id))
+    method_count = dexset.method_count()  # decodes every class_data item: damage shows here
+    spots.extend(
+        BlindSpot(
+            "unreadable_dex",
+            f"{d.name}: {d.damaged_classes} class(es) with damaged class data skipped",
+        )
+        for d in dexset.files
+        if d.damaged_classes
+    )
     index = CodeIndex(
         dex_files=tuple(d.name for d in dexset.files),
         refs=tuple(refs),
         class_count=len(dexset.classes),
-        method_count=dexset.method_count(),
+        method_count=method_count,
         methods_decoded=decoded,
     )
     return index, tuple(dict.fromkeys(spots))

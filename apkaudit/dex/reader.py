@@ -195,12 +195,26 @@ def _guarded(fn):
     return wrapper
 
 
+class ByteBudget:
+    """Bytes that items of one section may still claim: sound items never overlap, so the
+    sizes they declare add up to at most the file's size."""
+
+    def __init__(self, left: int) -> None:
+        self.left = left
+
+    def take(self, n: int, name: str) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise DexFormatError(f"{name}: class_data items declare more than the file holds")
+
+
 class DexFile:
     """Read-only view over one dex file's bytes. Tables are decoded on first use."""
 
     def __init__(self, name: str, data: bytes) -> None:
         self.name = name
         self.data = data
+        self.damaged_classes = 0  # classes whose class_data could not be decoded (skipped)
         if len(data) < _HEADER.size or not data.startswith(b"dex\n"):
             raise DexFormatError(f"{name}: not a dex file")
         h = _HEADER.unpack_from(data, 0)
@@ -401,7 +415,12 @@ class DexFile:
         return out
 
     @_guarded
-    def class_methods(self, cdef: ClassDef) -> tuple[EncodedMethod, ...]:
+    def class_methods(
+        self, cdef: ClassDef, budget: ByteBudget | None = None
+    ) -> tuple[EncodedMethod, ...]:
+        """The methods of one class_data_item. Its declared counts must fit in the rest of the
+        file and are taken from ``budget`` before any is read: a damaged count fails at once
+        instead of reading to the end of the file for every class."""
         if not cdef.class_data_off:
             return ()
         data = self.data
@@ -410,6 +429,11 @@ class DexFile:
         inf, pos = _uleb(data, pos)
         dm, pos = _uleb(data, pos)
         vm, pos = _uleb(data, pos)
+        need = 2 * (sf + inf) + 3 * (dm + vm)  # each field takes >= 2 bytes, each method >= 3
+        if need > len(data) - pos:
+            raise DexFormatError(f"{self.name}: class_data of {cdef.name} is larger than the file")
+        if budget is not None:
+            budget.take(need + 4, self.name)
         for _ in range(sf + inf):  # skip fields: field_idx_diff, access_flags
             _, pos = _uleb(data, pos)
             _, pos = _uleb(data, pos)
@@ -434,11 +458,24 @@ class DexFile:
         methods = self._methods_from_class_data_section()
         if methods is None:  # no usable map: walk class by class (slower, same result)
             methods = []
+            # Sound class_data items never share or overlap bytes, so all of them fit in the
+            # file once: a shared offset is decoded once, and the declared counts of all items
+            # together must fit in the file, which keeps a crafted dex linear (not classes x size).
+            seen: set[int] = set()
+            budget = ByteBudget(len(self.data))
             for cdef in self.classes.values():
+                if cdef.class_data_off in seen:
+                    continue
+                seen.add(cdef.class_data_off)
                 try:
-                    methods.extend(self.class_methods(cdef))
+                    methods.extend(self.class_methods(cdef, budget))
                 except (IndexError, DexFormatError):
-                    continue  # a damaged class_data item: skip the class, keep the rest
+                    self.damaged_classes += 1  # skip the class, keep the rest
+                    if budget.left <= 0:  # the items declared so far already fill the file
+                        self.damaged_classes += sum(
+                            1 for c in self.classes.values() if c.class_data_off not in seen
+                        )
+                        break
         spans: list[tuple[int, int, EncodedMethod]] = []
         n = len(self.data)
         size_at = struct.Struct("<I").unpack_from
