@@ -204,7 +204,7 @@ def table(results: list[AppBench]) -> str:
             a_wall, a_rss = _num(a.median_wall_s, ".2f"), _num(a.max_peak_mib, ".0f")
         s_wall = _num(r.scan.median_wall_s, ".2f") + ("" if r.scan.ok else " (err)")
         if r.malformed and r.scan.ok:
-            s_wall += " (rejected)"
+            s_wall += " (exit 3)"  # refused, or salvaged with a partial report
         rows.append((
             r.file, f"{r.size_bytes / 1e6:.2f}", s_wall, _num(r.scan.max_peak_mib, ".0f"),
             a_wall, a_rss, _num(r.wall_ratio, ".1f"), _num(r.rss_ratio, ".1f"),
