@@ -196,16 +196,18 @@ def _guarded(fn):
 
 
 class ByteBudget:
-    """Bytes that items of one section may still claim: sound items never overlap, so the
-    sizes they declare add up to at most the file's size."""
+    """Bytes that the items of one kind may still claim. Sound items never share or overlap
+    bytes, so together they fit in the file: a crafted dex whose items all point into one big
+    run (each decode reading the whole run) is stopped once it has claimed a file's worth,
+    which keeps every decoding pass linear in the file's size."""
 
-    def __init__(self, left: int) -> None:
-        self.left = left
+    def __init__(self, left: int, what: str) -> None:
+        self.left, self.what = left, what
 
     def take(self, n: int, name: str) -> None:
         self.left -= n
         if self.left < 0:
-            raise DexFormatError(f"{name}: class_data items declare more than the file holds")
+            raise DexFormatError(f"{name}: {self.what} claim more bytes than the file holds")
 
 
 class DexFile:
@@ -247,9 +249,14 @@ class DexFile:
             data[self.type_ids_off : self.type_ids_off + 4 * self.type_ids_size]
         )
         self.string = lru_cache(maxsize=None)(self._string)
+        self._strings_at: dict[int, str] = {}
+        self._string_budget = ByteBudget(len(data), "string data items")
+        self._type_lists_at: dict[int, tuple[str, ...]] = {}
+        self._type_list_budget = ByteBudget(len(data), "type lists")
         self.method_ref = lru_cache(maxsize=None)(self._method_ref)
         self.field_ref = lru_cache(maxsize=None)(self._field_ref)
-        self.code = lru_cache(maxsize=4096)(self._code)
+        self.code = self._code
+        self._code_item = lru_cache(maxsize=4096)(self._code_item)  # type: ignore[method-assign]
         self._methods_by_class: dict[str, tuple[tuple[int, MethodRef], ...]] = {}
 
     # ------------------------------------------------------------------ id tables
@@ -257,10 +264,18 @@ class DexFile:
     @_guarded
     def _string(self, idx: int) -> str:
         off = self._string_offs[idx]
-        _, start = _uleb(self.data, off)
-        end = self.data.find(b"\x00", start)
+        hit = self._strings_at.get(off)
+        if hit is None:
+            hit = self._strings_at[off] = self._string_at(off, idx)
+        return hit
+
+    def _string_at(self, off: int, idx: int) -> str:
+        units, start = _uleb(self.data, off)
+        # MUTF-8 takes 1-3 bytes per UTF-16 unit: the NUL is no further than that (ART checks).
+        end = self.data.find(b"\x00", start, start + 3 * units + 1)
         if end < 0:
             raise DexFormatError(f"{self.name}: unterminated string {idx}")
+        self._string_budget.take(end - start + 1, self.name)
         return _mutf8(self.data[start:end])
 
     @_guarded
@@ -271,12 +286,21 @@ class DexFile:
     def proto(self, idx: int) -> str:
         off = self.proto_ids_off + 12 * idx
         _shorty, ret, params_off = struct.unpack_from("<III", self.data, off)
-        params = ""
-        if params_off:
-            (size,) = struct.unpack_from("<I", self.data, params_off)
-            types = struct.unpack_from(f"<{size}H", self.data, params_off + 4)
-            params = "".join(self.type_name(t) for t in types)
+        params = "".join(self.type_list(params_off)) if params_off else ""
         return f"({params}){self.type_name(ret)}"
+
+    @_guarded
+    def type_list(self, off: int) -> tuple[str, ...]:
+        """A type_list (parameters, interfaces): decoded once per offset, within the budget."""
+        hit = self._type_lists_at.get(off)
+        if hit is None:
+            (size,) = struct.unpack_from("<I", self.data, off)
+            if off + 4 + 2 * size > len(self.data):
+                raise DexFormatError(f"{self.name}: type list at {off:#x} runs past the end")
+            self._type_list_budget.take(4 + 2 * size, self.name)
+            types = struct.unpack_from(f"<{size}H", self.data, off + 4)
+            hit = self._type_lists_at[off] = tuple(self.type_name(t) for t in types)
+        return hit
 
     @_guarded
     def _method_ref(self, idx: int) -> MethodRef:
@@ -393,13 +417,7 @@ class DexFile:
             (cls, access, sup, ifaces_off, _src, ann_off, data_off, _static) = struct.unpack_from(
                 "<8I", self.data, self.class_defs_off + 32 * i
             )
-            interfaces: tuple[str, ...] = ()
-            if ifaces_off:
-                (size,) = struct.unpack_from("<I", self.data, ifaces_off)
-                interfaces = tuple(
-                    self.type_name(t)
-                    for t in struct.unpack_from(f"<{size}H", self.data, ifaces_off + 4)
-                )
+            interfaces = self.type_list(ifaces_off) if ifaces_off else ()
             name = self.type_name(cls)
             out.setdefault(
                 name,
@@ -462,7 +480,7 @@ class DexFile:
             # file once: a shared offset is decoded once, and the declared counts of all items
             # together must fit in the file, which keeps a crafted dex linear (not classes x size).
             seen: set[int] = set()
-            budget = ByteBudget(len(self.data))
+            budget = ByteBudget(len(self.data), "class_data items")
             for cdef in self.classes.values():
                 if cdef.class_data_off in seen:
                     continue
@@ -561,47 +579,71 @@ class DexFile:
             return methods[i]
         return None
 
-    @_guarded
     def _code(self, method_idx: int) -> Code | None:
         m = self.defined_methods.get(method_idx)
         if m is None or not m.code_off:
             return None
+        return self._code_item(m.code_off)
+
+    @_guarded
+    def _code_item(self, code_off: int) -> Code:
         registers, ins, _outs, tries_size, _dbg, insns_size = struct.unpack_from(
-            "<HHHHII", self.data, m.code_off
+            "<HHHHII", self.data, code_off
         )
-        start = m.code_off + 16
+        start = code_off + 16
         end = start + 2 * insns_size
-        if end > len(self.data):
-            raise DexFormatError(f"{self.name}: code item out of bounds")
+        # Sound code items never overlap: one that runs into the next is damage or a trap (many
+        # methods sharing one huge item), not something to decode, and keep, once per method.
+        starts = self._code_spans[0]
+        nxt = bisect.bisect_right(starts, start)
+        limit = starts[nxt] - 16 if nxt < len(starts) else len(self.data)
+        if end > limit:
+            raise DexFormatError(f"{self.name}: code item at {code_off:#x} overlaps the next one")
         insns = tuple(decode(self.data, start, end))
         tries: tuple[TryBlock, ...] = ()
         if tries_size:
-            tries = self._tries(end, tries_size)
+            tries = self._tries(end, tries_size, limit)
         return Code(registers, ins, insns, tries)
 
-    def _tries(self, insns_end: int, count: int) -> tuple[TryBlock, ...]:
+    def _tries(self, insns_end: int, count: int, limit: int) -> tuple[TryBlock, ...]:
         pos = insns_end + (insns_end % 4)  # padding to 4 bytes
         handlers_base = pos + 8 * count
+        handlers = self._handler_list(handlers_base, limit)
         out = []
         for i in range(count):
             start_addr, insn_count, handler_off = struct.unpack_from("<IHH", self.data, pos + 8 * i)
-            out.append(
-                TryBlock(2 * start_addr, 2 * (start_addr + insn_count),
-                         self._handlers(handlers_base + handler_off))
-            )  # fmt: skip
+            found = handlers.get(handler_off)
+            if found is None:
+                raise DexFormatError(f"{self.name}: try block names no handler at {handler_off}")
+            out.append(TryBlock(2 * start_addr, 2 * (start_addr + insn_count), found))
         return tuple(out)
 
-    def _handlers(self, pos: int) -> tuple[int, ...]:
-        size, pos = _sleb(self.data, pos)
-        out = []
-        for _ in range(abs(size)):
-            _type, pos = _uleb(self.data, pos)
-            addr, pos = _uleb(self.data, pos)
-            out.append(2 * addr)
-        if size <= 0:
-            addr, pos = _uleb(self.data, pos)
-            out.append(2 * addr)
-        return tuple(out)
+    def _handler_list(self, base: int, limit: int) -> dict[int, tuple[int, ...]]:
+        """encoded_catch_handler_list, read once in order: offset from ``base`` -> handler
+        addresses. Try blocks name a handler by that offset (ART checks it is one), so each
+        byte is read once however many try blocks there are, and never past ``limit``."""
+        data = self.data
+        count, pos = _uleb(data, base)
+        if not 0 < count < 65536:
+            raise DexFormatError(f"{self.name}: {count} catch handlers")
+        out: dict[int, tuple[int, ...]] = {}
+        for _ in range(count):
+            at = pos - base
+            size, pos = _sleb(data, pos)
+            if 2 * abs(size) > limit - pos:  # each (type, address) pair takes >= 2 bytes
+                raise DexFormatError(f"{self.name}: catch handler larger than its code item")
+            addrs = []
+            for _ in range(abs(size)):
+                _type, pos = _uleb(data, pos)
+                addr, pos = _uleb(data, pos)
+                addrs.append(2 * addr)
+            if size <= 0:
+                addr, pos = _uleb(data, pos)
+                addrs.append(2 * addr)
+            if pos > limit:
+                raise DexFormatError(f"{self.name}: catch handlers overlap the next code item")
+            out[at] = tuple(addrs)
+        return out
 
     def method_annotations(self, cdef: ClassDef) -> dict[int, tuple[str, ...]]:
         """method_idx -> annotation type descriptors (e.g. Landroid/webkit/JavascriptInterface;)."""
