@@ -6,6 +6,7 @@ reason. Only programming errors propagate (the CLI maps them to exit code 4).
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from dataclasses import dataclass, field, replace
@@ -48,12 +49,15 @@ def audit_app(path: str | os.PathLike[str], options: AuditOptions | None = None)
         return AppResult(input=_input_info(spath), status="error", error=str(exc))
     except MemoryError:
         # Only under a process memory cap (apkaudit scan --max-memory-mb): the input needed
-        # more than the cap allows. The partial state is dropped; the app is reported unread.
-        return AppResult(
-            input=_input_info(spath),
-            status="error",
-            error=f"{spath}: ran out of memory (over the process memory limit)",
-        )
+        # more than the cap allows. Answered below, outside this handler: its traceback holds
+        # the frames, and so the memory, of the analysis that ran out.
+        pass
+    gc.collect()
+    return AppResult(
+        input=_input_info(spath),
+        status="error",
+        error=f"{spath}: ran out of memory (over the process memory limit)",
+    )
 
 
 def _audit(path: str, opts: AuditOptions) -> AppResult:
@@ -98,6 +102,8 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         behaviours = Behaviours(derive_verdicts(facts, (), {}, {}, flow_analysed=False))
         cut = BlindSpot("unreadable_dex", f"behaviour analysis stopped: {exc}")
         coverage = coverage_of((*coverage.blind_spots, cut))
+    if behaviours.blind_spots:
+        coverage = coverage_of((*coverage.blind_spots, *behaviours.blind_spots))
     if "behaviour" in deadline.hit:
         cut = BlindSpot(
             "time_limit",

@@ -339,6 +339,8 @@ class Behaviours:
     # every content-provider query site, the provider its URI resolved to
     # (contacts | sms | call_log | calendar | other | unresolved) and the URI text when known
     queries: tuple[tuple[CodeLocation, str, str], ...] = ()
+    # what the analysis bounds hid (a method too large to interpret): added to the coverage
+    blind_spots: tuple[BlindSpot, ...] = ()
 
     def queries_of(self, provider: str) -> tuple[CodeLocation, ...]:
         return tuple(loc for loc, p, _ in self.queries if p == provider)

@@ -129,6 +129,49 @@ def test_peak_memory_on_the_real_zip_bomb() -> None:
     assert peak_mb < PEAK_RSS_MB, f"peak RSS {peak_mb} MB on a 1 GiB zip bomb"
 
 
+def test_a_giant_method_is_a_limit_blind_spot_not_gigabytes() -> None:
+    # fixtures/edge/giant-method.apk (21 KB): loan-bulk-sms whose onCreate sets 8,000 registers
+    # and then branches 4,000 times. Interpreting it would hold 32 million register entries
+    # (1.2 GB, next test); the method is skipped as over MAX_FLOW_COST and said so.
+    status, peak_mb, spots = _peak(EDGE / "giant-method.apk")
+    assert (status, spots) == ("ok", ["limit"])
+    assert peak_mb < PEAK_RSS_MB, f"peak RSS {peak_mb} MB"
+    result = audit_app(EDGE / "giant-method.apk")
+    (spot,) = result.coverage.blind_spots
+    assert spot.detail == (
+        "1 method(s) too large for data-flow analysis (over 500,000 blocks x registers), "
+        "e.g. MainActivity.onCreate(): their calls are indexed, data flow through them is "
+        "not followed"
+    )
+    assert result.coverage.complete is False
+    # the contacts -> SMS loop is in Blaster, which is analysed as usual
+    assert result.verdicts.bulk_sms_to_contacts.value == "confirmed"
+
+
+_UNBOUNDED = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (800 << 20, 800 << 20))
+import apkaudit.behaviour.interproc as interproc
+interproc.MAX_FLOW_COST = 10**12  # the bound lifted: the giant method is interpreted
+from apkaudit.audit import audit_app
+result = audit_app(sys.argv[1])
+print(result.status, result.error)
+"""
+
+
+def test_running_out_of_memory_mid_analysis_is_a_clean_error() -> None:
+    # The MemoryError is answered outside its handler: inside it, the traceback still held
+    # the analysis' memory and reporting the error raised a second MemoryError (exit 4).
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    path = EDGE / "giant-method.apk"
+    proc = subprocess.run([sys.executable, "-c", _UNBOUNDED, str(path)], capture_output=True,
+                          text=True, env=env, timeout=120)  # fmt: skip
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stdout.strip() == (
+        f"error {path}: ran out of memory (over the process memory limit)"
+    )
+
+
 class _Clock:
     """time.monotonic that jumps an hour after ``calls`` calls: the deadline passes mid-run."""
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from apkaudit.behaviour.interproc import analyse_flows
+from apkaudit.behaviour.apis import cls_short
+from apkaudit.behaviour.interproc import MAX_FLOW_COST, analyse_flows
 from apkaudit.behaviour.reachability import compute_reachability
 from apkaudit.behaviour.verdicts import derive_verdicts
 from apkaudit.facts import AppFacts
-from apkaudit.model import Behaviours, Chain, CodeLocation, java_to_descriptor
+from apkaudit.model import Behaviours, BlindSpot, Chain, CodeLocation, java_to_descriptor
 
 
 def entry_classes(facts: AppFacts) -> frozenset[str]:
@@ -41,10 +42,23 @@ def analyse(facts: AppFacts) -> Behaviours:
         notes.append(f"{unresolved} content-provider query URI(s) could not be resolved")
     if not flows.complete:
         notes.append("the data-flow neighbourhood was cut at its size bound; chains may be missing")
+    spots: tuple[BlindSpot, ...] = ()
+    if flows.oversized:
+        cls, meth = flows.oversized[0]
+        spots = (
+            BlindSpot(
+                "limit",
+                f"{len(flows.oversized)} method(s) too large for data-flow analysis (over "
+                f"{MAX_FLOW_COST:,} blocks x registers), e.g. {cls_short(cls)}."
+                f"{meth.split('(')[0]}(): their calls are indexed, data flow through them "
+                "is not followed",
+            ),
+        )
     return Behaviours(
         verdicts=verdicts,
         chains=chains,
         notes=tuple(notes),
+        blind_spots=spots,
         reachability=tuple(sorted((c, m, r) for (c, m), r in reach.items())),
         queries=tuple(
             sorted(

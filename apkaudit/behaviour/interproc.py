@@ -41,6 +41,10 @@ ACC_STATIC = 0x8
 OPAQUE_CATEGORIES = {"network", "platform"}
 MAX_FANOUT = 12  # a virtual call with more possible targets is treated as an unknown call
 MAX_ROUNDS = 6
+# blocks x registers of one method: the size of its per-block register states. The largest in
+# the real-APK corpus is 16,758 (an obfuscated anubis method); a crafted 40 KB APK reached 8e8,
+# i.e. gigabytes. A method over the bound is not interpreted: a `limit` blind spot says so.
+MAX_FLOW_COST = 500_000
 
 
 @dataclass
@@ -51,6 +55,7 @@ class FlowResult:
     query_uris: dict[tuple[str, str, str, int], str]  # query site -> URI text, when known
     analysed: int  # methods analysed
     complete: bool  # False when a bound cut the neighbourhood
+    oversized: tuple[MethodKey, ...] = ()  # methods over MAX_FLOW_COST, not interpreted
 
 
 @dataclass
@@ -67,6 +72,7 @@ class AppFlow:
     entry_labels: dict[MethodKey, dict[int, frozenset[Label]]] = field(default_factory=dict)
     _targets: dict = field(default_factory=dict)
     _cfgs: dict = field(default_factory=dict)
+    oversized: set[MethodKey] = field(default_factory=set)
     _app_class: dict = field(default_factory=dict)
     # Incremental fixpoint: what each method's last analysis depended on and produced.
     current: MethodKey | None = None
@@ -243,6 +249,10 @@ class AppFlow:
         code = self.dex.code(dex, idx)
         if code is None:
             return None
+        cfg = self._cfg(key, code)
+        if len(cfg.blocks) * code.registers > MAX_FLOW_COST:
+            self.oversized.add(key)
+            return None
         ref = dex.method_ref(idx)
         static = bool(dex.defined_methods[idx].access & ACC_STATIC)
         flow = MethodFlow(
@@ -250,7 +260,7 @@ class AppFlow:
             key,
             dex,
             code,
-            self._cfg(key, code),
+            cfg,
             static,
             ref.param_types,
             entry_labels=self.entry_labels.get(key, {}),
@@ -392,5 +402,11 @@ def analyse_flows(facts: AppFacts) -> FlowResult:
     for (_dex, cls, meth, _off), provider in flow.queries.items():
         classified[provider].add((cls, meth))
     return FlowResult(
-        chains, dict(classified), dict(flow.queries), dict(flow.query_uris), len(methods), complete
+        chains,
+        dict(classified),
+        dict(flow.queries),
+        dict(flow.query_uris),
+        len(methods),
+        complete,
+        tuple(sorted(flow.oversized)),
     )
