@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
-from importlib.resources.abc import Traversable
-from pathlib import Path
 
 import jinja2
 
@@ -40,6 +37,7 @@ from apkaudit.policies.engine import (
 from apkaudit.render.json_v1 import sort_findings
 from apkaudit.render.redact import redact as redact_text
 from apkaudit.render.sarif import RuleDoc
+from apkaudit.render.templates import new_environment
 
 TEMPLATE = "report.html.j2"
 INCONCLUSIVE = "Inconclusive: part of the code is hidden from analysis"
@@ -316,34 +314,11 @@ def _app_view(app: AppResult, tr: Catalog, policies: Sequence[Policy]) -> dict[s
 # --------------------------------------------------------------------------- templates
 
 
-def _template_root() -> Traversable:
-    """The packaged templates; in a source checkout, the top-level ``report_templates/``."""
-    try:
-        return files("apkaudit.report_templates")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "report_templates"
-
-
-def _load(name: str) -> str | None:
-    if "/" in name or "\\" in name or not name.endswith((".j2", ".css")):
-        return None
-    item = _template_root().joinpath(name)
-    return item.read_text(encoding="utf-8") if item.is_file() else None
-
-
 @cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(_load),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    env = new_environment()
     env.filters["origin_text"] = origin_text
     env.filters["location_text"] = location_text
-    env.filters["humanize"] = lambda s: str(s).replace("_", " ")
     env.filters["lines"] = lambda xs: "\n".join(str(x) for x in xs)
     env.filters["filesize"] = _filesize
     env.filters["severity"] = lambda s: Severity(s).value

@@ -46,6 +46,7 @@ from apkaudit.model import (
     Verdicts,
     java_to_descriptor,
 )
+from apkaudit.render.json_v1 import component_to_dict
 
 JsonDict = dict[str, Any]
 
@@ -79,26 +80,6 @@ def extras_of(result: AppResult) -> JsonDict:
         data = base64.b64encode(icon.data).decode("ascii")
         out["icon"] = {"mime": icon.mime, "entry": icon.entry, "data": data}
     return out
-
-
-def component_to_dict(c: Component) -> JsonDict:
-    return {
-        "kind": c.kind,
-        "name": c.name,
-        "exported": c.exported,
-        "enabled": c.enabled,
-        "permission": c.permission,
-        "intent_filters": [
-            {
-                "actions": list(f.actions),
-                "categories": list(f.categories),
-                "schemes": list(f.schemes),
-                "mime_types": list(f.mime_types),
-                "priority": f.priority,
-            }
-            for f in c.intent_filters
-        ],
-    }
 
 
 def app_from_dict(d: JsonDict, extras: JsonDict | None = None) -> AppResult:

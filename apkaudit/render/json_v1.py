@@ -208,7 +208,7 @@ def _permissions(m: ManifestFacts) -> list[JsonDict]:
     ]
 
 
-def _component(c: Component) -> JsonDict:
+def component_to_dict(c: Component) -> JsonDict:
     return {
         "kind": c.kind,
         "name": c.name,
@@ -237,7 +237,7 @@ def _components(m: ManifestFacts) -> JsonDict:
     return {
         "application_class": m.application_class,
         "counts": counts,
-        "exported": [_component(c) for c in exported],
+        "exported": [component_to_dict(c) for c in exported],
     }
 
 

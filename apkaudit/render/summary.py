@@ -16,8 +16,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from importlib.resources import files
-from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from apkaudit.model import VERDICT_KEYS, Level, Severity
+from apkaudit.render.templates import new_environment
 
 TEMPLATE = "summary.html.j2"
 JsonDict = dict[str, Any]
@@ -321,21 +320,6 @@ def render_summary(
 # --------------------------------------------------------------------------- templates
 
 
-def _template_root() -> Traversable:
-    """The packaged templates; in a source checkout, the top-level ``report_templates/``."""
-    try:
-        return files("apkaudit.report_templates")
-    except ModuleNotFoundError:
-        return Path(__file__).resolve().parents[2] / "report_templates"
-
-
-def _load(name: str) -> str | None:
-    if "/" in name or "\\" in name or not name.endswith((".j2", ".css")):
-        return None
-    item = _template_root().joinpath(name)
-    return item.read_text(encoding="utf-8") if item.is_file() else None
-
-
 def _filesize(n: int) -> str:
     size = float(n)
     for unit in ("bytes", "KiB", "MiB"):
@@ -347,14 +331,6 @@ def _filesize(n: int) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FunctionLoader(_load),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    env = new_environment()
     env.filters["filesize"] = _filesize
-    env.filters["humanize"] = lambda s: str(s).replace("_", " ")
     return env
