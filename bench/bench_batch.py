@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_scan import REPO, Run, _git_commit, _versions, measure
+from bench_scan import REPO, Run, _git_commit, _versions, machine, measure
 
 DEFAULT_DIR = REPO.parent / "shared" / "real-apks"
 DEFAULT_OUTPUT = REPO / "bench" / "results" / "batch-latest.json"
@@ -262,13 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(batch_run, stats, a_wall, analyzed, args.jobs)
     doc = {
         "started_at": started,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_before": [round(x, 2) for x in load_before],
-            "loadavg_after": [round(x, 2) for x in load_after],
-        },
+        "machine": machine(load_before, load_after),
         "versions": _versions(),
         "git_commit": _git_commit(),
         "dirs": [str(d) for d in dirs],

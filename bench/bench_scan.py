@@ -27,6 +27,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DIR = REPO.parent / "shared" / "real-apks"
@@ -242,6 +243,17 @@ def _git_commit() -> str | None:
     return out.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
+def machine(load_before: tuple[float, ...], load_after: tuple[float, ...]) -> dict[str, Any]:
+    """What the figures depend on: CPUs, platform, Python and the load around the run."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in load_after],
+    }
+
+
 def _versions() -> dict[str, str | None]:
     code = (
         "import importlib.metadata as m, json\n"
@@ -308,13 +320,7 @@ def main(argv: list[str] | None = None) -> int:
 
     doc = {
         "started_at": started,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "loadavg_before": [round(x, 2) for x in load_before],
-            "loadavg_after": [round(x, 2) for x in load_after],
-        },
+        "machine": machine(load_before, load_after),
         "versions": _versions(),
         "git_commit": _git_commit(),
         "repeat": args.repeat,
