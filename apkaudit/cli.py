@@ -128,20 +128,6 @@ def _limits_option(
         raise click.BadParameter(f"{exc} (known: {', '.join(DEFAULT_LIMITS.names())})") from None
 
 
-def cap_memory(megabytes: int) -> None:
-    """Cap this process's address space (RLIMIT_AS): an input that needs more memory ends as an
-    input error ("ran out of memory") instead of exhausting the machine. POSIX only."""
-    if megabytes <= 0:
-        return
-    import resource
-
-    limit = megabytes * 1024 * 1024
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        limit = min(limit, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-
-
 @cli.command()
 @click.argument("apk", type=click.Path(dir_okay=True, path_type=Path))
 @click.option(
@@ -220,11 +206,11 @@ def scan(
     splits, or an Android App Bundle (.aab).
     """
     from apkaudit.audit import AuditOptions, audit_app
-    from apkaudit.limits import DEFAULT_LIMITS, Limits
+    from apkaudit.limits import DEFAULT_LIMITS, Limits, cap_address_space
 
     fmt = fmt or _format_from_name(output)
     chosen = limits if isinstance(limits, Limits) else DEFAULT_LIMITS
-    cap_memory(chosen.max_memory_mb if max_memory_mb is None else max_memory_mb)
+    cap_address_space(chosen.max_memory_mb if max_memory_mb is None else max_memory_mb)
     result = audit_app(apk, AuditOptions(limits=chosen))
     text = render(make_report((result,), policies), fmt, lang=lang, redact=not no_redact)
     if output is not None:

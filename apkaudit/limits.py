@@ -105,3 +105,18 @@ class Deadline:
 
 
 NO_DEADLINE = Deadline(None)
+
+
+def cap_address_space(megabytes: int) -> None:
+    """Cap this process's address space (RLIMIT_AS) at ``megabytes`` MiB (0: no cap), within
+    any hard limit already set: an input that needs more ends as an input error ("ran out of
+    memory") instead of exhausting the machine. POSIX only."""
+    if megabytes <= 0:
+        return
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))

@@ -136,13 +136,9 @@ def _set_memory_limit(mb: int) -> None:
         return
     with contextlib.suppress(ValueError, OSError):  # a crash on hostile input: no core file
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    if mb <= 0:
-        return
-    cap = mb * 1024 * 1024
-    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
-    if hard != resource.RLIM_INFINITY:
-        cap = min(cap, hard)
-    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    from apkaudit.limits import cap_address_space  # light: no androguard before the cap
+
+    cap_address_space(mb)
 
 
 def _test_hook(path: str, memory_mb: int) -> None:
