@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sys
 import time
@@ -72,23 +71,12 @@ def _split_formats(
 
 
 def _parse_limits(specs: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    from apkaudit.limits import DEFAULT_LIMITS
+    from apkaudit.limits import parse_overrides
 
-    values: dict[str, int] = {}
-    for spec in specs:
-        name, sep, raw = spec.partition("=")
-        m = re.fullmatch(r"\s*(\d[\d_]*)\s*([kKmMgG]?)(?:i?[bB])?\s*", raw)
-        if not sep or not m:
-            raise click.BadParameter(
-                f"expected NAME=VALUE (VALUE may end in K, M or G), got {spec!r}"
-            )
-        unit = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30}[m.group(2).lower()]
-        values[name.strip()] = int(m.group(1).replace("_", "")) * unit
     try:
-        DEFAULT_LIMITS.override(**values)
-    except (TypeError, ValueError) as exc:
+        return tuple(sorted(parse_overrides(specs).items()))
+    except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--limit") from None
-    return tuple(sorted(values.items()))
 
 
 def _export(store_path: Path, fmt: str) -> None:

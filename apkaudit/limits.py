@@ -52,17 +52,23 @@ class Limits:
 
     def with_overrides(self, specs: list[str] | tuple[str, ...]) -> Limits:
         """Apply ``NAME=VALUE`` strings (the CLI's ``--limit``); VALUE may end in K, M or G."""
-        values: dict[str, int] = {}
-        for spec in specs:
-            name, sep, raw = spec.partition("=")
-            if not sep or not name.strip():
-                raise ValueError(f"--limit expects NAME=VALUE, got {spec!r}")
-            values[name.strip()] = parse_size(raw)
-        return self.override(**values)
+        return self.override(**parse_overrides(specs))
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
         return tuple(f.name for f in fields(cls))
+
+
+def parse_overrides(specs: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """``NAME=VALUE`` strings -> {name: value}, each a known limit; ValueError otherwise."""
+    values: dict[str, int] = {}
+    for spec in specs:
+        name, sep, raw = spec.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"--limit expects NAME=VALUE, got {spec!r}")
+        values[name.strip()] = parse_size(raw)
+    DEFAULT_LIMITS.override(**values)  # checks the names and values
+    return values
 
 
 def parse_size(raw: str) -> int:
