@@ -15,7 +15,7 @@ import base64
 from lxml import etree
 
 from apkaudit import androguard_adapter as ag
-from apkaudit.loader import read_entry
+from apkaudit.loader import read_entries
 from apkaudit.model import AppIcon
 
 MAX_ICON_BYTES = 64 * 1024
@@ -63,8 +63,10 @@ def read_icon(path: str, manifest_root: etree._Element, arsc: bytes | None) -> A
         value = app.get(f"{ANDROID_NS}icon") if app is not None else None
         if not value:
             return None
-        for entry in _candidates(ag.resource_files(value, arsc)):
-            data = read_entry(path, entry, MAX_ICON_BYTES)
+        candidates = _candidates(ag.resource_files(value, arsc))
+        found = read_entries(path, candidates, MAX_ICON_BYTES)  # one pass over the archive
+        for entry in candidates:
+            data = found.get(entry)
             mime = sniff_image(data) if data else None
             if data and mime:
                 return AppIcon(mime, data, entry)

@@ -20,6 +20,7 @@ import io
 import os
 import re
 import zlib
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO, NamedTuple
 
@@ -122,43 +123,56 @@ load_apk = load_app  # the name from before bundles were supported
 def read_entry(
     path: str | os.PathLike[str], name: str, limit: int, limits: Limits = DEFAULT_LIMITS
 ) -> bytes | None:
-    """One small entry (e.g. the launcher icon), at most ``limit`` bytes, read with the same
-    bounds as the rest, from the APK at ``path``; for a bundle or a folder, from the first of
-    its APKs that holds it (density resources live in config splits). None when the input is
-    not readable, or the entry is missing, over ``limit`` or unreadable: this is for extras,
-    so it never raises."""
-    spath = os.fspath(path)
+    """One small entry (e.g. the launcher icon), at most ``limit`` bytes: see read_entries."""
+    return read_entries(path, (name,), limit, limits).get(name)
+
+
+def read_entries(
+    path: str | os.PathLike[str], names: Sequence[str], limit: int, limits: Limits = DEFAULT_LIMITS
+) -> dict[str, bytes]:
+    """Small entries (e.g. the candidate files of the launcher icon), each at most ``limit``
+    bytes, read with the same bounds as the rest and the archive parsed once for all of them:
+    from the APK at ``path``; for a bundle or a folder, from the first of its APKs that holds
+    each name (density resources live in config splits). A name that is missing, over
+    ``limit`` or unreadable is absent from the answer; this is for extras, so it never raises."""
+    found: dict[str, bytes] = {}
     try:
-        if os.path.isdir(spath):
-            for fname in sorted(os.listdir(spath), key=lambda n: (n != "base.apk", n)):
-                if fname.lower().endswith(".apk"):
-                    with open(os.path.join(spath, fname), "rb") as fh:
-                        data = _read_named(
-                            Archive(fh, _file_size(fh.name, limits), limits), name, limit
-                        )
+        for arch in _archives_for_extras(os.fspath(path), limits):
+            for name in names:
+                if name not in found:
+                    data = _read_named(arch, name, limit)
                     if data is not None:
-                        return data
-            return None
-        with open(spath, "rb") as fh:
-            arch = Archive(fh, _file_size(spath, limits), limits)
-            data = _read_named(arch, name, limit)
-            if data is not None or "AndroidManifest.xml" in {e.name for e in arch.entries}:
-                return data
-            firsts = {e.name: e for e in arch.entries if e.copy == 1}
-            for apk in sorted(bundle.nested_apks(list(firsts)), key=_base_first):
-                e = firsts[apk]
-                if e.method == STORED:
-                    window = _Window(fh, arch.data_offset(e), e.compressed_size)
-                    inner = Archive(window, e.compressed_size, limits)
-                else:
-                    raw = arch.read(e, limits.max_entry_uncompressed)
-                    inner = Archive(io.BytesIO(raw), len(raw), limits)
-                data = _read_named(inner, name, limit)
-                if data is not None:
-                    return data
+                        found[name] = data
+            if len(found) == len(names):
+                break
     except (OSError, InputError, ArchiveError, EntryError):
-        return None
-    return None
+        pass
+    return found
+
+
+def _archives_for_extras(spath: str, limits: Limits) -> Iterator[Archive]:
+    """The archives ``read_entries`` searches, in order: a folder's APKs (base first); an APK;
+    a bundle's outer zip, then its nested APKs (base first)."""
+    if os.path.isdir(spath):
+        for fname in sorted(os.listdir(spath), key=lambda n: (n != "base.apk", n)):
+            if fname.lower().endswith(".apk"):
+                with open(os.path.join(spath, fname), "rb") as fh:
+                    yield Archive(fh, _file_size(fh.name, limits), limits)
+        return
+    with open(spath, "rb") as fh:
+        arch = Archive(fh, _file_size(spath, limits), limits)
+        yield arch
+        if "AndroidManifest.xml" in {e.name for e in arch.entries}:
+            return  # an APK: nothing nested to search
+        firsts = {e.name: e for e in arch.entries if e.copy == 1}
+        for apk in sorted(bundle.nested_apks(list(firsts)), key=_base_first):
+            e = firsts[apk]
+            if e.method == STORED:
+                window = _Window(fh, arch.data_offset(e), e.compressed_size)
+                yield Archive(window, e.compressed_size, limits)
+            else:
+                raw = arch.read(e, limits.max_entry_uncompressed)
+                yield Archive(io.BytesIO(raw), len(raw), limits)
 
 
 def _base_first(name: str) -> tuple[bool, str]:
