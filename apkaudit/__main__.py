@@ -1,3 +1,3 @@
-from apkaudit.cli import main
+from apkaudit.cli.app import main
 
 main()

@@ -13,25 +13,25 @@ from dataclasses import dataclass, field, replace
 
 from lxml import etree
 
-from apkaudit import androguard_adapter as ag
-from apkaudit import hidden
-from apkaudit.attribution import Attributor, app_packages
 from apkaudit.behaviour import analyse
 from apkaudit.behaviour.verdicts import derive_verdicts
-from apkaudit.catalogue import load_catalogue
-from apkaudit.codeindex import build_code_index, open_dex_set
+from apkaudit.code.attribution import Attributor, app_packages
+from apkaudit.code.catalogue import load_catalogue
+from apkaudit.code.index import build_code_index, open_dex_set
+from apkaudit.coverage import hidden
+from apkaudit.coverage.hidden import coverage_of
 from apkaudit.errors import DexFormatError, InputError
 from apkaudit.facts import AppFacts
-from apkaudit.hidden import coverage_of
-from apkaudit.icon import read_icon
 from apkaudit.limits import DEFAULT_LIMITS, Deadline, Limits
-from apkaudit.loader import LoadedApp, load_app
-from apkaudit.manifest import parse_manifest
+from apkaudit.load.icon import read_icon
+from apkaudit.load.loader import LoadedApp, load_app
+from apkaudit.manifest import androguard_adapter as ag
+from apkaudit.manifest.parse import parse_manifest
+from apkaudit.manifest.protoxml import ProtoError, looks_like_proto_manifest, proto_manifest
 from apkaudit.model import AppResult, Behaviours, BlindSpot, InputInfo, ManifestFacts
-from apkaudit.protoxml import ProtoError, looks_like_proto_manifest, proto_manifest
 from apkaudit.rules import RuleSet, load_rules
 from apkaudit.rules.engine import evaluate
-from apkaudit.scoring import score
+from apkaudit.rules.scoring import score
 
 
 @dataclass(frozen=True)

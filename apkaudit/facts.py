@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apkaudit.attribution import Attributor
-from apkaudit.catalogue import Catalogue
-from apkaudit.codeindex import DexSet
+from apkaudit.code.attribution import Attributor
+from apkaudit.code.catalogue import Catalogue
+from apkaudit.code.index import DexSet
 from apkaudit.limits import NO_DEADLINE, Deadline
-from apkaudit.loader import LoadedApp
+from apkaudit.load.loader import LoadedApp
 from apkaudit.model import CodeIndex, CodeRef, Coverage, ManifestFacts
 
 

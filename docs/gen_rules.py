@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
-from apkaudit.catalogue import Catalogue, WatchedItem, load_catalogue  # noqa: E402
+from apkaudit.code.catalogue import Catalogue, WatchedItem, load_catalogue  # noqa: E402
 from apkaudit.rules import Rule, load_rules  # noqa: E402
 
 OUTPUT = REPO / "docs" / "rules.md"
@@ -75,7 +75,7 @@ def _match_lines(rule: Rule, catalogue: Catalogue) -> list[str]:
         lines.append(f"  - {key}: {shown}")
     tags = m.get("tags")
     if tags:
-        lines.append("  - watched items behind these tags (`apkaudit/catalogue/apis.toml`):")
+        lines.append("  - watched items behind these tags (`apkaudit/code/catalogue/apis.toml`):")
         ids = catalogue.tagged(*tags)
         for item in sorted((i for i in catalogue.items if i.id in ids), key=lambda i: i.id):
             lines.append(f"    - `{item.id}`: {_item_text(item)}")

@@ -3,6 +3,11 @@
 The real APKs live outside the repository (``../shared/real-apks``, or ``$APKAUDIT_REAL_APKS``);
 some are live malware and are only ever parsed. They are present in CI, so a test that needs
 them fails there when they are missing; on a developer machine it is skipped instead.
+
+Markers: ``real`` (needs the real APKs) and ``slow`` (builds a wheel, opens a browser, starts
+worker pools or a fuzz run). ``pytest`` runs neither, so the default run stays fast;
+``pytest --all`` (the README's test command and CI) runs everything. A test that reaches the
+real APKs without the ``real`` marker fails, so the marker cannot drift.
 """
 
 from __future__ import annotations
@@ -24,6 +29,36 @@ REAL_INDEX = REAL / "INDEX.tsv"
 IN_CI = bool(os.environ.get("CI"))
 
 _MISSING_REAL = "<real APKs missing>"
+_MARKERS = {
+    "real": "needs the real third-party APKs (../shared/real-apks)",
+    "slow": "takes seconds: a wheel build, a browser, worker pools, a fuzz run",
+}
+_current_marks: set[str] = set()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--all", action="store_true", help="also run the tests marked real and slow")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for name, text in _MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--all") or config.getoption("-m"):
+        return
+    keep = [i for i in items if not set(_MARKERS) & {m.name for m in i.iter_markers()}]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test is set up (module fixtures included)."""
+    _current_marks.clear()
+    _current_marks.update(m.name for m in item.iter_markers())
 
 
 def fixture_apk(name: str) -> Path:
@@ -33,6 +68,8 @@ def fixture_apk(name: str) -> Path:
 
 def require_real() -> Path:
     """The real-APK folder; fail in CI when it is missing, skip elsewhere."""
+    if "real" not in _current_marks:
+        pytest.fail("this test reads the real APKs: mark it @pytest.mark.real")
     if REAL_INDEX.is_file():
         return REAL
     message = (
@@ -58,8 +95,14 @@ def real_params(select: Callable[[dict[str, str]], bool] = lambda row: True) -> 
     once and ``require_real()`` fails it in CI (or skips it elsewhere) with a clear message.
     """
     if not REAL_INDEX.is_file():
-        return [pytest.param({"file": _MISSING_REAL}, id="real-apks-missing")]
-    return [pytest.param(row, id=row["file"]) for row in real_index() if select(row)]
+        return [
+            pytest.param({"file": _MISSING_REAL}, id="real-apks-missing", marks=pytest.mark.real)
+        ]
+    return [
+        pytest.param(row, id=row["file"], marks=pytest.mark.real)
+        for row in real_index()
+        if select(row)
+    ]
 
 
 def is_malformed(row: dict[str, str]) -> bool:

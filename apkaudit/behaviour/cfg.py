@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apkaudit.dex import opcodes as O
-from apkaudit.dex.reader import Code, Insn
+from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.reader import Code, Insn
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from apkaudit.behaviour.values import Hop
-from apkaudit.dex.disasm import excerpt
+from apkaudit.code.dex.disasm import excerpt
 from apkaudit.model import Chain, CodeLocation, Stage
 from apkaudit.model import Hop as ChainHop
 

@@ -29,8 +29,8 @@ from apkaudit.behaviour.values import (
     join_all,
     kinds_of,
 )
-from apkaudit.dex import opcodes as O
-from apkaudit.dex.reader import Code, DexFile, Insn, MethodRef
+from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef
 
 MethodKey = tuple[str, str]
 

@@ -28,9 +28,9 @@ from apkaudit.behaviour.neighbourhood import (
 )
 from apkaudit.behaviour.reachability import Hierarchy
 from apkaudit.behaviour.values import BLANK, Hop, Label, Value
-from apkaudit.codeindex import DexSet
-from apkaudit.dex import opcodes as O
-from apkaudit.dex.reader import DexFile, MethodRef
+from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.reader import DexFile, MethodRef
+from apkaudit.code.index import DexSet
 from apkaudit.facts import AppFacts
 from apkaudit.model import Chain
 

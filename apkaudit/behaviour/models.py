@@ -37,8 +37,8 @@ from apkaudit.behaviour.values import (
     extend_all,
     join_all,
 )
-from apkaudit.dex import opcodes as O
-from apkaudit.dex.reader import Insn, MethodRef
+from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.reader import Insn, MethodRef
 
 if TYPE_CHECKING:
     from apkaudit.behaviour.flow import MethodFlow

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from apkaudit.behaviour.apis import RUNNABLE_SINKS, cls_short
 from apkaudit.behaviour.reachability import find_callers
 from apkaudit.behaviour.values import Label
-from apkaudit.dex import opcodes as O
+from apkaudit.code.dex import opcodes as O
 from apkaudit.facts import AppFacts
 
 if TYPE_CHECKING:

@@ -13,9 +13,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from apkaudit.codeindex import DexSet
-from apkaudit.dex.opcodes import INVOKE_OPS
-from apkaudit.dex.reader import DexFile
+from apkaudit.code.dex.opcodes import INVOKE_OPS
+from apkaudit.code.dex.reader import DexFile
+from apkaudit.code.index import DexSet
 
 ACC_PRIVATE, ACC_STATIC, ACC_CONSTRUCTOR = 0x2, 0x8, 0x10000
 

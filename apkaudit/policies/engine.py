@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from apkaudit.i18n import Catalog, catalog
 from apkaudit.model import AppResult, Finding, Level, ManifestFacts
 from apkaudit.policies import Policy, PolicyRule, PolicySet, load_policies
+from apkaudit.report.i18n import Catalog, catalog
 
 
 class Outcome(StrEnum):

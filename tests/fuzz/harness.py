@@ -227,7 +227,7 @@ def run_container(data: bytes, workdir: str) -> None:
 def run_manifest(data: bytes, workdir: str = "") -> None:
     from apkaudit import audit
     from apkaudit.errors import InputError
-    from apkaudit.manifest import parse_manifest
+    from apkaudit.manifest.parse import parse_manifest
 
     for fmt in ("axml", "proto"):
         try:
@@ -238,9 +238,9 @@ def run_manifest(data: bytes, workdir: str = "") -> None:
 
 
 def run_dex(data: bytes, workdir: str = "") -> None:
-    from apkaudit.attribution import Attributor
-    from apkaudit.catalogue import load_catalogue
-    from apkaudit.codeindex import build_code_index, open_dex_set
+    from apkaudit.code.attribution import Attributor
+    from apkaudit.code.catalogue import load_catalogue
+    from apkaudit.code.index import build_code_index, open_dex_set
 
     dexset, _spots = open_dex_set((("classes.dex", data),))
     index, _ = build_code_index(
@@ -266,9 +266,9 @@ def run_dex(data: bytes, workdir: str = "") -> None:
 
 def warm() -> None:
     """Import everything the targets use, so forked workers share one snapshot of the code."""
-    from apkaudit import audit, manifest  # noqa: F401
-    from apkaudit.catalogue import load_catalogue
-    from apkaudit.hidden import load_markers
+    from apkaudit.code.catalogue import load_catalogue
+    from apkaudit.coverage.hidden import load_markers
+    from apkaudit.manifest import parse as manifest  # noqa: F401
     from apkaudit.rules import load_rules
 
     load_catalogue(), load_markers(), load_rules()

@@ -1,0 +1,295 @@
+"""Command line: parse options, call the library, write files, map results to exit codes.
+
+Exit codes (also in the README): 0 audited, nothing at or above --fail-on; 1 findings at or
+above --fail-on; 2 usage error; 3 input error (not an APK, corrupt, over a limit);
+4 internal error.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from apkaudit import __version__
+from apkaudit.model import AppResult, Report, Severity
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
+FORMATS = ("html", "json", "sarif", "md")
+LANGUAGES = ("en", "zh-CN")  # apkaudit.report.i18n.LANGUAGES, without importing it at start-up
+
+
+def _now() -> str:
+    """UTC time of the report; SOURCE_DATE_EPOCH makes it reproducible."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def make_report(apps: tuple[AppResult, ...], policies: tuple[str, ...] | None = None) -> Report:
+    """``policies``: ids of the policies to check (None: all of them)."""
+    from apkaudit.rules import load_rules
+
+    return Report(__version__, load_rules().version, _now(), apps, policies)
+
+
+def render(report: Report, fmt: str, *, lang: str = "en", redact: bool = True) -> str:
+    """``lang`` and ``redact`` apply to the human-readable formats (html, md)."""
+    from apkaudit.rules import load_rules
+
+    rules = load_rules()
+    if fmt == "json":
+        from apkaudit.report.json_v1 import render_json
+
+        return render_json(report)
+    if fmt == "sarif":
+        from apkaudit.report.sarif import render_sarif
+
+        return render_sarif(report, rules.rules)
+    if fmt == "md":
+        from apkaudit.report.markdown import render_markdown
+
+        return render_markdown(report, lang=lang, redact=redact)
+    from apkaudit.report.html import render_html
+
+    return render_html(report, rules=rules.as_mapping(), lang=lang, redact=redact)
+
+
+def _policy_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, ...] | None:
+    """``--policy google-play,rbi`` -> the policy ids (aliases expanded); None: all."""
+    if value is None:
+        return None
+    from apkaudit.policies import load_policies
+
+    names = [n for n in value.split(",") if n.strip()]
+    try:
+        return tuple(p.id for p in load_policies().select(names))
+    except KeyError as exc:
+        known = ", ".join(load_policies().ids)
+        raise click.BadParameter(
+            f"unknown policy {exc.args[0]!r}; choose from all, none, google-play, {known} "
+            "(or a country name)"
+        ) from None
+
+
+def _summary(app: AppResult) -> str:
+    if app.status != "ok":
+        return f"apkaudit: error: {app.error}"
+    if app.input_defects:
+        first = app.input_defects[0]
+        more = f" (+{len(app.input_defects) - 1} more)" if len(app.input_defects) > 1 else ""
+        return (
+            f"apkaudit: error: {app.input.path}: damaged input ({first.kind}): {first.detail}"
+            f"{more}; a partial report was written"
+        )
+    v = app.verdicts
+    flagged = [f"{k}={getattr(v, k).value}" for k in v.as_dict() if getattr(v, k).value != "none"]
+    label = app.identity.package or os.path.basename(app.input.path)
+    return (
+        f"{label}: risk {app.risk.level.value} ({app.risk.score}), {len(app.findings)} finding(s)"
+        + (f"; {', '.join(flagged)}" if flagged else "; no watched behaviour found")
+        + ("" if app.coverage.complete else "; INCOMPLETE: part of the code is hidden")
+    )
+
+
+def exit_code(apps: tuple[AppResult, ...], fail_on: Severity | None) -> int:
+    if any(a.status != "ok" for a in apps):
+        return EXIT_INPUT
+    if fail_on is not None and any(
+        f.severity.rank >= fail_on.rank for a in apps for f in a.findings
+    ):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="apkaudit")
+def cli() -> None:
+    """Static privacy auditor for Android lending apps."""
+
+
+def _limits_option(
+    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
+) -> object | None:
+    """``--limit max_dex_files=8 --limit max_seconds=60`` -> Limits (None: the defaults)."""
+    if not value:
+        return None
+    from apkaudit.limits import DEFAULT_LIMITS
+
+    try:
+        return DEFAULT_LIMITS.with_overrides(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} (known: {', '.join(DEFAULT_LIMITS.names())})") from None
+
+
+@cli.command()
+@click.argument("apk", type=click.Path(dir_okay=True, path_type=Path))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here (default: standard output).",
+)
+@click.option(
+    "-f",
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Report format (default: from the output's extension, else html).",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice([s.value for s in Severity]),
+    default=None,
+    help="Exit 1 when a finding has this severity or higher.",
+)
+@click.option(
+    "--policy",
+    "policies",
+    callback=_policy_option,
+    default=None,
+    metavar="LIST",
+    help="Policies to check, comma-separated: ids or aliases such as google-play, rbi, china;"
+    " 'none' for no policy check (default: all).",
+)
+@click.option(
+    "--lang",
+    type=click.Choice(LANGUAGES),
+    default="en",
+    show_default=True,
+    help="Language of the HTML and Markdown reports.",
+)
+@click.option(
+    "--no-redact",
+    is_flag=True,
+    help="Show phone numbers and e-mail addresses found in the app in full (HTML, Markdown).",
+)
+@click.option(
+    "--limit",
+    "limits",
+    multiple=True,
+    callback=_limits_option,
+    metavar="NAME=VALUE",
+    help="Override a limit of apkaudit/limits.py, e.g. max_dex_files=8 or max_seconds=60 "
+    "(repeatable; sizes may end in K, M or G). See README 'Inputs and limits'.",
+)
+@click.option(
+    "--max-memory-mb",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Cap this process's memory (address space) in MiB; over it the app is reported as an "
+    "input error (default: the max_memory_mb limit, 0 = no cap).",
+)
+@click.option("-q", "--quiet", is_flag=True, help="No summary line on standard error.")
+def scan(
+    apk: Path,
+    output: Path | None,
+    fmt: str | None,
+    fail_on: str | None,
+    policies: tuple[str, ...] | None,
+    lang: str,
+    no_redact: bool,
+    limits: object | None,
+    max_memory_mb: int | None,
+    quiet: bool,
+) -> None:
+    """Audit one app and write an HTML, JSON, SARIF or Markdown report.
+
+    APK is an .apk, a split bundle (.xapk, .apks, .apkm), a folder holding a base APK and its
+    splits, or an Android App Bundle (.aab).
+    """
+    from apkaudit.audit import AuditOptions, audit_app
+    from apkaudit.limits import DEFAULT_LIMITS, Limits, cap_address_space
+
+    fmt = fmt or _format_from_name(output)
+    chosen = limits if isinstance(limits, Limits) else DEFAULT_LIMITS
+    cap_address_space(chosen.max_memory_mb if max_memory_mb is None else max_memory_mb)
+    result = audit_app(apk, AuditOptions(limits=chosen))
+    text = render(make_report((result,), policies), fmt, lang=lang, redact=not no_redact)
+    if output is not None:
+        output.write_text(text, encoding="utf-8")
+    elif result.status == "ok":
+        click.echo(text, nl=False)
+    if not quiet or result.status != "ok" or result.input_defects:
+        click.echo(_summary(result), err=True)
+        if output is not None and not quiet:
+            click.echo(f"report: {output}", err=True)
+    code = exit_code((result,), Severity(fail_on) if fail_on else None)
+    sys.exit(EXIT_INPUT if result.input_defects else code)
+
+
+def _format_from_name(output: Path | None) -> str:
+    if output is not None:
+        suffix = output.suffix.lower().lstrip(".")
+        if suffix in ("json", "sarif", "md"):
+            return suffix
+    return "html"
+
+
+@cli.group()
+def rules() -> None:
+    """List the rules or show one."""
+
+
+@rules.command("list")
+def rules_list() -> None:
+    """One line per rule: id, severity, name, title."""
+    from apkaudit.rules import load_rules
+
+    for r in load_rules().rules:
+        click.echo(f"{r.id}  {r.severity.value:<8}  {r.name:<34}  {r.title}")
+
+
+@rules.command("show")
+@click.argument("rule_id")
+def rules_show(rule_id: str) -> None:
+    """Everything about one rule."""
+    from apkaudit.rules import load_rules
+
+    try:
+        r = load_rules().get(rule_id.upper())
+    except KeyError:
+        raise click.UsageError(f"no rule {rule_id!r}; see 'apkaudit rules list'") from None
+    click.echo(f"{r.id} {r.name}: {r.title}")
+    click.echo(f"severity: {r.severity.value}   behaviour: {r.behaviour}   match: {r.match_type}")
+    click.echo(f"\n{r.rationale}\n\nRemediation: {r.remediation}\n\nReferences:")
+    for ref in r.references:
+        click.echo(f"  - {ref}")
+    click.echo(f"\nFixtures: positive {r.positive}, negative {r.negative}")
+
+
+def _add_batch() -> None:
+    from apkaudit.cli.batch import batch  # its own module: corpus runs, store, gating
+
+    cli.add_command(batch)
+
+
+_add_batch()
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(EXIT_USAGE)
+    except click.exceptions.Abort:
+        sys.exit(EXIT_USAGE)
+    except SystemExit:
+        raise
+    except Exception:  # a bug in apkaudit, not in the input
+        click.echo("apkaudit: internal error (a bug; please report it with this trace):", err=True)
+        traceback.print_exc()
+        sys.exit(EXIT_INTERNAL)

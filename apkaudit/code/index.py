@@ -1,0 +1,248 @@
+"""Index the watched catalogue items in an app's dex files: call sites, field reads, constants.
+
+Only methods that reference a watched item are decoded (see dex/reader.py for why).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from apkaudit.code.catalogue import Catalogue, WatchedItem
+from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.disasm import excerpt
+from apkaudit.code.dex.reader import ClassDef, Code, DexFile, MethodRef
+from apkaudit.errors import DexFormatError
+from apkaudit.limits import NO_DEADLINE, Deadline
+from apkaudit.model import BlindSpot, CodeIndex, CodeLocation, CodeRef, RefKind
+
+_FIELD_READS = O.SGET_OPS | O.IGET_OPS
+
+
+@dataclass(frozen=True)
+class DexSet:
+    """All readable dex files of one app, in class-loading order. Read-only once built."""
+
+    files: tuple[DexFile, ...]
+    _defined: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def classes(self) -> dict[str, tuple[DexFile, ClassDef]]:
+        """Class descriptor -> where it is defined. The first dex wins, as at run time."""
+        out: dict[str, tuple[DexFile, ClassDef]] = {}
+        for dex in self.files:
+            for name, cdef in dex.classes.items():
+                out.setdefault(name, (dex, cdef))
+        return out
+
+    def method_count(self) -> int:
+        return sum(d.method_count for d in self.files)
+
+    def defined_method(self, class_name: str, signature: str) -> tuple[DexFile, int] | None:
+        """The dex and method index where ``class_name`` defines ``name+proto`` (not inherited)."""
+        key = (class_name, signature)
+        if key not in self._defined:
+            self._defined[key] = self._find_defined(class_name, signature)
+        return self._defined[key]
+
+    def _find_defined(self, class_name: str, signature: str) -> tuple[DexFile, int] | None:
+        hit = self.classes.get(class_name)
+        if hit is None:
+            return None
+        dex = hit[0]
+        name, proto = signature.split("(", 1)
+        idx = dex.find_method(class_name, name, "(" + proto)
+        if idx is not None and idx in dex.defined_methods:
+            return dex, idx
+        return None
+
+    def excerpt(self, loc: CodeLocation, before: int = 3, after: int = 2) -> tuple[str, ...]:
+        """Disassembly around a code location (empty if the method cannot be decoded)."""
+        try:
+            found = self.defined_method(loc.class_name, loc.method)
+        except DexFormatError:
+            return ()
+        if found is None:
+            return ()
+        dex, idx = found
+        code = self.code(dex, idx)
+        return excerpt(dex, code, loc.offset, before, after) if code else ()
+
+    def code(self, dex: DexFile, method_idx: int) -> Code | None:
+        try:
+            return dex.code(method_idx)
+        except (DexFormatError, IndexError, ValueError):
+            return None
+
+
+def open_dex_set(
+    dex_entries: tuple[tuple[str, bytes], ...],
+) -> tuple[DexSet, tuple[BlindSpot, ...]]:
+    """Open every dex; one that cannot be parsed becomes a blind spot, not an error."""
+    files: list[DexFile] = []
+    spots: list[BlindSpot] = []
+    for name, data in dex_entries:
+        try:
+            dex = DexFile(name, data)
+            _ = dex.classes  # validate the class table now rather than mid-analysis
+            files.append(dex)
+        except (DexFormatError, IndexError, ValueError, OverflowError, struct.error) as exc:
+            spots.append(BlindSpot("unreadable_dex", f"{name}: {exc}"))
+    return DexSet(tuple(files)), tuple(spots)
+
+
+@dataclass
+class _Watch:
+    """Catalogue items resolved to one dex's pool indices."""
+
+    methods: dict[int, list[WatchedItem]]
+    fields: dict[int, list[WatchedItem]]
+    strings: dict[int, list[WatchedItem]]
+    types: dict[int, list[WatchedItem]]
+
+    def __bool__(self) -> bool:
+        return bool(self.methods or self.fields or self.strings or self.types)
+
+
+def _resolve(dex: DexFile, catalogue: Catalogue) -> _Watch:
+    w = _Watch(defaultdict(list), defaultdict(list), defaultdict(list), defaultdict(list))
+    for item in catalogue.items:
+        if item.kind == "invoke":
+            for i, ref in dex.methods_of(item.class_name):
+                if ref.name == item.name and (item.proto is None or ref.proto == item.proto):
+                    w.methods[i].append(item)
+        elif item.kind == "field":
+            for i, ref in dex.fields_of(item.class_name):
+                if ref.name == item.name:
+                    w.fields[i].append(item)
+        elif item.kind == "class":
+            t = dex.find_type(item.class_name)
+            if t is not None:
+                w.types[t].append(item)
+        elif item.match == "exact":
+            s = dex.find_string(item.value)
+            if s is not None:
+                w.strings[s].append(item)
+        else:
+            for s in dex.strings_containing(item.value):
+                if item.matches_string(dex.string(s)):
+                    w.strings[s].append(item)
+    return w
+
+
+def _matches(dex: DexFile, w: _Watch, code: Code) -> Iterator[tuple[int, WatchedItem, str]]:
+    for insn in code.insns:
+        if insn.idx is None:
+            continue
+        pool = O.POOLS[insn.op]
+        if pool == O.METHOD and insn.op in O.INVOKE_OPS:
+            items = w.methods.get(insn.idx)
+            if items:
+                target = dex.method_ref(insn.idx).descriptor
+                for item in items:
+                    yield insn.offset, item, target
+        elif pool == O.FIELD and insn.op in _FIELD_READS:
+            items = w.fields.get(insn.idx)
+            if items:
+                target = dex.field_ref(insn.idx).descriptor
+                for item in items:
+                    yield insn.offset, item, target
+        elif pool == O.STRING:
+            items = w.strings.get(insn.idx)
+            if items:
+                for item in items:
+                    yield insn.offset, item, dex.string(insn.idx)
+        elif pool == O.TYPE and insn.op in (0x1C, 0x22, 0x1F):
+            items = w.types.get(insn.idx)
+            if items:
+                for item in items:
+                    yield insn.offset, item, dex.type_name(insn.idx)
+
+
+_KIND = {"invoke": RefKind.INVOKE, "field": RefKind.FIELD, "string": RefKind.STRING,
+         "class": RefKind.CLASS}  # fmt: skip
+
+
+def build_code_index(
+    dexset: DexSet,
+    catalogue: Catalogue,
+    origin_of: Callable[[str], str],
+    *,
+    max_methods: int = 200_000,
+    deadline: Deadline = NO_DEADLINE,
+) -> tuple[CodeIndex, tuple[BlindSpot, ...]]:
+    refs: list[CodeRef] = []
+    spots: list[BlindSpot] = []
+    decoded = 0
+    for dex in dexset.files:
+        try:
+            watch = _resolve(dex, catalogue)
+            if not watch:
+                continue
+            candidates = dex.find_refs(watch.methods, watch.fields, watch.strings, watch.types)
+        except DexFormatError as exc:
+            # Tables that looked sound at open time but break when followed: keep the other
+            # dex files, report this one.
+            spots.append(BlindSpot("unreadable_dex", f"{dex.name}: not indexed: {exc}"))
+            continue
+        for midx in sorted(candidates):
+            if decoded >= max_methods:
+                spots.append(
+                    BlindSpot("limit", f"stopped after decoding {max_methods} methods (limit)")
+                )
+                break
+            if deadline.check("code index"):
+                spots.append(
+                    BlindSpot(
+                        "time_limit",
+                        f"code index stopped at the {deadline.seconds} s time limit in {dex.name}",
+                    )
+                )
+                break
+            code = dexset.code(dex, midx)
+            decoded += 1
+            if code is None:
+                spots.append(BlindSpot("unreadable_method", f"{dex.name}: method #{midx}"))
+                continue
+            try:
+                owner: MethodRef = dex.method_ref(midx)
+                origin = origin_of(owner.class_name)
+                found = [
+                    CodeRef(
+                        item.id,
+                        _KIND[item.kind],
+                        target,
+                        CodeLocation(dex.name, owner.class_name, owner.signature, offset),
+                        excerpt(dex, code, offset),
+                        origin,
+                    )
+                    for offset, item, target in _matches(dex, watch, code)
+                ]
+            except DexFormatError:
+                spots.append(BlindSpot("unreadable_method", f"{dex.name}: method #{midx}"))
+                continue
+            refs.extend(found)
+        else:
+            continue
+        break  # the method limit was hit
+    refs.sort(key=lambda r: (r.location, r.api_id))
+    method_count = dexset.method_count()  # decodes every class_data item: damage shows here
+    spots.extend(
+        BlindSpot(
+            "unreadable_dex",
+            f"{d.name}: {d.damaged_classes} class(es) with damaged class data skipped",
+        )
+        for d in dexset.files
+        if d.damaged_classes
+    )
+    index = CodeIndex(
+        dex_files=tuple(d.name for d in dexset.files),
+        refs=tuple(refs),
+        class_count=len(dexset.classes),
+        method_count=method_count,
+        methods_decoded=decoded,
+    )
+    return index, tuple(dict.fromkeys(spots))

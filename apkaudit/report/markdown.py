@@ -1,0 +1,122 @@
+"""A short Markdown summary of a report, for pasting into an issue or a pull request.
+
+Verdicts, the policy table and the most serious findings, in the chosen language. Everything
+from the APK is escaped so that it shows as text on GitHub/GitLab (no links, no HTML, no table
+breaks); the full evidence stays in the HTML and JSON reports.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from apkaudit.model import AppResult, Finding, Report
+from apkaudit.policies import Policy, load_policies
+from apkaudit.policies.engine import Outcome, evaluate_policies, selected_policies
+from apkaudit.report.html import VERDICT_ORDER, error_reason, headline, verdict_lines
+from apkaudit.report.i18n import Catalog, catalog
+from apkaudit.report.json_v1 import sort_findings
+from apkaudit.report.redact import redact as redact_text
+
+MAX_FINDINGS = 15
+# Emphasis, code, links and images, table cells, strikethrough; ":" and "@" stop GFM from
+# turning URLs and e-mail addresses into links. "<", ">" and "&" become entities.
+_SPECIAL = re.compile(r"([\\`*_\[\]|~!:@])")
+_WWW = re.compile(r"(?i)\b(www)\.")
+
+
+def md_escape(text: str) -> str:
+    """``text`` shown literally by CommonMark/GFM, also inside a table cell, on one line."""
+    text = " ".join(str(text).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _WWW.sub(r"\1\\.", _SPECIAL.sub(r"\\\1", text))
+
+
+def render_markdown(report: Report, *, lang: str = "en", redact: bool = True) -> str:
+    tr = catalog(lang)
+    policies = selected_policies(report.policies)
+    parts = [_app(app, tr, policies, redact) for app in report.apps]
+    footer = tr.t(
+        "md.footer",
+        version=report.tool_version,
+        rules=report.rules_version,
+        policies=load_policies().version,
+        date=report.generated_at,
+    )
+    return "\n\n".join([*parts, f"<sub>{md_escape(footer)}</sub>"]) + "\n"
+
+
+def _app(app: AppResult, tr: Catalog, policies: Sequence[Policy], redact: bool) -> str:
+    ident = app.identity
+    title = ident.label or ident.package or app.input.path
+    lines = [f"## {md_escape(tr.t('md.title', title=title))}", ""]
+    if app.status != "ok":
+        error = tr.t("ui.error_heading", path=app.input.path, error=error_reason(app))
+        lines.append(md_escape(error))
+        lines.append("")
+        lines.append(md_escape(tr.t("ui.error_not_clean")))
+        return "\n".join(lines)
+    facts = [md_escape(ident.package or tr.t("ui.unknown_value"))]
+    if ident.version_name:
+        facts.append(md_escape(tr.t("ui.version_line", version=ident.version_name)))
+    facts.append(f"SHA-256 {md_escape(app.input.sha256)}")
+    lines += [" · ".join(facts), ""]
+
+    verdicts = verdict_lines(app, tr)
+    level, sentence = headline(app, verdicts, tr)
+    lines.append(f"**{md_escape(tr.t('level.' + level))}: {md_escape(sentence)}**")
+    count_key = "ui.findings_count_one" if len(app.findings) == 1 else "ui.findings_count_other"
+    risk = (
+        f"{md_escape(tr.t('ui.overall_risk'))} "
+        f"**{md_escape(tr.t('severity.' + app.risk.level.value))}** "
+        f"{md_escape('(' + tr.t('ui.risk_score', score=app.risk.score) + ')')} · "
+        f"{md_escape(tr.t(count_key, n=len(app.findings)))}"
+    )
+    lines += ["", risk, ""]
+
+    lines += [f"### {md_escape(tr.t('md.verdicts'))}", ""]
+    lines += [f"| {tr.t('md.col_verdict')} | {tr.t('md.col_level')} |", "|---|---|"]
+    order = {k: i for i, k in enumerate(VERDICT_ORDER)}
+    for v in sorted(verdicts, key=lambda v: order[v.key]):
+        badge = v.badge if v.level in ("none", "inconclusive") else f"**{v.badge}**"
+        lines.append(f"| {md_escape(v.sentence)} | {badge} |")
+
+    outcomes = evaluate_policies(app, policies)
+    if outcomes:
+        lines += ["", f"### {md_escape(tr.t('md.policies'))}", ""]
+        lines += [
+            f"| {tr.t('ui.col_policy')} | {tr.t('ui.col_result')} | {tr.t('ui.col_rules')} |",
+            "|---|---|---|",
+        ]
+        for o in outcomes:
+            name = tr.policy_text(o.policy.id, "name") or o.policy.name
+            status = tr.t(f"status.{o.status.value}")
+            if o.status is Outcome.VIOLATION:
+                status = f"**{status}**"
+            shown = [r for r in o.rules if r.status is o.status and o.status is not Outcome.PASS]
+            ids = ", ".join(md_escape(r.rule.id) for r in shown)
+            lines.append(f"| {md_escape(name)} | {status} | {ids} |")
+
+    if app.findings:
+        lines += ["", f"### {md_escape(tr.t('md.findings'))}", ""]
+        lines += [
+            f"| {tr.t('md.col_severity')} | {tr.t('md.col_finding')} | {tr.t('ui.col_rule')} |",
+            "|---|---|---|",
+        ]
+        ordered = sort_findings(app.findings)
+        for f in ordered[:MAX_FINDINGS]:
+            lines.append(_finding_row(f, tr, redact))
+        if len(ordered) > MAX_FINDINGS:
+            more = tr.t("md.more_findings", n=len(ordered) - MAX_FINDINGS)
+            lines += ["", md_escape(more)]
+    return "\n".join(lines)
+
+
+def _finding_row(f: Finding, tr: Catalog, redact: bool) -> str:
+    title = tr.rule_text(f.rule_id, "title", f.title or f.name)
+    where = next((e.location.short for e in f.evidence if e.location), "")
+    if where:
+        where = redact_text(where) if redact else where
+        title = f"{title} ({where})"
+    severity = tr.t(f"severity.{f.severity.value}")
+    return f"| {md_escape(severity)} | {md_escape(title)} | {md_escape(f.rule_id)} |"

@@ -1,0 +1,272 @@
+"""SARIF 2.1.0 output: one run, every rule that ran, one result per finding.
+
+Apps that could not be audited become ``toolExecutionNotifications`` of the one invocation
+(semgrep's habit: errors beside results, not instead of them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from apkaudit.model import AppResult, Evidence, Finding, Report, Severity
+from apkaudit.policies import Policy
+from apkaudit.policies.engine import (
+    evaluate_policies,
+    policy_tags,
+    selected_policies,
+    violations_by_finding,
+)
+from apkaudit.report.json_v1 import sort_findings
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = (
+    "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
+)
+FINGERPRINT_KEY = "apkaudit/v1"
+
+JsonDict = dict[str, Any]
+
+
+class RuleDoc(Protocol):
+    """What the renderers need to know of a rule (any object with these attributes)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def severity(self) -> Severity: ...
+    @property
+    def behaviour(self) -> str: ...
+    @property
+    def rationale(self) -> str: ...
+    @property
+    def remediation(self) -> str: ...
+    @property
+    def references(self) -> tuple[str, ...]: ...
+
+
+LEVEL_FOR_SEVERITY: dict[Severity, str] = {
+    Severity.CRITICAL: "error",
+    Severity.HIGH: "error",
+    Severity.MEDIUM: "warning",
+    Severity.LOW: "note",
+    Severity.INFO: "note",
+}
+
+# GitHub code scanning reads "security-severity" as a CVSS-like score in a string.
+SECURITY_SEVERITY: dict[Severity, str] = {
+    Severity.CRITICAL: "9.5",
+    Severity.HIGH: "8.0",
+    Severity.MEDIUM: "5.5",
+    Severity.LOW: "2.5",
+    Severity.INFO: "0.0",
+}
+
+
+def render_sarif(report: Report, rules: Sequence[RuleDoc] = ()) -> str:
+    return json.dumps(report_to_sarif(report, rules), indent=2, ensure_ascii=False) + "\n"
+
+
+def report_to_sarif(report: Report, rules: Sequence[RuleDoc] = ()) -> JsonDict:
+    policies = selected_policies(report.policies)
+    descriptors = [_rule_descriptor(r, policies) for r in sorted(rules, key=lambda r: r.id)]
+    index = {d["id"]: i for i, d in enumerate(descriptors)}
+    # A finding whose rule was not handed in still needs a descriptor for ruleIndex.
+    for app in report.apps:
+        for f in sort_findings(app.findings):
+            if f.rule_id not in index:
+                index[f.rule_id] = len(descriptors)
+                descriptors.append(_descriptor_from_finding(f, policies))
+
+    artifacts = [_artifact(app) for app in report.apps]
+    # policy rules each finding helps violate, per app: "rbi/RBI-1"
+    broken = [violations_by_finding(evaluate_policies(app, policies)) for app in report.apps]
+    results = [
+        _result(f, app, i, index[f.rule_id], broken[i].get(f.fingerprint, ()))
+        for i, app in enumerate(report.apps)
+        for f in sort_findings(app.findings)
+    ]
+    failed = [(i, a) for i, a in enumerate(report.apps) if a.status != "ok"]
+    invocation: JsonDict = {
+        "executionSuccessful": not report.apps or len(failed) < len(report.apps),
+        "toolExecutionNotifications": [
+            {
+                "level": "error",
+                "message": {"text": _one_line(a.error or "unknown error")},
+                "locations": [_physical(a, i)],
+                "descriptor": {"id": "input-error"},
+            }
+            for i, a in failed
+        ],
+    }
+    run: JsonDict = {
+        "tool": {
+            "driver": {
+                "name": "apkaudit",
+                "version": report.tool_version,
+                "semanticVersion": report.tool_version,
+                "rules": descriptors,
+                "properties": {"rules_version": report.rules_version},
+            }
+        },
+        "invocations": [invocation],
+        "artifacts": artifacts,
+        "results": results,
+        "columnKind": "utf16CodeUnits",
+        "properties": {
+            "generated_at": report.generated_at,
+            "apps": [_app_summary(a) for a in report.apps],
+        },
+    }
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+# --------------------------------------------------------------------------- pieces
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _rule_descriptor(r: RuleDoc, policies: Sequence[Policy] = ()) -> JsonDict:
+    permission = (getattr(r, "match", None) or {}).get("permission")
+    props: JsonDict = {
+        "tags": ([r.behaviour] if r.behaviour else []) + policy_tags(r.id, permission, policies),
+        "security-severity": SECURITY_SEVERITY[Severity(r.severity)],
+        "severity": Severity(r.severity).value,
+    }
+    if r.references:
+        props["references"] = list(r.references)
+    return {
+        "id": r.id,
+        "name": r.name,
+        "shortDescription": {"text": r.title or r.name},
+        "fullDescription": {"text": r.rationale or r.title or r.name},
+        "help": {"text": r.remediation or r.rationale or r.title or r.name},
+        "defaultConfiguration": {"level": LEVEL_FOR_SEVERITY[Severity(r.severity)]},
+        "properties": props,
+    }
+
+
+def _descriptor_from_finding(f: Finding, policies: Sequence[Policy] = ()) -> JsonDict:
+    return {
+        "id": f.rule_id,
+        "name": f.name,
+        "shortDescription": {"text": f.title or f.name},
+        "fullDescription": {"text": f.title or f.name},
+        "help": {"text": f.remediation or f.title or f.name},
+        "defaultConfiguration": {"level": LEVEL_FOR_SEVERITY[f.severity]},
+        "properties": {
+            "tags": ([f.behaviour] if f.behaviour else []) + policy_tags(f.rule_id, None, policies),
+            "security-severity": SECURITY_SEVERITY[f.severity],
+            "severity": f.severity.value,
+        },
+    }
+
+
+def _uri(path: str) -> str:
+    """The input path as given (relative stays relative), as a URI reference."""
+    return quote(path.replace("\\", "/"), safe="/:@!$&'()*+,;=-._~")
+
+
+def _artifact(app: AppResult) -> JsonDict:
+    out: JsonDict = {"location": {"uri": _uri(app.input.path)}, "length": app.input.size}
+    hashes = {
+        k: v
+        for k, v in (
+            ("sha-256", app.input.sha256),
+            ("sha-1", app.input.sha1),
+            ("md5", app.input.md5),
+        )
+        if v
+    }
+    if hashes:
+        out["hashes"] = hashes
+    return out
+
+
+def _physical(app: AppResult, artifact_index: int) -> JsonDict:
+    return {
+        "physicalLocation": {
+            "artifactLocation": {"uri": _uri(app.input.path), "index": artifact_index}
+        }
+    }
+
+
+def _location(ev: Evidence, app: AppResult, artifact_index: int) -> JsonDict:
+    loc = _physical(app, artifact_index)
+    if ev.location is not None:
+        cl = ev.location
+        loc["logicalLocations"] = [
+            {
+                "fullyQualifiedName": f"{cl.java_class}.{cl.method.split('(', 1)[0]}",
+                "kind": "function",
+                "properties": {
+                    "dex": cl.dex,
+                    "offset": cl.offset,
+                    "offsetHex": f"{cl.offset:#x}",
+                    "method": cl.method,
+                },
+            }
+        ]
+    elif ev.manifest_element:
+        loc["logicalLocations"] = [
+            {"fullyQualifiedName": f"AndroidManifest.xml/{ev.manifest_element}", "kind": "element"}
+        ]
+    if ev.description:
+        loc["message"] = {"text": ev.description}
+    return loc
+
+
+def _result(
+    f: Finding,
+    app: AppResult,
+    artifact_index: int,
+    rule_index: int,
+    policy_rules: Sequence[str] = (),
+) -> JsonDict:
+    evidence = sorted(f.evidence, key=lambda e: e.location is None)  # code locations first
+    locations = [_location(e, app, artifact_index) for e in evidence]
+    if not locations:
+        locations = [_physical(app, artifact_index)]
+    result: JsonDict = {
+        "ruleId": f.rule_id,
+        "ruleIndex": rule_index,
+        "level": LEVEL_FOR_SEVERITY[f.severity],
+        "message": {"text": f.message or f.title or f.name},
+        "locations": locations[:1],
+        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "properties": {
+            "severity": f.severity.value,
+            "confidence": f.confidence.value,
+            "stage": f.stage.name.lower(),
+            "behaviour": f.behaviour,
+            "origin": f.origin,
+            "package": app.identity.package,
+        },
+    }
+    if policy_rules:  # the policy rules this finding helps violate, and their policies' tags
+        result["properties"]["policy_violations"] = list(policy_rules)
+        result["properties"]["tags"] = sorted({f"policy:{p.split('/')[0]}" for p in policy_rules})
+    if len(locations) > 1:
+        result["relatedLocations"] = [
+            {"id": i, **loc} for i, loc in enumerate(locations[1:], start=1)
+        ]
+    return result
+
+
+def _app_summary(app: AppResult) -> JsonDict:
+    ok = app.status == "ok"
+    return {
+        "path": app.input.path,
+        "status": "ok" if ok else "error",
+        "package": app.identity.package or None,
+        "verdicts": app.verdicts.as_dict() if ok else None,
+        "coverage_complete": app.coverage.complete if ok else None,
+    }

@@ -1,0 +1,238 @@
+"""The HTML report in a real browser: Debian's headless Chromium driven by Playwright.
+
+No browser is downloaded: Playwright drives ``/usr/bin/chromium`` (``apt-get install chromium``;
+override with ``APKAUDIT_CHROMIUM``). Checks: the page makes no network request, logs no console
+error, shows the verdict headline above the fold of a 1280x900 window, runs nothing from a
+hostile label, and prints on A4 with one section per page. Screenshots (and the PDF) are saved
+under ``build/test-artifacts/`` (or ``$APKAUDIT_ARTIFACTS``); with
+``APKAUDIT_UPDATE_SCREENSHOTS=1`` the two screenshots also replace ``docs/report-*.png``.
+
+Without Chromium or Playwright these tests are skipped locally and fail in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import IN_CI, REPO, fixture_apk
+
+from apkaudit.cli.app import make_report, render
+from apkaudit.model import Level
+from apkaudit.report.i18n import catalog
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = Path(os.environ.get("APKAUDIT_CHROMIUM", "/usr/bin/chromium"))
+ARTIFACTS = Path(os.environ.get("APKAUDIT_ARTIFACTS", REPO / "build" / "test-artifacts"))
+DOCS = REPO / "docs"
+WIDTH, HEIGHT = 1280, 900
+# Safe as root in a container; no background traffic of Chromium's own; no DNS at all.
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--host-resolver-rules=MAP * ~NOTFOUND",
+]
+HOSTILE_LABEL = "<script>alert('label')</script><img src=x onerror=alert(1)>"
+CJK_FONT = re.compile(r"CJK|Han Sans|PingFang|YaHei|Hei|Song|Ming|WenQuanYi|Fallback", re.I)
+
+
+def _require_browser() -> None:
+    problem = ""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        problem = "playwright is not installed (python3 -m pip install -e '.[test]')"
+    if not problem and not CHROMIUM.is_file():
+        problem = f"{CHROMIUM} not found (apt-get install -y chromium)"
+    if problem:
+        if IN_CI:
+            pytest.fail(f"browser tests need a browser in CI: {problem}")
+        pytest.skip(problem)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A Chromium context with a fresh profile (``--user-data-dir``) for this module."""
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_playwright() as pw:
+        context = pw.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=FLAGS,
+            viewport={"width": WIDTH, "height": HEIGHT},
+            device_scale_factor=1,
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+@dataclass
+class Visit:
+    page: Any
+    url: str
+    requests: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
+    console: list[tuple[str, str]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    @property
+    def console_errors(self) -> list[str]:
+        return [text for kind, text in self.console if kind == "error"]
+
+    @property
+    def network(self) -> list[str]:
+        """Every request other than the report file itself."""
+        return [u for u in self.requests if u != self.url] + self.blocked
+
+
+def visit(context: Any, path: Path) -> Visit:
+    page = context.new_page()
+    v = Visit(page, path.resolve().as_uri())
+
+    def on_dialog(dialog: Any) -> None:
+        v.dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    def on_route(route: Any) -> None:
+        url = route.request.url
+        if url == v.url:
+            route.continue_()
+        else:  # nothing else may load: record and refuse it
+            v.blocked.append(url)
+            route.abort()
+
+    page.on("request", lambda r: v.requests.append(r.url))
+    page.on("console", lambda m: v.console.append((m.type, m.text)))
+    page.on("pageerror", lambda e: v.errors.append(str(e)))
+    page.on("dialog", on_dialog)
+    page.route("**/*", on_route)
+    page.goto(v.url, wait_until="load")
+    page.wait_for_timeout(250)  # an onerror handler or a late request would show by now
+    return v
+
+
+def write_report(tmp_path: Path, fixture: str, lang: str, audit) -> Path:
+    app = audit(fixture_apk(fixture))
+    out = tmp_path / f"{fixture}-{lang}.html"
+    out.write_text(render(make_report((app,)), "html", lang=lang), encoding="utf-8")
+    return out
+
+
+def save_screenshot(page: Any, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / name
+    page.screenshot(path=str(shot))  # the viewport: what a reader sees first
+    if os.environ.get("APKAUDIT_UPDATE_SCREENSHOTS") == "1" and (DOCS / name).is_file():
+        shutil.copyfile(shot, DOCS / name)
+    return shot
+
+
+def platform_fonts(page: Any, selector: str) -> list[dict[str, Any]]:
+    """The fonts Chromium actually used to draw ``selector`` (DevTools CSS domain)."""
+    cdp = page.context.new_cdp_session(page)
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    cdp.send("CSS.enable")
+    fonts: list[dict[str, Any]] = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    cdp.detach()
+    return fonts
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_bulk_sms_report_in_chromium(lang: str, browser: Any, tmp_path: Path, audit) -> None:
+    v = visit(browser, write_report(tmp_path, "loan-bulk-sms", lang, audit))
+    page = v.page
+    try:
+        assert v.network == [], "the report tried to load something"
+        assert v.console_errors == [] and v.errors == [] and v.dialogs == []
+        assert page.evaluate("document.documentElement.lang") == lang
+
+        headline = page.locator("#app-1-headline")
+        assert headline.is_visible()
+        box = headline.bounding_box()
+        assert box is not None and page.evaluate("window.scrollY") == 0
+        assert box["y"] >= 0 and box["y"] + box["height"] <= HEIGHT, box  # above the fold
+        expected = catalog(lang).verdict_sentence("bulk_sms_to_contacts", Level.CONFIRMED)
+        assert expected in headline.inner_text()
+        assert page.locator("h1").inner_text() == "QuickCash Loan"
+
+        if lang == "zh-CN":  # drawn with a font that has Chinese glyphs, not boxes
+            fonts = platform_fonts(page, "#app-1-headline .headline-verdict")
+            assert any(CJK_FONT.search(f["familyName"]) for f in fonts), fonts
+        shot = save_screenshot(page, f"report-{lang}.png")
+        assert shot.read_bytes().startswith(b"\x89PNG")
+    finally:
+        page.close()
+
+
+def test_hostile_label_does_not_run(browser: Any, tmp_path: Path, audit) -> None:
+    v = visit(browser, write_report(tmp_path, "hostile-label", "en", audit))
+    page = v.page
+    try:
+        assert v.dialogs == [] and v.errors == [] and v.console_errors == []
+        assert v.network == []  # <img src=x> would have requested ./x
+        assert page.locator("h1").inner_text() == HOSTILE_LABEL  # shown as text
+        assert page.locator("script").count() == 0
+        assert page.locator("img").count() == 0
+        assert page.evaluate("document.title").endswith(HOSTILE_LABEL)
+        save_screenshot(page, "report-hostile-label.png")
+    finally:
+        page.close()
+
+
+def test_report_prints_on_a4_one_section_per_page(browser: Any, tmp_path: Path, audit) -> None:
+    v = visit(browser, write_report(tmp_path, "loan-bulk-sms", "en", audit))
+    page = v.page
+    try:
+        page.emulate_media(media="print")
+        style = "e => getComputedStyle(e).breakBefore"
+        assert page.eval_on_selector(".part-policies", style) == "page"
+        assert page.eval_on_selector(".part-verdicts", style) != "page"
+        assert page.eval_on_selector(".policy-summary", "e => getComputedStyle(e).breakInside") == (
+            "avoid"
+        )
+        pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "report-en.pdf").write_bytes(pdf)
+        assert pdf.startswith(b"%PDF")
+        pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+        assert pages >= 5, pages  # verdicts, policies, identity, findings, ... each on its own
+        box = re.search(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", pdf)
+        assert box is not None
+        width, height = float(box.group(1)), float(box.group(2))
+        assert abs(width - 595.3) < 2 and abs(height - 841.9) < 2, (width, height)  # A4 in pt
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("lang", ["en", "zh-CN"])
+def test_docs_screenshots_are_committed(lang: str) -> None:
+    shot = DOCS / f"report-{lang}.png"
+    assert shot.is_file(), f"run APKAUDIT_UPDATE_SCREENSHOTS=1 pytest {__file__}"
+    head = shot.read_bytes()[:24]
+    assert head.startswith(b"\x89PNG\r\n\x1a\n")
+    assert struct.unpack(">II", head[16:24]) == (WIDTH, HEIGHT)
+    assert shot.stat().st_size < 400_000
