@@ -1,7 +1,8 @@
 """Shared vocabulary of every stage: enums and frozen dataclasses. No I/O here.
 
 The pipeline passes these values from stage to stage (see docs/architecture.md):
-loader -> ManifestFacts + CodeIndex -> Behaviours -> Findings -> AppResult -> Report.
+loader -> ManifestFacts + CodeIndex -> Behaviours -> Findings -> AppResult
+(-> apkaudit.report.document.Report, what the renderers read).
 """
 
 from __future__ import annotations
@@ -406,9 +407,24 @@ class Risk:
     score: int  # 0..100
 
 
+MAX_ICON_BYTES = 64 * 1024  # an icon larger than this is never read nor shown
+
+
+def sniff_image(data: bytes) -> str | None:
+    """The MIME type of PNG, WebP or JPEG bytes by their magic numbers; None for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
+        return "image/png"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    return None
+
+
 @dataclass(frozen=True)
 class AppIcon:
-    """The launcher icon, as read from the APK: a raster image whose magic bytes were checked."""
+    """The launcher icon, as read from the APK: a raster image whose magic bytes were checked
+    (:func:`sniff_image`; the HTML report checks them again before it embeds the image)."""
 
     mime: str  # image/png | image/webp | image/jpeg
     data: bytes
@@ -442,13 +458,3 @@ class AppResult:
         """Blind spots that say the container itself is damaged or hostile (the app was
         salvaged, partly): the CLI reports these as an input error while keeping the report."""
         return tuple(b for b in self.coverage.blind_spots if b.kind in INPUT_DEFECT_KINDS)
-
-
-@dataclass(frozen=True)
-class Report:
-    tool_version: str
-    rules_version: str
-    generated_at: str  # ISO-8601 UTC, injected so outputs are reproducible
-    apps: tuple[AppResult, ...]
-    # ids of the policies to check (apkaudit/policies/); None: every policy, (): none
-    policies: tuple[str, ...] | None = None

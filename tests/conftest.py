@@ -19,8 +19,11 @@ from pathlib import Path
 
 import pytest
 
+from apkaudit import __version__
 from apkaudit.audit import audit_app
 from apkaudit.model import AppResult
+from apkaudit.report.document import Report, RuleRun, build_report
+from apkaudit.rules import load_rules
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "fixtures" / "apks"
@@ -140,3 +143,20 @@ def real_path(row: dict[str, str]) -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is listed in INDEX.tsv but missing")
     return path
+
+
+REPORT_DATE = "2024-01-01T00:00:00Z"
+
+
+def report_of(
+    *apps: AppResult, policies: tuple[str, ...] | None = None, rules: RuleRun | None = None
+) -> Report:
+    """The report of ``apps`` as ``scan`` makes it: the packaged rules (or ``rules``), the
+    selected policies checked (None: all)."""
+    return build_report(
+        apps,
+        rules=rules or RuleRun.of(load_rules()),
+        tool_version=__version__,
+        generated_at=REPORT_DATE,
+        policy_ids=policies,
+    )

@@ -12,15 +12,19 @@ import sys
 import traceback
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from apkaudit import __version__
-from apkaudit.model import AppResult, Report, Severity
+from apkaudit.model import AppResult, Severity
+from apkaudit.report.formats import FORMATS, RenderOptions, render
+from apkaudit.report.i18n import LANGUAGES
+
+if TYPE_CHECKING:
+    from apkaudit.report.document import Report, RuleCatalogue
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
-FORMATS = ("html", "json", "sarif", "md")
-LANGUAGES = ("en", "zh-CN")  # apkaudit.report.i18n.LANGUAGES, without importing it at start-up
 
 
 def _now() -> str:
@@ -30,33 +34,20 @@ def _now() -> str:
     return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def make_report(apps: tuple[AppResult, ...], policies: tuple[str, ...] | None = None) -> Report:
-    """``policies``: ids of the policies to check (None: all of them)."""
-    from apkaudit.rules import load_rules
+def make_report(
+    apps: tuple[AppResult, ...], rules: RuleCatalogue, policies: tuple[str, ...] | None = None
+) -> Report:
+    """The report of ``apps``, audited with ``rules``; ``policies``: ids of the policies to
+    check (None: all of them)."""
+    from apkaudit.report.document import RuleRun, build_report
 
-    return Report(__version__, load_rules().version, _now(), apps, policies)
-
-
-def render(report: Report, fmt: str, *, lang: str = "en", redact: bool = True) -> str:
-    """``lang`` and ``redact`` apply to the human-readable formats (html, md)."""
-    from apkaudit.rules import load_rules
-
-    rules = load_rules()
-    if fmt == "json":
-        from apkaudit.report.json_v1 import render_json
-
-        return render_json(report)
-    if fmt == "sarif":
-        from apkaudit.report.sarif import render_sarif
-
-        return render_sarif(report, rules.rules)
-    if fmt == "md":
-        from apkaudit.report.markdown import render_markdown
-
-        return render_markdown(report, lang=lang, redact=redact)
-    from apkaudit.report.html import render_html
-
-    return render_html(report, rules=rules.as_mapping(), lang=lang, redact=redact)
+    return build_report(
+        apps,
+        rules=RuleRun.of(rules),
+        tool_version=__version__,
+        generated_at=_now(),
+        policy_ids=policies,
+    )
 
 
 def _policy_option(
@@ -211,8 +202,10 @@ def scan(
     fmt = fmt or _format_from_name(output)
     chosen = limits if isinstance(limits, Limits) else DEFAULT_LIMITS
     cap_address_space(chosen.max_memory_mb if max_memory_mb is None else max_memory_mb)
-    result = audit_app(apk, AuditOptions(limits=chosen))
-    text = render(make_report((result,), policies), fmt, lang=lang, redact=not no_redact)
+    options = AuditOptions(limits=chosen)
+    result = audit_app(apk, options)
+    report = make_report((result,), options.rules, policies)
+    text = render(report, fmt, RenderOptions(lang=lang, redact=not no_redact))
     if output is not None:
         output.write_text(text, encoding="utf-8")
     elif result.status == "ok":

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from apkaudit.corpus.gate import GatePolicy, app_id, finding_counts, is_new
-from apkaudit.model import Report
+from apkaudit.model import AppResult
+from apkaudit.report.document import Report, RuleRun, build_report
 from apkaudit.report.json_load import app_from_dict
 from apkaudit.report.json_v1 import report_to_dict
 from apkaudit.report.summary import AppLine, render_summary
@@ -71,8 +72,15 @@ def write_outputs(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    header = Report(tool_version, rules.version, generated_at, ())
+    ran = RuleRun.of(rules)
+
+    def report_of(results: Sequence[AppResult]) -> Report:
+        return build_report(
+            results, rules=ran, tool_version=tool_version, generated_at=generated_at
+        )
+
     if "json" in formats:
+        header = report_of(())
         doc = report_to_dict(header)
         doc["apps"] = list(apps)
         text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -82,17 +90,15 @@ def write_outputs(
         results = [app_from_dict(a, x) for a, x in zip(apps, more, strict=True)]
     if "sarif" in formats:
         written["sarif"] = _write(
-            out / SARIF_NAME, render_sarif_run(header, results, apps, rules, policy)
+            out / SARIF_NAME, render_sarif_run(report_of(results), apps, policy)
         )
     if "html" in formats:
         from apkaudit.report.html import render_html
 
         names = report_names(apps)
         (out / APPS_DIR).mkdir(exist_ok=True)
-        mapping = rules.as_mapping()
         for result, name in zip(results, names, strict=True):
-            one = Report(tool_version, rules.version, generated_at, (result,))
-            _write(out / APPS_DIR / name, render_html(one, rules=mapping))
+            _write(out / APPS_DIR / name, render_html(report_of((result,))))
         keep = set(names)
         for old in (out / APPS_DIR).glob("*.html"):  # reports of apps not in this run
             if old.name not in keep:
@@ -123,17 +129,10 @@ def _new_count(policy: GatePolicy | None, app: JsonDict) -> int | None:
     )
 
 
-def render_sarif_run(
-    header: Report,
-    results: Sequence[Any],
-    apps: Sequence[JsonDict],
-    rules: RuleSet,
-    policy: GatePolicy | None,
-) -> str:
+def render_sarif_run(report: Report, apps: Sequence[JsonDict], policy: GatePolicy | None) -> str:
     from apkaudit.report.sarif import FINGERPRINT_KEY, report_to_sarif
 
-    report = Report(header.tool_version, header.rules_version, header.generated_at, tuple(results))
-    doc = report_to_sarif(report, rules.rules)
+    doc = report_to_sarif(report)
     if policy is not None and policy.baseline is not None:
         for res in doc["runs"][0]["results"]:
             # the artifact index of a result is the index of its app in the report

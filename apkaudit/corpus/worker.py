@@ -163,6 +163,7 @@ def _test_hook(path: str, memory_mb: int) -> None:
 def _serve(requests: IO[str], replies: IO[str], memory_mb: int) -> int:
     from apkaudit.audit import AuditOptions, audit_app
     from apkaudit.limits import DEFAULT_LIMITS
+    from apkaudit.policies.engine import evaluate_policies
     from apkaudit.report.json_load import extras_of
     from apkaudit.report.json_v1 import app_to_dict
 
@@ -170,15 +171,14 @@ def _serve(requests: IO[str], replies: IO[str], memory_mb: int) -> int:
         if not line.strip():
             continue
         req = json.loads(line)
-        start = time.perf_counter()
-        stop_after = False
+        start, stop_after = time.perf_counter(), False
         extras: JsonDict = {}
         try:
             _test_hook(req["path"], memory_mb)
             limits = DEFAULT_LIMITS.override(**dict(req.get("limits") or {}))
             result = audit_app(req["path"], AuditOptions(limits=limits))
-            app, kind = app_to_dict(result), (OK if result.status == "ok" else INPUT)
-            extras = extras_of(result)
+            kind = OK if result.status == "ok" else INPUT
+            app, extras = app_to_dict(result, evaluate_policies(result)), extras_of(result)
         except MemoryError:
             app, kind, stop_after = {}, MEMORY, True
         except Exception as exc:  # a bug in apkaudit: report it on the row, keep serving

@@ -10,39 +10,15 @@ oversized or odd icon is simply left out.
 
 from __future__ import annotations
 
-import base64
-
 from lxml import etree
 
 from apkaudit.load.loader import read_entries
 from apkaudit.manifest import androguard_adapter as ag
-from apkaudit.model import AppIcon
+from apkaudit.model import MAX_ICON_BYTES, AppIcon, sniff_image
 
-MAX_ICON_BYTES = 64 * 1024
 PREFERRED_DENSITY = 320  # xhdpi: 96 px launcher icons, shown at 48 CSS px on a 2x screen
 _RASTER = (".png", ".webp", ".jpg", ".jpeg")
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
-
-
-def sniff_image(data: bytes) -> str | None:
-    """The MIME type of PNG, WebP or JPEG bytes by their magic numbers; None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    return None
-
-
-def data_uri(icon: AppIcon | None) -> str:
-    """``data:`` URI of an icon, re-checked (the icon may come from a stored report); "" if bad."""
-    if icon is None or len(icon.data) > MAX_ICON_BYTES:
-        return ""
-    mime = sniff_image(icon.data)
-    if mime is None or mime != icon.mime:
-        return ""
-    return f"data:{mime};base64,{base64.b64encode(icon.data).decode('ascii')}"
 
 
 def _candidates(files: tuple[tuple[str, int], ...]) -> list[str]:

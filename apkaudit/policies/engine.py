@@ -17,11 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
-from apkaudit.model import AppResult, Finding, Level, ManifestFacts
-from apkaudit.policies import Policy, PolicyRule, PolicySet, load_policies
-from apkaudit.report.i18n import Catalog, catalog
+from apkaudit.model import AppResult, Finding, ManifestFacts
+from apkaudit.policies import Policy, PolicyRule, load_policies
 
 
 class Outcome(StrEnum):
@@ -91,13 +89,6 @@ def evaluate_policies(
         return ()
     chosen = load_policies().policies if policies is None else policies
     return tuple(_policy_outcome(p, app) for p in chosen)
-
-
-def selected_policies(
-    ids: Iterable[str] | None, policy_set: PolicySet | None = None
-) -> tuple[Policy, ...]:
-    """The policies a :class:`Report` names (``None``: all). Unknown ids raise ``KeyError``."""
-    return (policy_set or load_policies()).select(None if ids is None else tuple(ids))
 
 
 def _policy_outcome(policy: Policy, app: AppResult) -> PolicyOutcome:
@@ -201,111 +192,3 @@ def _behind(triggers: Sequence[Reason], app: AppResult) -> tuple[Finding, ...]:
     picked = [f for f in app.findings if shows(f)]
     picked.sort(key=lambda f: (-f.severity.rank, -f.confidence.rank, f.rule_id, f.fingerprint))
     return tuple(picked)
-
-
-# --------------------------------------------------------------------------- SARIF helpers
-
-
-def policy_tags(
-    rule_id: str, permission: str | None, policies: Sequence[Policy] | None = None
-) -> list[str]:
-    """``policy:ID`` tags for a finding rule: the policies whose rules cite what it shows."""
-    chosen = load_policies().policies if policies is None else policies
-    tags = []
-    for policy in chosen:
-        if any(_cites(r, rule_id, permission) for r in policy.rules):
-            tags.append(f"policy:{policy.id}")
-    return tags
-
-
-def _cites(rule: PolicyRule, rule_id: str, permission: str | None) -> bool:
-    if rule_id in rule.findings:
-        return True
-    if any(rule_id in VERDICT_FINDINGS.get(k, ()) for table in rule.verdicts for k in table):
-        return True
-    return permission is not None and permission in rule.permissions
-
-
-def violations_by_finding(outcomes: Sequence[PolicyOutcome]) -> dict[str, list[str]]:
-    """Finding fingerprint -> ids of the policy rules it helps violate (``rbi/RBI-1``)."""
-    out: dict[str, list[str]] = {}
-    for p in outcomes:
-        for r in p.rules:
-            if r.status is not Outcome.VIOLATION:
-                continue
-            for f in r.findings:
-                out.setdefault(f.fingerprint, []).append(f"{p.policy.id}/{r.rule.id}")
-    return out
-
-
-def worst(outcomes: Sequence[PolicyOutcome]) -> Outcome:
-    return max((o.status for o in outcomes), key=lambda s: s.rank, default=Outcome.PASS)
-
-
-# --------------------------------------------------------------------------- wording and JSON
-
-
-def describe(reason: Reason, tr: Catalog) -> str:
-    """One reason as a sentence in the catalog's language."""
-    kind = reason.kind
-    if kind in ("permission", "not_allowed", "review"):
-        return tr.t(f"reason.{kind}", permission=reason.subject.rsplit(".", 1)[-1])
-    if kind == "verdicts":
-        return " ".join(tr.verdict_sentence(k, Level(v)) for k, v in reason.levels)
-    if kind == "finding":
-        title = tr.rule_text(reason.subject, "title", reason.subject)
-        return tr.t("reason.finding", rule_id=reason.subject, title=title)
-    if kind == "target_sdk":
-        minimum = dict(reason.levels).get("min", "")
-        if not reason.subject:
-            return tr.t("reason.target_sdk_unknown", min=minimum)
-        return tr.t("reason.target_sdk", min=minimum, target=reason.subject)
-    if kind == "exempt":
-        return tr.t(f"reason.exempt_{reason.subject}")
-    return tr.t(f"reason.{kind}")
-
-
-def _reason_json(reason: Reason, tr: Catalog) -> dict[str, Any]:
-    return {
-        "kind": reason.kind,
-        "subject": reason.subject,
-        "levels": dict(reason.levels),
-        "text": describe(reason, tr),
-    }
-
-
-def outcomes_to_json(outcomes: Sequence[PolicyOutcome]) -> list[dict[str, Any]]:
-    """The ``policies`` value of an app row in the JSON report (English texts)."""
-    tr = catalog("en")
-    return [
-        {
-            "id": o.policy.id,
-            "name": o.policy.name,
-            "jurisdiction": o.policy.jurisdiction,
-            "authority": o.policy.authority,
-            "status": o.status.value,
-            "rules": [
-                {
-                    "id": r.rule.id,
-                    "title": r.rule.title,
-                    "document": r.rule.document,
-                    "section": r.rule.section,
-                    "section_note": r.rule.section_note,
-                    "effective": r.rule.effective,
-                    "date_note": r.rule.date_note,
-                    "url": r.rule.url,
-                    "sources": list(r.rule.sources),
-                    "verification": r.rule.verification,
-                    "requirement": r.rule.requirement,
-                    "note": r.rule.note,
-                    "status": r.status.value,
-                    "reasons": [_reason_json(x, tr) for x in r.reasons],
-                    "findings": [
-                        {"rule_id": f.rule_id, "fingerprint": f.fingerprint} for f in r.findings
-                    ],
-                }
-                for r in o.rules
-            ],
-        }
-        for o in outcomes
-    ]

@@ -9,34 +9,30 @@ marks APK data safe. Phone numbers and e-mail addresses in evidence are partly m
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import jinja2
 
-from apkaudit.load.icon import data_uri
 from apkaudit.model import (
+    MAX_ICON_BYTES,
     VERDICT_KEYS,
+    AppIcon,
     AppResult,
     CodeLocation,
     Finding,
     Level,
-    Report,
     Severity,
+    sniff_image,
 )
-from apkaudit.policies import Policy, load_policies
-from apkaudit.policies.engine import (
-    Outcome,
-    PolicyOutcome,
-    describe,
-    evaluate_policies,
-    selected_policies,
-)
+from apkaudit.policies.engine import Outcome, PolicyOutcome
+from apkaudit.report.document import Report
 from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_v1 import sort_findings
+from apkaudit.report.reasons import describe
 from apkaudit.report.redact import redact as redact_text
-from apkaudit.report.sarif import RuleDoc
 from apkaudit.report.templates import new_environment
 
 TEMPLATE = "report.html.j2"
@@ -127,31 +123,25 @@ class PolicyView:
     rules: tuple[PolicyRuleView, ...]
 
 
-def render_html(
-    report: Report,
-    *,
-    rules: Mapping[str, RuleDoc] | None = None,
-    lang: str = "en",
-    redact: bool = True,
-) -> str:
-    """The whole report as one HTML document, in ``lang`` (``apkaudit.report.i18n.LANGUAGES``)."""
+def render_html(report: Report, *, lang: str = "en", redact: bool = True) -> str:
+    """The whole report as one HTML document, in ``lang`` (``apkaudit.report.i18n.LANGUAGES``),
+    with an appendix documenting the rules that ran."""
     tr = catalog(lang)
     template = _environment().get_template(TEMPLATE)
-    policies = selected_policies(report.policies)
-    apps = [_app_view(app, tr, policies) for app in report.apps]
-    appendix = [rules[k] for k in sorted(rules)] if rules else []
+    apps = [_app_view(app, outcomes, tr) for app, outcomes in report.checked()]
+    appendix = sorted(report.rules.rules, key=lambda r: r.id)
     return template.render(
         report=report,
         apps=apps,
         rules=appendix,
-        rule_ids=set(rules or ()),
+        rule_ids={r.id for r in appendix},
         t=tr.t,
         tr=tr,
         lang=lang,
         redact=redact_text if redact else _same,
         redacted=redact,
-        policies_version=load_policies().version,
-        policies_checked=bool(policies),
+        policies_version=report.policies.version,
+        policies_checked=bool(report.policies.policies),
     )
 
 
@@ -275,11 +265,22 @@ def policy_views(outcomes: Sequence[PolicyOutcome], tr: Catalog) -> list[PolicyV
     return views
 
 
-def _app_view(app: AppResult, tr: Catalog, policies: Sequence[Policy]) -> dict[str, object]:
+def data_uri(icon: AppIcon | None) -> str:
+    """``data:`` URI of an icon, its bytes checked again (the icon may come from a stored
+    result); "" for a missing, oversized or mislabelled one."""
+    if icon is None or len(icon.data) > MAX_ICON_BYTES:
+        return ""
+    mime = sniff_image(icon.data)
+    if mime is None or mime != icon.mime:
+        return ""
+    return f"data:{mime};base64,{base64.b64encode(icon.data).decode('ascii')}"
+
+
+def _app_view(app: AppResult, outcomes: Sequence[PolicyOutcome], tr: Catalog) -> dict[str, object]:
     ident = app.identity
     ok = app.status == "ok"
     lines = verdict_lines(app, tr) if ok else []
-    outcomes = evaluate_policies(app, policies) if ok else ()
+    outcomes = outcomes if ok else ()
     head_level, head_sentence = headline(app, lines, tr) if ok else ("", "")
     violated = sum(1 for o in outcomes if o.status is Outcome.VIOLATION)
     if not outcomes:

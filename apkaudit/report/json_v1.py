@@ -1,13 +1,13 @@
 """JSON report, contract v1 (see docs: design.md "JSON contract (v1)").
 
-Pure functions of the :class:`~apkaudit.model.Report`: no I/O, no clock. The output is
+Pure functions of the :class:`~apkaudit.report.document.Report`: no I/O, no clock. The output is
 deterministic: keys sorted, findings sorted by (severity, confidence, rule, fingerprint),
 permissions by name. Rows of apps that could not be audited carry ``error`` and ``null``
 verdicts/app/risk/coverage: "not analysed" is never rendered as "clean".
 
-The contract keys are fixed by the schema (``apkaudit/schema/report-v1.schema.json``);
+The contract keys are fixed by the schema (``apkaudit/report/schema/report-v1.schema.json``);
 ``chains``, ``permissions``, ``components``, ``signing``, ``flags``, ``code_stats``, ``notes``,
-``policies`` (the policy checks of :mod:`apkaudit.policies.engine`) and the extra finding
+``policies`` (the policy outcomes the :class:`Report` holds) and the extra finding
 keys (``title``, ``stage``, ``fingerprint``, ``remediation``) are the documented extensions.
 """
 
@@ -28,10 +28,11 @@ from apkaudit.model import (
     Finding,
     Hop,
     ManifestFacts,
-    Report,
 )
-from apkaudit.policies import Policy, load_policies
-from apkaudit.policies.engine import evaluate_policies, outcomes_to_json, selected_policies
+from apkaudit.policies.engine import PolicyOutcome, Reason
+from apkaudit.report.document import Report
+from apkaudit.report.i18n import Catalog, catalog
+from apkaudit.report.reasons import describe
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "apkaudit"
@@ -45,7 +46,6 @@ def render_json(report: Report) -> str:
 
 
 def report_to_dict(report: Report) -> JsonDict:
-    policies = selected_policies(report.policies)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {
@@ -54,13 +54,13 @@ def report_to_dict(report: Report) -> JsonDict:
             "rules_version": report.rules_version,
         },
         "generated_at": report.generated_at,
-        "policy_packs": {"version": load_policies().version, "ids": [p.id for p in policies]},
-        "apps": [app_to_dict(app, policies) for app in report.apps],
+        "policy_packs": {"version": report.policies.version, "ids": list(report.policies.ids)},
+        "apps": [app_to_dict(app, outcomes) for app, outcomes in report.checked()],
     }
 
 
-def app_to_dict(app: AppResult, policies: Sequence[Policy] | None = None) -> JsonDict:
-    """One app row; ``policies``: the policies to check it against (default: all)."""
+def app_to_dict(app: AppResult, outcomes: Sequence[PolicyOutcome] = ()) -> JsonDict:
+    """One app row, with the outcomes of the policies it was checked against."""
     ok = app.status == "ok"
     m = app.manifest
     return {
@@ -85,7 +85,7 @@ def app_to_dict(app: AppResult, policies: Sequence[Policy] | None = None) -> Jso
         "signing": _signing(m) if m else [],
         "flags": _flags(m) if m else None,
         "code_stats": _code_stats(app.code) if app.code else None,
-        "policies": outcomes_to_json(evaluate_policies(app, policies)),
+        "policies": outcomes_to_json(outcomes),
     }
 
 
@@ -273,3 +273,52 @@ def _code_stats(code: CodeIndex) -> JsonDict:
         "methods_decoded": code.methods_decoded,
         "refs": len(code.refs),
     }
+
+
+# --------------------------------------------------------------------------- policy outcomes
+
+
+def _reason_json(reason: Reason, tr: Catalog) -> JsonDict:
+    return {
+        "kind": reason.kind,
+        "subject": reason.subject,
+        "levels": dict(reason.levels),
+        "text": describe(reason, tr),
+    }
+
+
+def outcomes_to_json(outcomes: Sequence[PolicyOutcome]) -> list[JsonDict]:
+    """The ``policies`` value of an app row (English texts)."""
+    tr = catalog("en")
+    return [
+        {
+            "id": o.policy.id,
+            "name": o.policy.name,
+            "jurisdiction": o.policy.jurisdiction,
+            "authority": o.policy.authority,
+            "status": o.status.value,
+            "rules": [
+                {
+                    "id": r.rule.id,
+                    "title": r.rule.title,
+                    "document": r.rule.document,
+                    "section": r.rule.section,
+                    "section_note": r.rule.section_note,
+                    "effective": r.rule.effective,
+                    "date_note": r.rule.date_note,
+                    "url": r.rule.url,
+                    "sources": list(r.rule.sources),
+                    "verification": r.rule.verification,
+                    "requirement": r.rule.requirement,
+                    "note": r.rule.note,
+                    "status": r.status.value,
+                    "reasons": [_reason_json(x, tr) for x in r.reasons],
+                    "findings": [
+                        {"rule_id": f.rule_id, "fingerprint": f.fingerprint} for f in r.findings
+                    ],
+                }
+                for r in o.rules
+            ],
+        }
+        for o in outcomes
+    ]

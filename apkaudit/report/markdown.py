@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from apkaudit.model import AppResult, Finding, Report
-from apkaudit.policies import Policy, load_policies
-from apkaudit.policies.engine import Outcome, evaluate_policies, selected_policies
+from apkaudit.model import AppResult, Finding
+from apkaudit.policies.engine import Outcome, PolicyOutcome
+from apkaudit.report.document import Report
 from apkaudit.report.html import VERDICT_ORDER, error_reason, headline, verdict_lines
 from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_v1 import sort_findings
@@ -34,19 +34,18 @@ def md_escape(text: str) -> str:
 
 def render_markdown(report: Report, *, lang: str = "en", redact: bool = True) -> str:
     tr = catalog(lang)
-    policies = selected_policies(report.policies)
-    parts = [_app(app, tr, policies, redact) for app in report.apps]
+    parts = [_app(app, outcomes, tr, redact) for app, outcomes in report.checked()]
     footer = tr.t(
         "md.footer",
         version=report.tool_version,
         rules=report.rules_version,
-        policies=load_policies().version,
+        policies=report.policies.version,
         date=report.generated_at,
     )
     return "\n\n".join([*parts, f"<sub>{md_escape(footer)}</sub>"]) + "\n"
 
 
-def _app(app: AppResult, tr: Catalog, policies: Sequence[Policy], redact: bool) -> str:
+def _app(app: AppResult, outcomes: Sequence[PolicyOutcome], tr: Catalog, redact: bool) -> str:
     ident = app.identity
     title = ident.label or ident.package or app.input.path
     lines = [f"## {md_escape(tr.t('md.title', title=title))}", ""]
@@ -81,7 +80,6 @@ def _app(app: AppResult, tr: Catalog, policies: Sequence[Policy], redact: bool) 
         badge = v.badge if v.level in ("none", "inconclusive") else f"**{v.badge}**"
         lines.append(f"| {md_escape(v.sentence)} | {badge} |")
 
-    outcomes = evaluate_policies(app, policies)
     if outcomes:
         lines += ["", f"### {md_escape(tr.t('md.policies'))}", ""]
         lines += [

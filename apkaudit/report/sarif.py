@@ -8,17 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote
 
-from apkaudit.model import AppResult, Evidence, Finding, Report, Severity
-from apkaudit.policies import Policy
-from apkaudit.policies.engine import (
-    evaluate_policies,
-    policy_tags,
-    selected_policies,
-    violations_by_finding,
-)
+from apkaudit.model import AppResult, Evidence, Finding, Severity
+from apkaudit.policies import Policy, PolicyRule
+from apkaudit.policies.engine import VERDICT_FINDINGS, Outcome, PolicyOutcome
+from apkaudit.report.document import Report, RuleDoc
 from apkaudit.report.json_v1 import sort_findings
 
 SARIF_VERSION = "2.1.0"
@@ -28,27 +24,6 @@ SARIF_SCHEMA = (
 FINGERPRINT_KEY = "apkaudit/v1"
 
 JsonDict = dict[str, Any]
-
-
-class RuleDoc(Protocol):
-    """What the renderers need to know of a rule (any object with these attributes)."""
-
-    @property
-    def id(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def title(self) -> str: ...
-    @property
-    def severity(self) -> Severity: ...
-    @property
-    def behaviour(self) -> str: ...
-    @property
-    def rationale(self) -> str: ...
-    @property
-    def remediation(self) -> str: ...
-    @property
-    def references(self) -> tuple[str, ...]: ...
 
 
 LEVEL_FOR_SEVERITY: dict[Severity, str] = {
@@ -69,13 +44,14 @@ SECURITY_SEVERITY: dict[Severity, str] = {
 }
 
 
-def render_sarif(report: Report, rules: Sequence[RuleDoc] = ()) -> str:
-    return json.dumps(report_to_sarif(report, rules), indent=2, ensure_ascii=False) + "\n"
+def render_sarif(report: Report) -> str:
+    return json.dumps(report_to_sarif(report), indent=2, ensure_ascii=False) + "\n"
 
 
-def report_to_sarif(report: Report, rules: Sequence[RuleDoc] = ()) -> JsonDict:
-    policies = selected_policies(report.policies)
-    descriptors = [_rule_descriptor(r, policies) for r in sorted(rules, key=lambda r: r.id)]
+def report_to_sarif(report: Report) -> JsonDict:
+    policies = report.policies.policies
+    ordered = sorted(report.rules.rules, key=lambda r: r.id)
+    descriptors = [_rule_descriptor(r, policies) for r in ordered]
     index = {d["id"]: i for i, d in enumerate(descriptors)}
     # A finding whose rule was not handed in still needs a descriptor for ruleIndex.
     for app in report.apps:
@@ -86,7 +62,7 @@ def report_to_sarif(report: Report, rules: Sequence[RuleDoc] = ()) -> JsonDict:
 
     artifacts = [_artifact(app) for app in report.apps]
     # policy rules each finding helps violate, per app: "rbi/RBI-1"
-    broken = [violations_by_finding(evaluate_policies(app, policies)) for app in report.apps]
+    broken = [violations_by_finding(outcomes) for outcomes in report.outcomes]
     results = [
         _result(f, app, i, index[f.rule_id], broken[i].get(f.fingerprint, ()))
         for i, app in enumerate(report.apps)
@@ -125,6 +101,38 @@ def report_to_sarif(report: Report, rules: Sequence[RuleDoc] = ()) -> JsonDict:
         },
     }
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+# --------------------------------------------------------------------------- policies
+
+
+def policy_tags(rule_id: str, permission: str | None, policies: Sequence[Policy]) -> list[str]:
+    """``policy:ID`` tags for a finding rule: the policies whose rules cite what it shows."""
+    return [
+        f"policy:{policy.id}"
+        for policy in policies
+        if any(_cites(r, rule_id, permission) for r in policy.rules)
+    ]
+
+
+def _cites(rule: PolicyRule, rule_id: str, permission: str | None) -> bool:
+    if rule_id in rule.findings:
+        return True
+    if any(rule_id in VERDICT_FINDINGS.get(k, ()) for table in rule.verdicts for k in table):
+        return True
+    return permission is not None and permission in rule.permissions
+
+
+def violations_by_finding(outcomes: Sequence[PolicyOutcome]) -> dict[str, list[str]]:
+    """Finding fingerprint -> ids of the policy rules it helps violate (``rbi/RBI-1``)."""
+    out: dict[str, list[str]] = {}
+    for p in outcomes:
+        for r in p.rules:
+            if r.status is not Outcome.VIOLATION:
+                continue
+            for f in r.findings:
+                out.setdefault(f.fingerprint, []).append(f"{p.policy.id}/{r.rule.id}")
+    return out
 
 
 # --------------------------------------------------------------------------- pieces

@@ -17,12 +17,12 @@ from typing import Any
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, IN_CI, REAL, is_refused, real_index, require_real
+from conftest import FIXTURES, IN_CI, REAL, is_refused, real_index, report_of, require_real
 
 from apkaudit.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
 from apkaudit.corpus.worker import HOOK_ENV
 from apkaudit.model import Severity
-from apkaudit.report.json_v1 import app_to_dict
+from apkaudit.report.json_v1 import report_to_dict
 from apkaudit.report.schema import load_schema
 from apkaudit.rules import load_rules
 
@@ -121,7 +121,7 @@ def test_corpus_has_a_row_per_file_with_the_right_status(corpus: dict[str, Any],
         elif r["package"]:
             assert app["app"]["package"] == r["package"]
         # the isolated worker gives exactly what the library gives in this process
-        assert app == app_to_dict(audit(REAL / r["file"])), r["file"]
+        assert app == report_to_dict(report_of(audit(REAL / r["file"])))["apps"][0], r["file"]
 
 
 @pytest.mark.real
@@ -415,8 +415,12 @@ def test_rows_and_fingerprints_do_not_depend_on_the_hash_seed(tmp_path: Path) ->
     code = (
         "import json, sys\n"
         "from apkaudit.audit import audit_app\n"
-        "from apkaudit.report.json_v1 import app_to_dict\n"
-        "print(json.dumps([app_to_dict(audit_app(p)) for p in sys.argv[1:]], sort_keys=True))\n"
+        "from apkaudit.report.document import RuleRun, build_report\n"
+        "from apkaudit.report.json_v1 import render_json\n"
+        "from apkaudit.rules import load_rules\n"
+        "apps = [audit_app(p) for p in sys.argv[1:]]\n"
+        "rules = RuleRun.of(load_rules())\n"
+        "print(render_json(build_report(apps, rules=rules, tool_version='1', generated_at='t')))\n"
     )
     outs = []
     for seed in ("1", "2", "3"):

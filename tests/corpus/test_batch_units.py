@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, fixture_apk, real_params, real_path
+from conftest import FIXTURES, fixture_apk, real_params, real_path, report_of
 
 from apkaudit.corpus.gate import (
     Baseline,
@@ -21,10 +21,10 @@ from apkaudit.corpus.gate import (
 from apkaudit.corpus.run import InputSpec, content_key, discover
 from apkaudit.corpus.store import CSV_COLUMNS, ResultsStore, StoredRow, export
 from apkaudit.corpus.worker import relabel
-from apkaudit.model import Confidence, Level, Report, Severity
+from apkaudit.model import Confidence, Level, Severity
 from apkaudit.report.html import render_html
 from apkaudit.report.json_load import app_from_dict, extras_of
-from apkaudit.report.json_v1 import app_to_dict
+from apkaudit.report.json_v1 import app_to_dict, report_to_dict
 from apkaudit.report.sarif import render_sarif
 from apkaudit.report.summary import AppLine, render_summary
 from apkaudit.rules import load_rules
@@ -96,18 +96,15 @@ def test_content_key_of_files_and_directories(tmp_path: Path) -> None:
 
 
 def _same_outputs(result) -> None:
-    app = json.loads(json.dumps(app_to_dict(result)))
+    app = json.loads(json.dumps(report_to_dict(report_of(result))["apps"][0]))
     rebuilt = app_from_dict(app, json.loads(json.dumps(extras_of(result))))
-    original, again = (Report("1", "r", "2024-01-01T00:00:00Z", (r,)) for r in (result, rebuilt))
-    assert render_sarif(again, RULES.rules) == render_sarif(original, RULES.rules)
-    mapping = RULES.as_mapping()
-    assert render_html(again, rules=mapping) == render_html(original, rules=mapping)
+    original, again = (report_of(r) for r in (result, rebuilt))
+    assert render_sarif(again) == render_sarif(original)
+    assert render_html(again) == render_html(original)
     assert {f.fingerprint for f in rebuilt.findings} == {f.fingerprint for f in result.findings}
     # a JSON report from elsewhere (no store extras) still gives the same SARIF
-    assert render_sarif(
-        Report("1", "r", "2024-01-01T00:00:00Z", (app_from_dict(app),)), RULES.rules
-    ) == render_sarif(original, RULES.rules)
-    rendered = app_to_dict(rebuilt)
+    assert render_sarif(report_of(app_from_dict(app))) == render_sarif(original)
+    rendered = app_to_dict(rebuilt, again.outcomes[0])
     for key in set(app) - {"code_stats"}:  # see json_load's docstring
         assert rendered[key] == app[key], key
 

@@ -13,11 +13,11 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import REPO, fixture_apk
+from conftest import REPO, fixture_apk, report_of
 
 from apkaudit.audit import audit_app
 from apkaudit.coverage.hidden import NOTICE_KINDS, load_markers
-from apkaudit.model import AppResult, Report
+from apkaudit.model import AppResult
 from apkaudit.report.html import render_html
 
 EDGE = REPO / "fixtures" / "edge"
@@ -68,7 +68,7 @@ def test_packed_stub_is_inconclusive_with_named_reasons(audit) -> None:
 
 def test_packed_stub_html_says_inconclusive(audit) -> None:
     result = audit(EDGE / "packed-stub.apk")
-    html = render_html(Report("1", "r", "2024-01-01T00:00:00Z", (result,)))
+    html = render_html(report_of(result))
     assert "Inconclusive: part of the code is hidden from analysis" in html
     assert "encrypted payload" in html and "assets/payload.bin" in html
     assert "No sign that this app" not in html

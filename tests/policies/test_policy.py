@@ -13,9 +13,9 @@ from dataclasses import replace
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from conftest import FIXTURES, fixture_apk
+from conftest import FIXTURES, fixture_apk, report_of
 
-from apkaudit.cli.app import cli, make_report, render
+from apkaudit.cli.app import cli
 from apkaudit.errors import RuleError
 from apkaudit.model import (
     AppResult,
@@ -31,8 +31,9 @@ from apkaudit.policies.engine import (
     Outcome,
     evaluate_policies,
     evaluate_rule,
-    policy_tags,
 )
+from apkaudit.report.formats import render
+from apkaudit.report.sarif import policy_tags
 from apkaudit.report.schema import load_schema
 from apkaudit.rules import load_rules
 
@@ -244,7 +245,7 @@ def test_google_play_and_rbi_violations(fixture: str, audit) -> None:
 @pytest.mark.parametrize("fixture", ["loan-bulk-sms", "contacts-aes-okhttp", "clean"])
 def test_policies_in_json_validate(fixture: str, audit) -> None:
     app = audit(fixture_apk(fixture))
-    doc = json.loads(render(make_report((app,)), "json"))
+    doc = json.loads(render(report_of(app), "json"))
     jsonschema.validate(doc, load_schema())
     assert doc["policy_packs"]["ids"] == list(load_policies().ids)
     [row] = doc["apps"]
@@ -352,7 +353,7 @@ def test_an_app_that_was_not_audited_gets_no_policy_verdict() -> None:
 
     broken = AppResult(InputInfo("x.apk", "", 1), status="error", error="x.apk: not an APK")
     assert evaluate_policies(broken) == ()
-    doc = json.loads(render(make_report((broken,)), "json"))
+    doc = json.loads(render(report_of(broken), "json"))
     assert doc["apps"][0]["policies"] == []
 
 
@@ -389,7 +390,7 @@ def test_cli_unknown_policy_is_a_usage_error() -> None:
 
 def test_sarif_rules_carry_policy_tags(audit) -> None:
     app = audit(fixture_apk("loan-bulk-sms"))
-    doc = json.loads(render(make_report((app,)), "sarif"))
+    doc = json.loads(render(report_of(app), "sarif"))
     [run] = doc["runs"]
     tags = {r["id"]: r["properties"]["tags"] for r in run["tool"]["driver"]["rules"]}
     assert "policy:google-play-sms-call-log" in tags["SMS001"]
@@ -404,7 +405,7 @@ def test_sarif_rules_carry_policy_tags(audit) -> None:
 
 def test_sarif_tags_follow_the_policy_selection(audit) -> None:
     app = audit(fixture_apk("loan-bulk-sms"))
-    report = replace(make_report((app,)), policies=("rbi",))
+    report = report_of(app, policies=("rbi",))
     doc = json.loads(render(report, "sarif"))
     tags = {r["id"]: r["properties"]["tags"] for r in doc["runs"][0]["tool"]["driver"]["rules"]}
     assert tags["SMS001"] == ["sms_send", "policy:rbi"]

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import IN_CI, REPO, fixture_apk
+from conftest import IN_CI, REPO, fixture_apk, report_of
 
-from apkaudit.cli.app import make_report, render
 from apkaudit.model import Level
+from apkaudit.report.formats import RenderOptions, render
 from apkaudit.report.i18n import catalog
 
 pytestmark = pytest.mark.slow
@@ -137,7 +137,7 @@ def visit(context: Any, path: Path) -> Visit:
 def write_report(tmp_path: Path, fixture: str, lang: str, audit) -> Path:
     app = audit(fixture_apk(fixture))
     out = tmp_path / f"{fixture}-{lang}.html"
-    out.write_text(render(make_report((app,)), "html", lang=lang), encoding="utf-8")
+    out.write_text(render(report_of(app), "html", RenderOptions(lang=lang)), encoding="utf-8")
     return out
 
 

@@ -7,11 +7,12 @@ import string
 
 import pytest
 from click.testing import CliRunner
-from conftest import fixture_apk
+from conftest import fixture_apk, report_of
 
-from apkaudit.cli.app import cli, make_report, render
+from apkaudit.cli.app import cli
 from apkaudit.model import VERDICT_KEYS, Level
 from apkaudit.policies import load_policies
+from apkaudit.report.formats import RenderOptions, render
 from apkaudit.report.i18n import LANGUAGES, RULE_FIELDS, catalog
 from apkaudit.rules import load_rules
 
@@ -108,7 +109,7 @@ def test_unknown_language_is_refused() -> None:
 @pytest.fixture(scope="module")
 def bulk_pages(audit) -> dict[str, str]:
     app = audit(fixture_apk("loan-bulk-sms"))
-    return {lang: render(make_report((app,)), "html", lang=lang) for lang in LANGUAGES}
+    return {lang: render(report_of(app), "html", RenderOptions(lang=lang)) for lang in LANGUAGES}
 
 
 def test_zh_report_is_chinese_and_app_data_is_not_translated(bulk_pages) -> None:

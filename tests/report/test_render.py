@@ -31,12 +31,12 @@ from apkaudit.model import (
     Level,
     ManifestFacts,
     Permission,
-    Report,
     Risk,
     Severity,
     Stage,
     Verdicts,
 )
+from apkaudit.report.document import Report, RuleRun, build_report
 from apkaudit.report.html import INCONCLUSIVE, render_html, verdict_sentence
 from apkaudit.report.json_v1 import render_json, report_to_dict
 from apkaudit.report.sarif import render_sarif
@@ -275,8 +275,14 @@ def clean_app() -> AppResult:
     )
 
 
-def make_report(*apps: AppResult) -> Report:
-    return Report("0.1.0", "2024.05", GENERATED_AT, apps)
+def make_report(*apps: AppResult, rules: tuple[FakeRule, ...] = ()) -> Report:
+    """Every policy checked; ``rules``: the rules that ran (none by default)."""
+    ran = RuleRun(version="2024.05", rules=rules)
+    return build_report(apps, rules=ran, tool_version="0.1.0", generated_at=GENERATED_AT)
+
+
+def with_rules(report: Report) -> Report:
+    return replace(report, rules=RuleRun(version=report.rules_version, rules=RULES))
 
 
 @pytest.fixture
@@ -401,7 +407,7 @@ def test_json_golden(rich: Report) -> None:
 
 
 def test_sarif_results_rules_fingerprints(mixed: Report) -> None:
-    doc = json.loads(render_sarif(mixed, RULES))
+    doc = json.loads(render_sarif(with_rules(mixed)))
     assert doc["version"] == "2.1.0"
     (run,) = doc["runs"]
     driver = run["tool"]["driver"]
@@ -445,7 +451,7 @@ def test_sarif_results_rules_fingerprints(mixed: Report) -> None:
 
 
 def test_sarif_all_failed_is_unsuccessful() -> None:
-    doc = json.loads(render_sarif(make_report(error_app()), RULES))
+    doc = json.loads(render_sarif(make_report(error_app(), rules=RULES)))
     run = doc["runs"][0]
     assert run["results"] == []
     assert run["invocations"][0]["executionSuccessful"] is False
@@ -468,7 +474,7 @@ def _assert_self_contained(page: str) -> None:
 
 
 def test_html_verdicts_in_plain_words(mixed: Report) -> None:
-    page = render_html(mixed, rules={r.id: r for r in RULES})
+    page = render_html(with_rules(mixed))
     _assert_self_contained(page)
     bulk = "This app sends SMS to the people in your contact list without asking you."
     assert bulk in page
@@ -490,7 +496,7 @@ def test_html_escapes_apk_data(mixed: Report) -> None:
 
 
 def test_html_sections(mixed: Report) -> None:
-    page = render_html(mixed, rules={r.id: r for r in RULES})
+    page = render_html(with_rules(mixed))
     # identity
     for text in (
         "com.loan.fast",

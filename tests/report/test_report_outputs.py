@@ -13,12 +13,13 @@ from pathlib import Path
 import jsonschema
 import pytest
 from click.testing import CliRunner
-from conftest import fixture_apk
+from conftest import fixture_apk, report_of
 from markupsafe import escape
 
 from apkaudit import __version__
-from apkaudit.cli.app import cli, make_report, render
+from apkaudit.cli.app import cli
 from apkaudit.model import VERDICT_KEYS, AppResult, Level
+from apkaudit.report.formats import render
 from apkaudit.report.html import verdict_sentence
 from apkaudit.report.schema import load_schema
 
@@ -33,7 +34,7 @@ REMOTE = re.compile(
 
 
 def _report(result: AppResult, fmt: str) -> str:
-    return render(make_report((result,)), fmt)
+    return render(report_of(result), fmt)
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)

@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import REPO, fixture_apk, real_index, real_path, require_real
+from conftest import REPO, fixture_apk, real_index, real_path, report_of, require_real
 
-from apkaudit.cli.app import cli, make_report, render
-from apkaudit.load.icon import MAX_ICON_BYTES, data_uri, sniff_image
+from apkaudit.cli.app import cli
 from apkaudit.load.loader import read_entry
 from apkaudit.model import (
+    MAX_ICON_BYTES,
     AppIcon,
     CodeLocation,
     Confidence,
@@ -25,7 +25,10 @@ from apkaudit.model import (
     Finding,
     Severity,
     Stage,
+    sniff_image,
 )
+from apkaudit.report.formats import RenderOptions, render
+from apkaudit.report.html import data_uri
 from apkaudit.report.markdown import md_escape
 from apkaudit.report.redact import redact
 
@@ -109,11 +112,11 @@ def _with_contact_evidence(app):
 
 def test_html_masks_by_default_and_no_redact_shows(audit) -> None:
     app = _with_contact_evidence(audit(fixture_apk("clean")))
-    masked = render(make_report((app,)), "html")
+    masked = render(report_of(app), "html")
     for secret in ("3456 7890", "6281234567890", "agent.budi@"):
         assert secret not in masked
     assert "+62 8•• •••• ••90" in masked and "a•••••••••@pinjam.example" in masked
-    shown = render(make_report((app,)), "html", redact=False)
+    shown = render(report_of(app), "html", RenderOptions(redact=False))
     for secret in ("+62 812 3456 7890", "+6281234567890", "agent.budi@pinjam.example"):
         assert secret in shown
 
@@ -131,13 +134,13 @@ def test_cli_no_redact() -> None:
 
 def test_markdown_summary(audit) -> None:
     app = audit(fixture_apk("loan-bulk-sms"))
-    text = render(make_report((app,)), "md")
+    text = render(report_of(app), "md")
     assert text.startswith("## apkaudit\\: QuickCash Loan")
     assert "**confirmed: This app sends SMS to the people in your contact list" in text
     row = "| Google Play\\: SMS and Call Log permissions policy | **violation** | GPSMS-1 |"
     assert row in text
     assert "SMS010 |" in text
-    zh = render(make_report((app,)), "md", lang="zh-CN")
+    zh = render(report_of(app), "md", RenderOptions(lang="zh-CN"))
     assert "此应用会在未征求您同意的情况下，给您通讯录中的联系人发送短信。" in zh
     # every table row has as many cell separators as its header
     for block in re.findall(r"(?:^\|.*\|$\n?)+", text, re.M):
@@ -147,7 +150,7 @@ def test_markdown_summary(audit) -> None:
 
 
 def test_markdown_escapes_a_hostile_label(audit) -> None:
-    text = render(make_report((audit(fixture_apk("hostile-label")),)), "md")
+    text = render(report_of(audit(fixture_apk("hostile-label"))), "md")
     assert "<script" not in text and "<img" not in text
     assert "&lt;script&gt;alert\\('label'\\)&lt;/script&gt;" not in text  # () are not special
     assert "&lt;script&gt;alert('label')&lt;/script&gt;&lt;img src=x onerror=alert(1)&gt;" in text
@@ -207,12 +210,12 @@ def test_data_uri_rechecks_the_icon() -> None:
 
 def test_html_embeds_the_icon_and_allows_only_data_images(audit) -> None:
     app = replace(audit(fixture_apk("loan-bulk-sms")), icon=AppIcon("image/png", png(), "i.png"))
-    page = render(make_report((app,)), "html")
+    page = render(report_of(app), "html")
     assert '<img class="app-icon" src="data:image/png;base64,' in page
     assert "img-src data:;" in page and "default-src 'none'" in page
     assert len(re.findall(r"<img\b", page)) == 1
     fake = replace(app, icon=AppIcon("image/png", b"<svg onload=alert(1)>", "i.png"))
-    assert "<img" not in render(make_report((fake,)), "html")
+    assert "<img" not in render(report_of(fake), "html")
 
 
 def test_fixture_without_resources_has_no_icon(audit) -> None:
@@ -244,7 +247,7 @@ def test_real_apks_icons(row: dict[str, str], audit) -> None:
     assert app.icon is not None, row["file"]
     assert sniff_image(app.icon.data) == app.icon.mime
     assert app.icon.entry.startswith("res/") and len(app.icon.data) <= MAX_ICON_BYTES
-    page = render(make_report((app,)), "html")
+    page = render(report_of(app), "html")
     assert f'src="data:{app.icon.mime};base64,' in page
 
 
