@@ -1,3 +1,3 @@
-from apkaudit.cli.app import main
+from apkaudit.cli.main import main
 
 main()

@@ -1,4 +1,5 @@
 """Command line: parse options, call the library, write files, map results to exit codes.
 
-:mod:`.app` holds the click group, ``scan`` and ``rules``; :mod:`.batch` the ``batch`` command.
+:mod:`.main` holds the click group and the entry point; :mod:`.options` the exit codes and the
+options commands share; :mod:`.scan`, :mod:`.batch` and :mod:`.rules` one command each.
 """

@@ -20,6 +20,15 @@ from typing import Any
 
 import click
 
+from apkaudit.cli.options import (
+    EXIT_FINDINGS,
+    EXIT_INPUT,
+    EXIT_OK,
+    fail_on_option,
+    limit_option,
+    now,
+    quiet_option,
+)
 from apkaudit.model import Confidence, Severity
 
 OUTPUT_FORMATS = ("html", "json", "sarif")
@@ -70,15 +79,6 @@ def _split_formats(
     return tuple(dict.fromkeys(out)) or OUTPUT_FORMATS
 
 
-def _parse_limits(specs: tuple[str, ...]) -> tuple[tuple[str, int], ...]:
-    from apkaudit.limits import parse_overrides
-
-    try:
-        return tuple(sorted(parse_overrides(specs).items()))
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--limit") from None
-
-
 def _export(store_path: Path, fmt: str) -> None:
     from apkaudit import __version__
     from apkaudit.corpus.run import store_rules_version
@@ -120,11 +120,7 @@ def _export(store_path: Path, fmt: str) -> None:
     help="Outputs: html (summary + one report per app), json, sarif; repeat or "
     "comma-separate (default: all).",
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice([s.value for s in Severity]),
-    help="Exit 1 when a new finding has this severity or higher.",
-)
+@fail_on_option("Exit 1 when a new finding has this severity or higher.")
 @click.option(
     "--min-confidence",
     type=click.Choice([c.value for c in Confidence]),
@@ -169,13 +165,7 @@ def _export(store_path: Path, fmt: str) -> None:
     show_default=True,
     help="Address-space limit per worker in MiB (0: none).",
 )
-@click.option(
-    "--limit",
-    "limits",
-    multiple=True,
-    metavar="NAME=VALUE",
-    help="Override an input limit of apkaudit/limits.py (repeatable).",
-)
+@limit_option("Override an input limit of apkaudit/limits.py (repeatable).")
 @click.option("--rescan", is_flag=True, help="Audit every app again, even if stored.")
 @click.option(
     "--store",
@@ -201,7 +191,7 @@ def _export(store_path: Path, fmt: str) -> None:
     metavar="ADDRESS",
     help="Dask scheduler address for --executor dask (tcp://host:8786).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
+@quiet_option("No progress bar and no summary line.")
 def batch(
     paths: tuple[str, ...],
     out: Path,
@@ -215,7 +205,7 @@ def batch(
     allow_errors: bool,
     timeout: float,
     memory_limit: int,
-    limits: tuple[str, ...],
+    limits: tuple[tuple[str, int], ...],
     rescan: bool,
     store_path: Path | None,
     export_fmt: str | None,
@@ -230,7 +220,6 @@ def batch(
     summary), OUT/apps/*.html, OUT/results.json and OUT/results.sarif.
     """
     from apkaudit import __version__
-    from apkaudit.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, _now
     from apkaudit.corpus.gate import (
         Baseline,
         GatePolicy,
@@ -262,7 +251,6 @@ def batch(
         accepted = Baseline.load(baseline) if baseline else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--baseline") from None
-    overrides = _parse_limits(limits)
     inputs, problems = discover(paths)
     if problems:
         raise click.UsageError("; ".join(problems))
@@ -270,13 +258,13 @@ def batch(
         raise click.UsageError("no app found (looked for .apk .xapk .apks .apkm .aab files)")
 
     rules = load_rules()
-    generated_at = _now()
+    generated_at = now()
     config = BatchConfig(
         tool_version=__version__,
         rules_version=store_rules_version(rules.version),
         audited_at=generated_at,
         jobs=jobs or os.cpu_count() or 1,
-        settings=WorkerSettings(timeout, memory_limit, overrides),
+        settings=WorkerSettings(timeout, memory_limit, limits),
         rescan=rescan,
         executor=executor,
         scheduler=scheduler,

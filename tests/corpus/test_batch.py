@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, IN_CI, REAL, is_refused, real_index, report_of, require_real
 
-from apkaudit.cli.app import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE, cli
+from apkaudit.cli.main import cli
+from apkaudit.cli.options import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE
 from apkaudit.corpus.worker import HOOK_ENV
 from apkaudit.model import Severity
 from apkaudit.report.json_v1 import report_to_dict

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, fixture_apk, report_of
 
-from apkaudit.cli.app import cli
+from apkaudit.cli.main import cli
 from apkaudit.errors import RuleError
 from apkaudit.model import (
     AppResult,

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import fixture_apk, report_of
 
-from apkaudit.cli.app import cli
+from apkaudit.cli.main import cli
 from apkaudit.model import VERDICT_KEYS, Level
 from apkaudit.policies import load_policies
 from apkaudit.report.formats import RenderOptions, render

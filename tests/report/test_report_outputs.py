@@ -17,7 +17,7 @@ from conftest import fixture_apk, report_of
 from markupsafe import escape
 
 from apkaudit import __version__
-from apkaudit.cli.app import cli
+from apkaudit.cli.main import cli
 from apkaudit.model import VERDICT_KEYS, AppResult, Level
 from apkaudit.report.formats import render
 from apkaudit.report.html import verdict_sentence

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import REPO, fixture_apk, real_index, real_path, report_of, require_real
 
-from apkaudit.cli.app import cli
+from apkaudit.cli.main import cli
 from apkaudit.load.loader import read_entry
 from apkaudit.model import (
     MAX_ICON_BYTES,

@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, fixture_apk
 
-from apkaudit.cli.app import cli
+from apkaudit.cli.main import cli
 from apkaudit.rules import MATCH_TYPES, Rule, load_rules
 
 RULES = load_rules().rules

@@ -1,37 +1,30 @@
-"""Command line: parse options, call the library, write files, map results to exit codes.
-
-Exit codes (also in the README): 0 audited, nothing at or above --fail-on; 1 findings at or
-above --fail-on; 2 usage error; 3 input error (not an APK, corrupt, over a limit);
-4 internal error.
-"""
+"""``apkaudit scan``: audit one app, render one report, map the result to an exit code."""
 
 from __future__ import annotations
 
 import os
 import sys
-import traceback
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
 from apkaudit import __version__
+from apkaudit.cli.options import (
+    EXIT_FINDINGS,
+    EXIT_INPUT,
+    EXIT_OK,
+    fail_on_option,
+    limit_option,
+    now,
+    quiet_option,
+)
 from apkaudit.model import AppResult, Severity
 from apkaudit.report.formats import FORMATS, RenderOptions, render
 from apkaudit.report.i18n import LANGUAGES
 
 if TYPE_CHECKING:
     from apkaudit.report.document import Report, RuleCatalogue
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
-
-
-def _now() -> str:
-    """UTC time of the report; SOURCE_DATE_EPOCH makes it reproducible."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    moment = datetime.fromtimestamp(int(epoch), UTC) if epoch else datetime.now(UTC)
-    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def make_report(
@@ -45,7 +38,7 @@ def make_report(
         apps,
         rules=RuleRun.of(rules),
         tool_version=__version__,
-        generated_at=_now(),
+        generated_at=now(),
         policy_ids=policies,
     )
 
@@ -69,7 +62,7 @@ def _policy_option(
         ) from None
 
 
-def _summary(app: AppResult) -> str:
+def summary_line(app: AppResult) -> str:
     if app.status != "ok":
         return f"apkaudit: error: {app.error}"
     if app.input_defects:
@@ -99,27 +92,15 @@ def exit_code(apps: tuple[AppResult, ...], fail_on: Severity | None) -> int:
     return EXIT_OK
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="apkaudit")
-def cli() -> None:
-    """Static privacy auditor for Android lending apps."""
+def _format_from_name(output: Path | None) -> str:
+    if output is not None:
+        suffix = output.suffix.lower().lstrip(".")
+        if suffix in FORMATS:
+            return suffix
+    return "html"
 
 
-def _limits_option(
-    ctx: click.Context, param: click.Parameter, value: tuple[str, ...]
-) -> object | None:
-    """``--limit max_dex_files=8 --limit max_seconds=60`` -> Limits (None: the defaults)."""
-    if not value:
-        return None
-    from apkaudit.limits import DEFAULT_LIMITS
-
-    try:
-        return DEFAULT_LIMITS.with_overrides(value)
-    except ValueError as exc:
-        raise click.BadParameter(f"{exc} (known: {', '.join(DEFAULT_LIMITS.names())})") from None
-
-
-@cli.command()
+@click.command()
 @click.argument("apk", type=click.Path(dir_okay=True, path_type=Path))
 @click.option(
     "-o",
@@ -135,12 +116,7 @@ def _limits_option(
     default=None,
     help="Report format (default: from the output's extension, else html).",
 )
-@click.option(
-    "--fail-on",
-    type=click.Choice([s.value for s in Severity]),
-    default=None,
-    help="Exit 1 when a finding has this severity or higher.",
-)
+@fail_on_option("Exit 1 when a finding has this severity or higher.")
 @click.option(
     "--policy",
     "policies",
@@ -162,14 +138,9 @@ def _limits_option(
     is_flag=True,
     help="Show phone numbers and e-mail addresses found in the app in full (HTML, Markdown).",
 )
-@click.option(
-    "--limit",
-    "limits",
-    multiple=True,
-    callback=_limits_option,
-    metavar="NAME=VALUE",
-    help="Override a limit of apkaudit/limits.py, e.g. max_dex_files=8 or max_seconds=60 "
-    "(repeatable; sizes may end in K, M or G). See README 'Inputs and limits'.",
+@limit_option(
+    "Override a limit of apkaudit/limits.py, e.g. max_dex_files=8 or max_seconds=60 "
+    "(repeatable; sizes may end in K, M or G). See README 'Inputs and limits'."
 )
 @click.option(
     "--max-memory-mb",
@@ -178,7 +149,7 @@ def _limits_option(
     help="Cap this process's memory (address space) in MiB; over it the app is reported as an "
     "input error (default: the max_memory_mb limit, 0 = no cap).",
 )
-@click.option("-q", "--quiet", is_flag=True, help="No summary line on standard error.")
+@quiet_option("No summary line on standard error.")
 def scan(
     apk: Path,
     output: Path | None,
@@ -187,7 +158,7 @@ def scan(
     policies: tuple[str, ...] | None,
     lang: str,
     no_redact: bool,
-    limits: object | None,
+    limits: tuple[tuple[str, int], ...],
     max_memory_mb: int | None,
     quiet: bool,
 ) -> None:
@@ -197,10 +168,10 @@ def scan(
     splits, or an Android App Bundle (.aab).
     """
     from apkaudit.audit import AuditOptions, audit_app
-    from apkaudit.limits import DEFAULT_LIMITS, Limits, cap_address_space
+    from apkaudit.limits import DEFAULT_LIMITS, cap_address_space
 
     fmt = fmt or _format_from_name(output)
-    chosen = limits if isinstance(limits, Limits) else DEFAULT_LIMITS
+    chosen = DEFAULT_LIMITS.override(**dict(limits))
     cap_address_space(chosen.max_memory_mb if max_memory_mb is None else max_memory_mb)
     options = AuditOptions(limits=chosen)
     result = audit_app(apk, options)
@@ -211,78 +182,8 @@ def scan(
     elif result.status == "ok":
         click.echo(text, nl=False)
     if not quiet or result.status != "ok" or result.input_defects:
-        click.echo(_summary(result), err=True)
+        click.echo(summary_line(result), err=True)
         if output is not None and not quiet:
             click.echo(f"report: {output}", err=True)
     code = exit_code((result,), Severity(fail_on) if fail_on else None)
     sys.exit(EXIT_INPUT if result.input_defects else code)
-
-
-def _format_from_name(output: Path | None) -> str:
-    if output is not None:
-        suffix = output.suffix.lower().lstrip(".")
-        if suffix in ("json", "sarif", "md"):
-            return suffix
-    return "html"
-
-
-@cli.group()
-def rules() -> None:
-    """List the rules or show one."""
-
-
-@rules.command("list")
-def rules_list() -> None:
-    """One line per rule: id, severity, name, title."""
-    from apkaudit.rules import load_rules
-
-    for r in load_rules().rules:
-        click.echo(f"{r.id}  {r.severity.value:<8}  {r.name:<34}  {r.title}")
-
-
-@rules.command("show")
-@click.argument("rule_id")
-def rules_show(rule_id: str) -> None:
-    """Everything about one rule."""
-    from apkaudit.rules import load_rules
-
-    try:
-        r = load_rules().get(rule_id.upper())
-    except KeyError:
-        raise click.UsageError(f"no rule {rule_id!r}; see 'apkaudit rules list'") from None
-    click.echo(f"{r.id} {r.name}: {r.title}")
-    click.echo(f"severity: {r.severity.value}   behaviour: {r.behaviour}   match: {r.match_type}")
-    click.echo(f"\n{r.rationale}\n\nRemediation: {r.remediation}\n\nReferences:")
-    for ref in r.references:
-        click.echo(f"  - {ref}")
-    click.echo(f"\nFixtures: positive {r.positive}, negative {r.negative}")
-
-
-def _add_batch() -> None:
-    from apkaudit.cli.batch import batch  # its own module: corpus runs, store, gating
-
-    cli.add_command(batch)
-
-
-_add_batch()
-
-
-def main() -> None:
-    try:
-        cli.main(standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.UsageError as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
-        sys.exit(EXIT_USAGE)
-    except SystemExit:
-        raise
-    except Exception:  # a bug in apkaudit, not in the input
-        click.echo("apkaudit: internal error (a bug; please report it with this trace):", err=True)
-        traceback.print_exc()
-        sys.exit(EXIT_INTERNAL)
