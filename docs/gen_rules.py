@@ -20,37 +20,10 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 
 from apkaudit.code.catalogue import Catalogue, WatchedItem, load_catalogue  # noqa: E402
 from apkaudit.rules import Rule, load_rules  # noqa: E402
+from apkaudit.rules.registry import FAMILIES, anchor  # noqa: E402
+from apkaudit.rules.schema import match_fields  # noqa: E402
 
 OUTPUT = REPO / "docs" / "rules.md"
-
-FAMILIES = {
-    "CON": "Contacts",
-    "SMR": "Reading SMS",
-    "SMS": "Sending SMS and contact-list messaging",
-    "CLG": "Call log",
-    "INT": "SMS interception",
-    "HRV": "Other device data harvesting",
-    "NET": "Network",
-    "PRV": "Other content providers",
-    "APP": "App build hygiene",
-}
-
-MATCH_DOC = {
-    "code": "fires when the code references any catalogue item carrying one of the tags",
-    "permission_unused": "fires when the permission is requested but no item with the tags is "
-    "referenced in the visible code",
-    "code_without_permission": "fires when items with the tags are referenced but the "
-    "permission is not requested",
-    "chain": "fires when the behaviour stage proves a data-flow chain of one of the kinds",
-    "receiver": "fires when a manifest receiver handles one of the actions",
-    "code_and_receiver": "fires when the code references the tagged items and a receiver "
-    "handles one of the actions",
-    "default_sms_candidate": "fires when the manifest declares every component Android requires "
-    "of a default SMS app",
-    "permission": "fires when the permission is requested",
-    "flag": "fires when the application flag is set",
-    "query": "fires when a content-provider query is resolved to one of the providers",
-}
 
 
 def _item_text(item: WatchedItem) -> str:
@@ -66,12 +39,11 @@ def _item_text(item: WatchedItem) -> str:
 
 
 def _match_lines(rule: Rule, catalogue: Catalogue) -> list[str]:
-    m = dict(rule.match)
-    mtype = m.pop("type")
-    lines = [f"- **Match:** `{mtype}` — {MATCH_DOC.get(mtype, '')}"]
+    m = match_fields(rule.match)
+    lines = [f"- **Match:** `{rule.match.type}` — {rule.match.doc}"]
     for key in sorted(m):
         value = m[key]
-        shown = ", ".join(f"`{v}`" for v in value) if isinstance(value, list) else f"`{value}`"
+        shown = ", ".join(f"`{v}`" for v in value) if isinstance(value, tuple) else f"`{value}`"
         lines.append(f"  - {key}: {shown}")
     tags = m.get("tags")
     if tags:
@@ -98,12 +70,12 @@ def render() -> str:
         "|---|---|---|---|",
     ]
     for r in ruleset.rules:
-        out.append(f"| [{r.id}](#{r.id.lower()}) | `{r.name}` | {r.severity.value} | {r.title} |")
+        out.append(f"| [{r.id}](#{anchor(r.id)}) | `{r.name}` | {r.severity.value} | {r.title} |")
     family = None
     for r in ruleset.rules:
         if r.family != family:
             family = r.family
-            out += ["", f"## {family}: {FAMILIES.get(family, family)}"]
+            out += ["", f"## {family}: {FAMILIES[family].title}"]
         out += [
             "",
             f"### {r.id}",

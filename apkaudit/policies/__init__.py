@@ -13,17 +13,21 @@ import hashlib
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib.resources import files
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal, get_args
 
 from apkaudit.errors import RuleError
 from apkaudit.model import VERDICT_KEYS, Level
+from apkaudit.rules.tables import FOLD, Decoder, decode, key
 
-VERIFICATION = ("verified", "secondary")
-HANDLERS = ("default_sms_handler", "default_phone_handler")
+Verification = Literal["verified", "secondary"]
+# A manifest role that exempts an app from a rule ("": none); see engine.default_phone_candidate.
+Exemption = Literal["", "default_sms_handler", "default_phone_handler"]
+VERIFICATION: tuple[str, ...] = get_args(Verification)
+HANDLERS: tuple[str, ...] = tuple(h for h in get_args(Exemption) if h)
 _POLICY_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _RULE_ID = re.compile(r"^[A-Z]+-\d+$")
 _DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
@@ -31,27 +35,30 @@ _URL = re.compile(r"^https://[^\s/]+\.[^\s]+$")
 _PERMISSION = re.compile(r"^[A-Za-z0-9_.]+\.[A-Z0-9_]+$")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PolicyRule:
+    """One rule of a policy. The fields are the keys of a ``[[rule]]`` table; those with a
+    default are optional (see :mod:`apkaudit.rules.tables`)."""
+
     id: str
     title: str
     document: str
-    section: str  # "" when the article/section number was not verified
-    section_note: str
+    section: str = ""  # "" when the article/section number was not verified
+    section_note: str = field(default="", metadata=FOLD)
     effective: str  # YYYY, YYYY-MM or YYYY-MM-DD
-    date_note: str
+    date_note: str = field(default="", metadata=FOLD)
     url: str
-    sources: tuple[str, ...]  # the pages actually read, when they differ from ``url``
-    verification: str  # verified | secondary
-    requirement: str  # the requirement in one sentence
-    note: str
+    sources: tuple[str, ...] = ()  # the pages actually read, when they differ from ``url``
+    verification: Verification
+    requirement: str = field(metadata=FOLD)  # the requirement in one sentence
+    note: str = field(default="", metadata=FOLD)
     permissions: tuple[str, ...] = ()  # requesting any of these breaks the rule
     allowed_dangerous: tuple[str, ...] | None = None  # any other dangerous permission breaks it
     ignore_permissions: tuple[str, ...] = ()  # dangerous, but not access to the user's data
     verdicts: tuple[Mapping[str, Level], ...] = ()  # any table whose verdicts all reach the level
     findings: tuple[str, ...] = ()  # any of these rule ids firing breaks the rule
     review_permissions: tuple[str, ...] = ()  # allowed only in a way the APK cannot show
-    unless: str = ""  # a manifest role that exempts the app (see HANDLERS)
+    unless: Exemption = ""  # a manifest role that exempts the app (see HANDLERS)
     min_target_sdk: int | None = None  # below it the rule is "upcoming"
 
     @property
@@ -64,16 +71,16 @@ class PolicyRule:
         return bool(self.verdicts or self.findings)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Policy:
     id: str
     order: int  # position in reports
     name: str
     jurisdiction: str
     authority: str
-    scope: str
-    aliases: tuple[str, ...]
-    rules: tuple[PolicyRule, ...]
+    scope: str = field(metadata=FOLD)
+    aliases: tuple[str, ...] = ()
+    rules: tuple[PolicyRule, ...] = field(default=(), metadata=key("rule"))
 
 
 @dataclass(frozen=True)
@@ -114,18 +121,13 @@ class PolicySet:
         return tuple(p for p in self.policies if p.id in wanted)
 
 
-def _strs(raw: Any, where: str) -> tuple[str, ...]:
-    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
-        raise RuleError(f"{where}: expected a list of strings")
-    return tuple(raw)
-
-
 def _permissions(raw: Any, where: str) -> tuple[str, ...]:
-    names = _strs(raw, where)
-    bad = [n for n in names if not _PERMISSION.match(n)]
+    if not isinstance(raw, list) or not all(isinstance(x, str) for x in raw):
+        raise RuleError(f"{where}: expected an array of strings")
+    bad = [n for n in raw if not _PERMISSION.match(n)]
     if bad:
         raise RuleError(f"{where}: not a permission name: {bad[0]!r}")
-    return names
+    return tuple(raw)
 
 
 def _verdict_tables(raw: Any, where: str) -> tuple[Mapping[str, Level], ...]:
@@ -148,37 +150,19 @@ def _verdict_tables(raw: Any, where: str) -> tuple[Mapping[str, Level], ...]:
     return tuple(out)
 
 
-def _rule(raw: dict[str, Any], where: str) -> PolicyRule:
-    rid = raw.get("id", "?")
-    here = f"{where}: rule {rid}"
-    try:
-        allowed = raw.get("allowed_dangerous")
-        rule = PolicyRule(
-            id=raw["id"],
-            title=raw["title"],
-            document=raw["document"],
-            section=raw.get("section", ""),
-            section_note=" ".join(raw.get("section_note", "").split()),
-            effective=raw["effective"],
-            date_note=" ".join(raw.get("date_note", "").split()),
-            url=raw["url"],
-            sources=_strs(raw.get("sources", []), here),
-            verification=raw["verification"],
-            requirement=" ".join(raw["requirement"].split()),
-            note=" ".join(raw.get("note", "").split()),
-            permissions=_permissions(raw.get("permissions", []), here),
-            allowed_dangerous=None if allowed is None else _permissions(allowed, here),
-            ignore_permissions=_permissions(raw.get("ignore_permissions", []), here),
-            verdicts=_verdict_tables(raw.get("verdicts", []), here),
-            findings=_strs(raw.get("findings", []), here),
-            review_permissions=_permissions(raw.get("review_permissions", []), here),
-            unless=raw.get("unless", ""),
-            min_target_sdk=raw.get("min_target_sdk"),
-        )
-    except KeyError as exc:
-        raise RuleError(f"{here}: missing field {exc}") from None
-    except (AttributeError, TypeError) as exc:
-        raise RuleError(f"{here}: bad field ({exc})") from None
+_RULE_DECODERS: dict[str, Decoder] = {
+    "permissions": _permissions,
+    "allowed_dangerous": _permissions,
+    "ignore_permissions": _permissions,
+    "review_permissions": _permissions,
+    "verdicts": _verdict_tables,
+}
+
+
+def _rule(raw: object, where: str) -> PolicyRule:
+    rid = raw.get("id") if isinstance(raw, dict) else None
+    here = f"{where}: rule {rid if isinstance(rid, str) else '?'}"
+    rule = decode(PolicyRule, raw, here, decoders=_RULE_DECODERS)
     _check_rule(rule, here)
     return rule
 
@@ -186,46 +170,32 @@ def _rule(raw: dict[str, Any], where: str) -> PolicyRule:
 def _check_rule(rule: PolicyRule, here: str) -> None:
     if not _RULE_ID.match(rule.id):
         raise RuleError(f"{here}: id must look like ABC-1")
-    if rule.verification not in VERIFICATION:
-        raise RuleError(f"{here}: verification must be one of {VERIFICATION}")
     if not _DATE.match(rule.effective):
         raise RuleError(f"{here}: effective must be YYYY, YYYY-MM or YYYY-MM-DD")
     if not _URL.match(rule.url) or not all(_URL.match(s) for s in rule.sources):
         raise RuleError(f"{here}: url and sources must be https:// URLs")
     if not rule.section and not rule.section_note:
         raise RuleError(f"{here}: an empty section needs a section_note saying why")
-    if rule.unless and rule.unless not in HANDLERS:
-        raise RuleError(f"{here}: unless must be one of {HANDLERS}")
     checks = rule.permissions or rule.allowed_dangerous is not None or rule.uses_code
     if not checks and not rule.review_permissions:
         raise RuleError(f"{here}: the rule checks nothing")
     if not rule.requirement.endswith((".", "。", ")", "）")) or not rule.title:
         raise RuleError(f"{here}: requirement must be one full sentence and title non-empty")
-    if rule.min_target_sdk is not None and not isinstance(rule.min_target_sdk, int):
-        raise RuleError(f"{here}: min_target_sdk must be an integer")
 
 
 def _policy(data: dict[str, Any], where: str) -> Policy:
-    try:
-        policy = Policy(
-            id=data["id"],
-            order=int(data["order"]),
-            name=data["name"],
-            jurisdiction=data["jurisdiction"],
-            authority=data["authority"],
-            scope=" ".join(data["scope"].split()),
-            aliases=_strs(data.get("aliases", []), where),
-            rules=tuple(_rule(r, where) for r in data.get("rule", [])),
-        )
-    except KeyError as exc:
-        raise RuleError(f"{where}: missing field {exc}") from None
-    except (TypeError, ValueError) as exc:
-        raise RuleError(f"{where}: bad field ({exc})") from None
+    policy = decode(Policy, data, where, decoders={"rules": lambda raw, _: _rules(raw, where)})
     if not _POLICY_ID.match(policy.id) or where != f"{policy.id}.toml":
         raise RuleError(f"{where}: policy id must be kebab-case and match the file name")
     if not policy.rules:
         raise RuleError(f"{where}: a policy needs at least one rule")
     return policy
+
+
+def _rules(raw: object, where: str) -> tuple[PolicyRule, ...]:
+    if not isinstance(raw, list):
+        raise RuleError(f"{where}: rule: expected [[rule]] tables")
+    return tuple(_rule(r, where) for r in raw)
 
 
 def parse_policies(texts: Mapping[str, str]) -> PolicySet:

@@ -20,6 +20,7 @@ from enum import StrEnum
 
 from apkaudit.model import AppResult, Finding, ManifestFacts
 from apkaudit.policies import Policy, PolicyRule, load_policies
+from apkaudit.rules.registry import VERDICT_RULES
 
 
 class Outcome(StrEnum):
@@ -31,17 +32,6 @@ class Outcome(StrEnum):
     @property
     def rank(self) -> int:
         return list(Outcome).index(self)
-
-
-# The findings that show each verdict (rule ids of apkaudit/rules/*.toml).
-VERDICT_FINDINGS: dict[str, tuple[str, ...]] = {
-    "contacts_read": ("CON001", "CON005"),
-    "contacts_upload": ("CON004", "CON005"),
-    "sms_read": ("SMR001", "SMR004", "INT002"),
-    "call_log_read": ("CLG001", "CLG004"),
-    "sms_send": ("SMS001", "SMS002", "SMS006", "SMS010", "SMS011", "SMS013", "SMS014"),
-    "bulk_sms_to_contacts": ("SMS010", "SMS013"),
-}
 
 
 @dataclass(frozen=True)
@@ -177,7 +167,7 @@ def _behind(triggers: Sequence[Reason], app: AppResult) -> tuple[Finding, ...]:
             ids.add(t.subject)
         elif t.kind == "verdicts":
             for key, _level in t.levels:
-                ids.update(VERDICT_FINDINGS.get(key, ()))
+                ids.update(VERDICT_RULES.get(key, ()))
         elif t.kind in ("permission", "not_allowed"):
             perms.add(t.subject)
 

@@ -13,9 +13,10 @@ from urllib.parse import quote
 
 from apkaudit.model import AppResult, Evidence, Finding, Severity
 from apkaudit.policies import Policy, PolicyRule
-from apkaudit.policies.engine import VERDICT_FINDINGS, Outcome, PolicyOutcome
+from apkaudit.policies.engine import Outcome, PolicyOutcome
 from apkaudit.report.document import Report, RuleDoc
 from apkaudit.report.json_v1 import sort_findings
+from apkaudit.rules.registry import VERDICT_RULES
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = (
@@ -118,7 +119,7 @@ def policy_tags(rule_id: str, permission: str | None, policies: Sequence[Policy]
 def _cites(rule: PolicyRule, rule_id: str, permission: str | None) -> bool:
     if rule_id in rule.findings:
         return True
-    if any(rule_id in VERDICT_FINDINGS.get(k, ()) for table in rule.verdicts for k in table):
+    if any(rule_id in VERDICT_RULES.get(k, ()) for table in rule.verdicts for k in table):
         return True
     return permission is not None and permission in rule.permissions
 
@@ -143,7 +144,7 @@ def _one_line(text: str) -> str:
 
 
 def _rule_descriptor(r: RuleDoc, policies: Sequence[Policy] = ()) -> JsonDict:
-    permission = (getattr(r, "match", None) or {}).get("permission")
+    permission = getattr(r, "permission", None)  # Rule.permission: the one its match names
     props: JsonDict = {
         "tags": ([r.behaviour] if r.behaviour else []) + policy_tags(r.id, permission, policies),
         "security-severity": SECURITY_SEVERITY[Severity(r.severity)],

@@ -1,8 +1,10 @@
-"""Evaluate data rules against an app's facts and behaviours. One small function per match type."""
+"""Evaluate data rules against an app's facts and behaviours. One small function per match type,
+taking the rule's typed match (:mod:`apkaudit.rules.schema`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import assert_never
 
 from apkaudit.facts import AppFacts
 from apkaudit.model import (
@@ -10,26 +12,66 @@ from apkaudit.model import (
     Chain,
     CodeLocation,
     CodeRef,
+    Component,
     Evidence,
     Finding,
+    IntentFilter,
     Severity,
     Stage,
     confidence_for,
 )
-from apkaudit.rules import Rule, RuleSet
+from apkaudit.rules import RuleSet
+from apkaudit.rules.schema import (
+    ChainMatch,
+    CodeAndReceiverMatch,
+    CodeMatch,
+    CodeWithoutPermissionMatch,
+    DefaultSmsCandidateMatch,
+    Flag,
+    FlagMatch,
+    PermissionMatch,
+    PermissionUnusedMatch,
+    QueryMatch,
+    ReceiverMatch,
+    Rule,
+)
 
 MAX_EVIDENCE = 12  # per finding; the count of the rest is said in the message
-
-Matcher = Callable[[Rule, AppFacts, Behaviours], Finding | None]
 
 
 def evaluate(rules: RuleSet, facts: AppFacts, behaviours: Behaviours) -> tuple[Finding, ...]:
     out = []
     for rule in rules.rules:
-        finding = _MATCHERS[rule.match_type](rule, facts, behaviours)
+        finding = evaluate_rule(rule, facts, behaviours)
         if finding is not None:
             out.append(finding)
     return tuple(out)
+
+
+def evaluate_rule(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
+    """The rule's finding on this app, or None. mypy checks that every match type is handled."""
+    m = rule.match
+    if isinstance(m, CodeMatch):
+        return _match_code(rule, m, facts, behaviours)
+    if isinstance(m, PermissionUnusedMatch):
+        return _match_permission_unused(rule, m, facts)
+    if isinstance(m, CodeWithoutPermissionMatch):
+        return _match_code_without_permission(rule, m, facts, behaviours)
+    if isinstance(m, ChainMatch):
+        return _match_chain(rule, m, behaviours)
+    if isinstance(m, ReceiverMatch):
+        return _match_receiver(rule, m, facts)
+    if isinstance(m, CodeAndReceiverMatch):
+        return _match_code_and_receiver(rule, m, facts, behaviours)
+    if isinstance(m, DefaultSmsCandidateMatch):
+        return _match_default_sms(rule, facts)
+    if isinstance(m, PermissionMatch):
+        return _match_permission(rule, m, facts)
+    if isinstance(m, FlagMatch):
+        return _match_flag(rule, m, facts)
+    if isinstance(m, QueryMatch):
+        return _match_query(rule, m, facts, behaviours)
+    assert_never(m)
 
 
 def _finding(
@@ -100,10 +142,13 @@ def _code_stage(locs: Sequence[CodeLocation], behaviours: Behaviours) -> tuple[S
 # --------------------------------------------------------------------------- matchers
 
 
-def _match_code(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    refs = facts.refs_tagged(*rule.match["tags"])
-    provider = rule.match.get("provider")
+def _match_code(
+    rule: Rule, m: CodeMatch, facts: AppFacts, behaviours: Behaviours
+) -> Finding | None:
+    refs = facts.refs_tagged(*m.tags)
+    provider = m.provider
     sites = behaviours.queries_of(provider) if provider else ()
+    shown = (provider or "").replace("_", "-")  # the provider's name in messages
     if not refs and not sites:
         return None
     locs = [*sites, *(r.location for r in refs)]
@@ -111,7 +156,7 @@ def _match_code(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding 
     evidence = [
         Evidence(
             "code",
-            f"{loc.short} queries the {provider.replace('_', '-')} provider"
+            f"{loc.short} queries the {shown} provider"
             " (URI resolved by data flow)"
             + (f" ({note})" if (note := behaviours.reachability_note(loc)) else ""),
             loc,
@@ -123,14 +168,14 @@ def _match_code(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding 
     places = len({(loc.class_name, loc.method) for loc in locs})
     msg = f"{len(refs)} code reference(s) in {places} method(s)"
     if provider:
-        msg = f"{len(sites)} {provider.replace('_', '-')} provider quer(y/ies) resolved; " + msg
+        msg = f"{len(sites)} {shown} provider quer(y/ies) resolved; " + msg
         if refs and not sites:
             msg += "; no query on these URIs was resolved (they may only be passed to a picker)"
     if len(locs) > MAX_EVIDENCE:
         msg += f"; the first {MAX_EVIDENCE} are shown"
     if unreachable:
         msg += "; none of them is reachable from the app's manifest components"
-    perm = rule.match.get("permission")
+    perm = m.permission
     if perm and facts.manifest.has_permission(perm):
         evidence.append(_permission_evidence(facts, perm))
     elif perm:
@@ -139,9 +184,11 @@ def _match_code(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding 
     return _finding(rule, stage, msg, evidence, _origin(origins), unreachable=unreachable)
 
 
-def _match_permission_unused(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    perm = rule.match["permission"]
-    if not facts.manifest.has_permission(perm) or facts.refs_tagged(*rule.match["tags"]):
+def _match_permission_unused(
+    rule: Rule, m: PermissionUnusedMatch, facts: AppFacts
+) -> Finding | None:
+    perm = m.permission
+    if not facts.manifest.has_permission(perm) or facts.refs_tagged(*m.tags):
         return None
     msg = f"{perm} is requested but no code using it was found"
     if not facts.coverage.complete:
@@ -150,10 +197,10 @@ def _match_permission_unused(rule: Rule, facts: AppFacts, behaviours: Behaviours
 
 
 def _match_code_without_permission(
-    rule: Rule, facts: AppFacts, behaviours: Behaviours
+    rule: Rule, m: CodeWithoutPermissionMatch, facts: AppFacts, behaviours: Behaviours
 ) -> Finding | None:
-    perm = rule.match["permission"]
-    refs = facts.refs_tagged(*rule.match["tags"])
+    perm = m.permission
+    refs = facts.refs_tagged(*m.tags)
     if not refs or facts.manifest.has_permission(perm):
         return None
     stage, unreachable = _code_stage([r.location for r in refs], behaviours)
@@ -175,8 +222,8 @@ def _chain_evidence(chain: Chain) -> list[Evidence]:
     ]
 
 
-def _match_chain(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    chains = [c for c in behaviours.chains if c.kind in rule.match["kinds"]]
+def _match_chain(rule: Rule, m: ChainMatch, behaviours: Behaviours) -> Finding | None:
+    chains = [c for c in behaviours.chains if c.kind in m.kinds]
     if not chains:
         return None
     best = max(chains, key=lambda c: (c.stage, c.reachable is True, c.in_loop))
@@ -192,7 +239,7 @@ def _match_chain(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding
     )
 
 
-def _receiver_evidence(comp, flt) -> Evidence:
+def _receiver_evidence(comp: Component, flt: IntentFilter) -> Evidence:
     prio = f' android:priority="{flt.priority}"' if flt.priority is not None else ""
     return Evidence(
         "manifest",
@@ -203,23 +250,25 @@ def _receiver_evidence(comp, flt) -> Evidence:
     )
 
 
-def _match_receiver(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    hits = [hit for a in rule.match["actions"] for hit in facts.manifest.receivers_for(a)]
+def _match_receiver(rule: Rule, m: ReceiverMatch, facts: AppFacts) -> Finding | None:
+    hits = [hit for a in m.actions for hit in facts.manifest.receivers_for(a)]
     if not hits:
         return None
     top = max((f.priority or 0) for _, f in hits)
     severity = None
-    if "high_priority" in rule.match and top >= rule.match["high_priority"]:
-        severity = Severity(rule.match["high_severity"])
+    if m.high_priority is not None and top >= m.high_priority:
+        severity = m.high_severity
     msg = f"{len(hits)} receiver(s); highest priority {top}"
     return _finding(
         rule, Stage.DECLARED, msg, [_receiver_evidence(c, f) for c, f in hits], severity=severity
     )
 
 
-def _match_code_and_receiver(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    refs = facts.refs_tagged(*rule.match["tags"])
-    hits = [hit for a in rule.match["actions"] for hit in facts.manifest.receivers_for(a)]
+def _match_code_and_receiver(
+    rule: Rule, m: CodeAndReceiverMatch, facts: AppFacts, behaviours: Behaviours
+) -> Finding | None:
+    refs = facts.refs_tagged(*m.tags)
+    hits = [hit for a in m.actions for hit in facts.manifest.receivers_for(a)]
     if not refs or not hits:
         return None
     stage, unreachable = _code_stage([r.location for r in refs], behaviours)
@@ -230,7 +279,7 @@ def _match_code_and_receiver(rule: Rule, facts: AppFacts, behaviours: Behaviours
     )
 
 
-def _match_default_sms(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
+def _match_default_sms(rule: Rule, facts: AppFacts) -> Finding | None:
     if not facts.manifest.default_sms_candidate:
         return None
     ev = [
@@ -253,14 +302,14 @@ def _match_default_sms(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> F
     return _finding(rule, Stage.DECLARED, "declares every component of a default SMS app", ev)
 
 
-def _match_permission(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    perm = rule.match["permission"]
+def _match_permission(rule: Rule, m: PermissionMatch, facts: AppFacts) -> Finding | None:
+    perm = m.permission
     if not facts.manifest.has_permission(perm):
         return None
     return _finding(rule, Stage.DECLARED, f"requests {perm}", [_permission_evidence(facts, perm)])
 
 
-def _flag_state(facts: AppFacts, flag: str) -> tuple[bool, str]:
+def _flag_state(facts: AppFacts, flag: Flag) -> tuple[bool, str]:
     m = facts.manifest
     if flag == "debuggable":
         return m.debuggable, 'android:debuggable="true"'
@@ -271,19 +320,21 @@ def _flag_state(facts: AppFacts, flag: str) -> tuple[bool, str]:
             return m.uses_cleartext_traffic, 'android:usesCleartextTraffic="true"'
         target = m.identity.target_sdk or 1
         return target < 28, f"usesCleartextTraffic not set and targetSdkVersion {target} < 28"
-    raise KeyError(flag)
+    assert_never(flag)
 
 
-def _match_flag(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    on, element = _flag_state(facts, rule.match["flag"])
+def _match_flag(rule: Rule, m: FlagMatch, facts: AppFacts) -> Finding | None:
+    on, element = _flag_state(facts, m.flag)
     if not on:
         return None
     ev = Evidence("manifest", element, manifest_element=f"<application {element}>")
     return _finding(rule, Stage.DECLARED, element, [ev])
 
 
-def _match_query(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    providers = rule.match["providers"]
+def _match_query(
+    rule: Rule, m: QueryMatch, facts: AppFacts, behaviours: Behaviours
+) -> Finding | None:
+    providers = m.providers
     hits = [(loc, uri) for loc, p, uri in behaviours.queries if p in providers]
     if not hits:
         return None
@@ -308,17 +359,3 @@ def _match_query(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding
         _origin(origins),
         unreachable=unreachable,
     )
-
-
-_MATCHERS: dict[str, Matcher] = {
-    "code": _match_code,
-    "permission_unused": _match_permission_unused,
-    "code_without_permission": _match_code_without_permission,
-    "chain": _match_chain,
-    "receiver": _match_receiver,
-    "code_and_receiver": _match_code_and_receiver,
-    "default_sms_candidate": _match_default_sms,
-    "permission": _match_permission,
-    "flag": _match_flag,
-    "query": _match_query,
-}

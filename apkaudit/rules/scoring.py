@@ -6,17 +6,21 @@ from collections.abc import Sequence
 
 from apkaudit.model import Confidence, Finding, Level, Risk, Severity, Verdicts
 
-SEVERITY_POINTS = {
+SEVERITY_POINTS: dict[Severity, int] = {
     Severity.CRITICAL: 40,
     Severity.HIGH: 20,
     Severity.MEDIUM: 8,
     Severity.LOW: 2,
     Severity.INFO: 0,
 }
-CONFIDENCE_FACTOR = {Confidence.HIGH: 1.0, Confidence.MEDIUM: 0.6, Confidence.LOW: 0.25}
+CONFIDENCE_FACTOR: dict[Confidence, float] = {
+    Confidence.HIGH: 1.0,
+    Confidence.MEDIUM: 0.6,
+    Confidence.LOW: 0.25,
+}
 
 # Verdicts set a floor on the level: a confirmed contact blast is critical whatever else.
-VERDICT_FLOOR = {
+VERDICT_FLOOR: dict[tuple[str, Level], Severity] = {
     ("bulk_sms_to_contacts", Level.CONFIRMED): Severity.CRITICAL,
     ("contacts_upload", Level.CONFIRMED): Severity.CRITICAL,
     ("bulk_sms_to_contacts", Level.LIKELY): Severity.HIGH,
