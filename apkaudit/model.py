@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from functools import cached_property
+from typing import Any
+
+JsonDict = dict[str, Any]  # a JSON object, as the outputs and the batch codec build them
 
 
 class _Ordered(StrEnum):

@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -31,6 +31,11 @@ from apkaudit.cli.options import (
 )
 from apkaudit.model import Confidence, Severity
 
+if TYPE_CHECKING:
+    from apkaudit.corpus.gate import GatePolicy, GateResult
+    from apkaudit.corpus.run import BatchConfig, BatchRun, Row
+    from apkaudit.corpus.store import ResultsStore
+
 OUTPUT_FORMATS = ("html", "json", "sarif")
 EXPORT_FORMATS = ("jsonl", "csv")
 RUN_STATS = "run.json"
@@ -44,7 +49,7 @@ class _Progress:
         self.errors = 0
         self.stored = 0
 
-    def update(self, done: int, total: int, row: Any) -> None:
+    def update(self, done: int, total: int, row: Row) -> None:
         if row.source == "store":
             self.stored += 1
         if not row.ok:
@@ -79,17 +84,24 @@ def _split_formats(
     return tuple(dict.fromkeys(out)) or OUTPUT_FORMATS
 
 
+def _open_store(path: Path) -> ResultsStore:
+    from apkaudit.corpus.store import ResultsStore, StoreError
+
+    try:
+        return ResultsStore(path)
+    except StoreError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
 def _export(store_path: Path, fmt: str) -> None:
     from apkaudit import __version__
-    from apkaudit.corpus.run import store_rules_version
-    from apkaudit.corpus.store import ResultsStore, export
+    from apkaudit.corpus.store import export
     from apkaudit.rules import load_rules
 
     if not store_path.is_file():
         raise click.UsageError(f"no results store at {store_path} (run a batch first)")
-    with ResultsStore(store_path) as store:
-        version = store_rules_version(load_rules().version)
-        rows = store.rows(tool_version=__version__, rules_version=version)
+    with _open_store(store_path) as store:
+        rows = store.rows(tool_version=__version__, rules_version=load_rules().version)
         for chunk in export(rows, fmt):
             click.echo(chunk, nl=False)
 
@@ -228,9 +240,10 @@ def batch(
         parse_verdict_gate,
     )
     from apkaudit.corpus.outputs import write_outputs
-    from apkaudit.corpus.run import BatchConfig, discover, run_batch, store_rules_version
-    from apkaudit.corpus.store import DEFAULT_NAME, ResultsStore
+    from apkaudit.corpus.run import BatchConfig, discover, run_batch
+    from apkaudit.corpus.store import DEFAULT_NAME
     from apkaudit.corpus.worker import WorkerSettings
+    from apkaudit.report.document import RuleRun, build_report
     from apkaudit.rules import load_rules
 
     store_file = store_path or out / DEFAULT_NAME
@@ -261,7 +274,7 @@ def batch(
     generated_at = now()
     config = BatchConfig(
         tool_version=__version__,
-        rules_version=store_rules_version(rules.version),
+        rules_version=rules.version,
         audited_at=generated_at,
         jobs=jobs or os.cpu_count() or 1,
         settings=WorkerSettings(timeout, memory_limit, limits),
@@ -272,7 +285,7 @@ def batch(
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     out.mkdir(parents=True, exist_ok=True)
     try:
-        with ResultsStore(store_file) as store:
+        with _open_store(store_file) as store:
             run = run_batch(inputs, config, store, progress.update)
     finally:
         progress.close()
@@ -291,14 +304,13 @@ def batch(
         f"{run.wall_seconds:.1f} s with {config.jobs if executor == 'local' else 'Dask'} "
         f"worker(s)."
     )
+    report = build_report(
+        apps, rules=RuleRun.of(rules), tool_version=__version__, generated_at=generated_at
+    )
     write_outputs(
-        apps,
+        report,
         out,
         formats=formats,
-        rules=rules,
-        tool_version=__version__,
-        generated_at=generated_at,
-        extras=[row.extras for row in run.rows],
         policy=policy,
         run_note=run_note,
         gate_note=gate_note,
@@ -319,7 +331,7 @@ def batch(
     sys.exit(EXIT_OK)
 
 
-def _gate_note(policy: Any, gate: Any) -> str:
+def _gate_note(policy: GatePolicy, gate: GateResult) -> str:
     parts = []
     if policy.fail_on is not None:
         conf = (
@@ -339,10 +351,10 @@ def _gate_note(policy: Any, gate: Any) -> str:
     return f"PASS: nothing new {what}{accepted}"
 
 
-def _summary_line(run: Any, gate_note: str, out: Path) -> str:
+def _summary_line(run: BatchRun, gate_note: str, out: Path) -> str:
     apps = [r.app for r in run.rows]
-    ok = [a for a in apps if a.get("status") == "ok"]
-    risk = Counter(a["risk"]["level"] for a in ok)
+    ok = [a for a in apps if a.status == "ok"]
+    risk = Counter(a.risk.level.value for a in ok)
     order = [s.value for s in reversed(Severity)]
     risks = ", ".join(f"{risk[lvl]} {lvl}" for lvl in order if risk[lvl])
     line = (
@@ -356,7 +368,7 @@ def _summary_line(run: Any, gate_note: str, out: Path) -> str:
     return line + f"; outputs: {out}"
 
 
-def _write_run_stats(path: Path, run: Any, config: Any) -> None:
+def _write_run_stats(path: Path, run: BatchRun, config: BatchConfig) -> None:
     """Timings and worker memory of this run (not reproducible; read by bench/bench_batch.py)."""
     doc = {
         "wall_seconds": run.wall_seconds,
@@ -376,7 +388,7 @@ def _write_run_stats(path: Path, run: Any, config: Any) -> None:
                 "sha256": r.key,
                 "source": r.source,
                 "kind": r.kind,
-                "status": r.app.get("status"),
+                "status": r.app.status,
                 "seconds": r.seconds,
             }
             for r in run.rows

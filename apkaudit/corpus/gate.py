@@ -1,7 +1,7 @@
 """CI gating of a batch: which findings and verdicts fail the run, and the baseline file.
 
-Works on JSON v1 app objects (what the results store holds), so a gate can be evaluated on
-results that were not audited in this run.
+Works on :class:`~apkaudit.model.AppResult` values, fresh or from the results store, so a
+gate can be evaluated on results that were not audited in this run.
 
 - ``fail_on``: a finding of this severity or higher fails the run, unless its confidence is
   below ``min_confidence``;
@@ -21,19 +21,14 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from apkaudit.model import VERDICT_KEYS, Confidence, Level, Severity
+from apkaudit.model import VERDICT_KEYS, AppResult, Confidence, Finding, JsonDict, Level, Severity
 
 BASELINE_FORMAT = 1
-JsonDict = dict[str, Any]
 
 
-def app_id(app: JsonDict) -> str:
-    ident = app.get("app") or {}
-    if ident.get("package"):
-        return str(ident["package"])
-    return "sha256:" + str((app.get("input") or {}).get("sha256") or "")
+def app_id(app: AppResult) -> str:
+    return app.identity.package or f"sha256:{app.input.sha256}"
 
 
 @dataclass(frozen=True)
@@ -74,24 +69,24 @@ class Baseline:
 
 
 def baseline_document(
-    apps: Sequence[JsonDict], *, tool_version: str, rules_version: str, generated_at: str
+    apps: Sequence[AppResult], *, tool_version: str, rules_version: str, generated_at: str
 ) -> JsonDict:
     """Every finding and every verdict above ``none`` of ``apps``, as an accepted baseline."""
     findings: dict[tuple[str, str], JsonDict] = {}
     verdicts: dict[tuple[str, str], JsonDict] = {}
     for app in apps:
-        if app.get("status") != "ok":
+        if app.status != "ok":
             continue
         aid = app_id(app)
-        for f in app.get("findings") or ():
-            findings[(aid, f["fingerprint"])] = {
+        for f in app.findings:
+            findings[(aid, f.fingerprint)] = {
                 "app": aid,
-                "fingerprint": f["fingerprint"],
-                "rule_id": f["rule_id"],
-                "severity": f["severity"],
-                "confidence": f["confidence"],
+                "fingerprint": f.fingerprint,
+                "rule_id": f.rule_id,
+                "severity": f.severity.value,
+                "confidence": f.confidence.value,
             }
-        for key, level in (app.get("verdicts") or {}).items():
+        for key, level in app.verdicts.as_dict().items():
             if level != Level.NONE.value:
                 old = verdicts.get((aid, key))
                 if old is None or Level(old["level"]).rank < Level(level).rank:
@@ -158,36 +153,33 @@ class GateResult:
         return bool(self.hits)
 
 
-def finding_counts(policy: GatePolicy, f: JsonDict) -> bool:
+def finding_counts(policy: GatePolicy, f: Finding) -> bool:
     """Does this finding reach the severity gate (ignoring the baseline)?"""
-    if policy.fail_on is None or Severity(f["severity"]).rank < policy.fail_on.rank:
+    if policy.fail_on is None or f.severity.rank < policy.fail_on.rank:
         return False
-    return policy.min_confidence is None or (
-        Confidence(f["confidence"]).rank >= policy.min_confidence.rank
-    )
+    return policy.min_confidence is None or f.confidence.rank >= policy.min_confidence.rank
 
 
-def evaluate(apps: Sequence[JsonDict], policy: GatePolicy) -> GateResult:
+def evaluate(apps: Sequence[AppResult], policy: GatePolicy) -> GateResult:
     hits: list[GateHit] = []
     accepted = errors = 0
     base = policy.baseline or Baseline()
     for app in apps:
-        if app.get("status") != "ok":
+        if app.status != "ok":
             errors += 1
             continue
-        aid, path = app_id(app), app["input"]["path"]
-        for f in app.get("findings") or ():
+        aid, path = app_id(app), app.input.path
+        for f in app.findings:
             if not finding_counts(policy, f):
                 continue
-            if base.accepts_finding(aid, f["fingerprint"]):
+            if base.accepts_finding(aid, f.fingerprint):
                 accepted += 1
             else:
                 hits.append(
-                    GateHit(path, aid, "finding", f["rule_id"], f["severity"], f["fingerprint"])
+                    GateHit(path, aid, "finding", f.rule_id, f.severity.value, f.fingerprint)
                 )
-        verdicts = app.get("verdicts") or {}
         for key, threshold in policy.verdicts:
-            level = Level(verdicts.get(key, "none"))
+            level: Level = getattr(app.verdicts, key)
             if level.rank < threshold.rank:
                 continue
             if base.accepts_verdict(aid, key, level):
@@ -197,6 +189,6 @@ def evaluate(apps: Sequence[JsonDict], policy: GatePolicy) -> GateResult:
     return GateResult(tuple(hits), accepted, errors)
 
 
-def is_new(policy: GatePolicy, app: JsonDict, fingerprint: str) -> bool:
+def is_new(policy: GatePolicy, app: AppResult, fingerprint: str) -> bool:
     """True unless the baseline accepts this finding of this app."""
     return policy.baseline is None or not policy.baseline.accepts_finding(app_id(app), fingerprint)

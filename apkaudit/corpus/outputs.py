@@ -1,4 +1,5 @@
-"""Files of a batch run, all generated from the JSON v1 rows (fresh or from the store).
+"""Files of a batch run, all rendered from one :class:`~apkaudit.report.document.Report` of
+the run's results (fresh or from the store).
 
 In the output directory:
 
@@ -16,16 +17,13 @@ import json
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from apkaudit.corpus.gate import GatePolicy, app_id, finding_counts, is_new
 from apkaudit.model import AppResult
-from apkaudit.report.document import Report, RuleRun, build_report
-from apkaudit.report.json_load import app_from_dict
-from apkaudit.report.json_v1 import report_to_dict
+from apkaudit.report.document import Report
 from apkaudit.report.summary import AppLine, render_summary
-from apkaudit.rules import RuleSet
 
 OUTPUT_FORMATS = ("html", "json", "sarif")
 SUMMARY_NAME, JSON_NAME, SARIF_NAME, APPS_DIR = (
@@ -34,84 +32,65 @@ SUMMARY_NAME, JSON_NAME, SARIF_NAME, APPS_DIR = (
     "results.sarif",
     "apps",
 )
-JsonDict = dict[str, Any]
 
 
-def report_names(apps: Sequence[JsonDict]) -> list[str]:
+def report_names(apps: Sequence[AppResult]) -> list[str]:
     """A distinct, safe file name per app: the input's file name and a hash prefix."""
     used: set[str] = set()
     names = []
     for app in apps:
-        inp = app["input"]
-        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(inp["path"]).name)[:60].strip("._") or "app"
-        tag = (inp.get("sha256") or "")[:12] or "nohash"
-        name, n = f"{stem}-{tag}.html", 1
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(app.input.path).name)[:60].strip("._")
+        tag = app.input.sha256[:12] or "nohash"
+        name, n = f"{stem or 'app'}-{tag}.html", 1
         while name in used:
             n += 1
-            name = f"{stem}-{tag}-{n}.html"
+            name = f"{stem or 'app'}-{tag}-{n}.html"
         used.add(name)
         names.append(name)
     return names
 
 
 def write_outputs(
-    apps: Sequence[JsonDict],
+    report: Report,
     out_dir: str | os.PathLike[str],
     *,
     formats: Sequence[str],
-    rules: RuleSet,
-    tool_version: str,
-    generated_at: str,
-    extras: Sequence[JsonDict] | None = None,
     policy: GatePolicy | None = None,
     run_note: str = "",
     gate_note: str = "",
 ) -> dict[str, Path]:
-    """Write the requested outputs for ``apps`` (JSON v1 objects, with the store's ``extras``
-    of each: the icon); returns format -> path of the main file."""
+    """Write the requested outputs for the apps of ``report``; returns format -> path of the
+    main file."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    ran = RuleRun.of(rules)
-
-    def report_of(results: Sequence[AppResult]) -> Report:
-        return build_report(
-            results, rules=ran, tool_version=tool_version, generated_at=generated_at
-        )
-
     if "json" in formats:
-        header = report_of(())
-        doc = report_to_dict(header)
-        doc["apps"] = list(apps)
-        text = json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        written["json"] = _write(out / JSON_NAME, text)
-    if "sarif" in formats or "html" in formats:
-        more = list(extras) if extras is not None else [{} for _ in apps]
-        results = [app_from_dict(a, x) for a, x in zip(apps, more, strict=True)]
+        from apkaudit.report.json_v1 import render_json
+
+        written["json"] = _write(out / JSON_NAME, render_json(report))
     if "sarif" in formats:
-        written["sarif"] = _write(
-            out / SARIF_NAME, render_sarif_run(report_of(results), apps, policy)
-        )
+        written["sarif"] = _write(out / SARIF_NAME, render_sarif_run(report, policy))
     if "html" in formats:
         from apkaudit.report.html import render_html
 
-        names = report_names(apps)
+        names = report_names(report.apps)
         (out / APPS_DIR).mkdir(exist_ok=True)
-        for result, name in zip(results, names, strict=True):
-            _write(out / APPS_DIR / name, render_html(report_of((result,))))
+        for (app, outcomes), name in zip(report.checked(), names, strict=True):
+            one = replace(report, apps=(app,), outcomes=(outcomes,))
+            _write(out / APPS_DIR / name, render_html(one))
         keep = set(names)
         for old in (out / APPS_DIR).glob("*.html"):  # reports of apps not in this run
             if old.name not in keep:
                 old.unlink()
         lines = [
             AppLine(app, f"{APPS_DIR}/{name}", _new_count(policy, app))
-            for app, name in zip(apps, names, strict=True)
+            for app, name in zip(report.apps, names, strict=True)
         ]
         summary = render_summary(
             lines,
-            tool_version=tool_version,
-            rules_version=rules.version,
-            generated_at=generated_at,
+            tool_version=report.tool_version,
+            rules_version=report.rules_version,
+            generated_at=report.generated_at,
             run_note=run_note,
             gate_note=gate_note,
         )
@@ -119,17 +98,16 @@ def write_outputs(
     return written
 
 
-def _new_count(policy: GatePolicy | None, app: JsonDict) -> int | None:
+def _new_count(policy: GatePolicy | None, app: AppResult) -> int | None:
     if policy is None or policy.fail_on is None:
         return None
     return sum(
-        1
-        for f in app.get("findings") or ()
-        if finding_counts(policy, f) and is_new(policy, app, f["fingerprint"])
+        1 for f in app.findings if finding_counts(policy, f) and is_new(policy, app, f.fingerprint)
     )
 
 
-def render_sarif_run(report: Report, apps: Sequence[JsonDict], policy: GatePolicy | None) -> str:
+def render_sarif_run(report: Report, policy: GatePolicy | None) -> str:
+    """SARIF for the run; with a baseline, each result says whether it is new."""
     from apkaudit.report.sarif import FINGERPRINT_KEY, report_to_sarif
 
     doc = report_to_sarif(report)
@@ -138,7 +116,7 @@ def render_sarif_run(report: Report, apps: Sequence[JsonDict], policy: GatePolic
             # the artifact index of a result is the index of its app in the report
             index = res["locations"][0]["physicalLocation"]["artifactLocation"]["index"]
             fp = res["partialFingerprints"][FINGERPRINT_KEY]
-            accepted = policy.baseline.accepts_finding(app_id(apps[index]), fp)
+            accepted = policy.baseline.accepts_finding(app_id(report.apps[index]), fp)
             res["baselineState"] = "unchanged" if accepted else "new"
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 

@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 from apkaudit.corpus.store import ResultsStore, StoredRow
@@ -34,11 +34,11 @@ from apkaudit.corpus.worker import (
     relabel,
     run_one,
 )
+from apkaudit.model import AppResult
 
 APP_SUFFIXES = (".apk", ".xapk", ".apks", ".apkm", ".aab")
 SPLIT_DIR_MARKER = "base.apk"  # a directory holding base.apk (+ split_*.apk) is one app
 EXECUTORS = ("local", "dask")
-JsonDict = dict[str, Any]
 
 
 # --------------------------------------------------------------------------- discovery
@@ -147,16 +147,6 @@ def content_key(spec: InputSpec) -> tuple[str, int]:
 # --------------------------------------------------------------------------- the run
 
 
-def store_rules_version(rules_version: str) -> str:
-    """The rules version a stored row is keyed by: the rule files' hash and, when this apkaudit
-    has policy packs, theirs (each stored row carries its policy checks)."""
-    try:
-        from apkaudit.policies import load_policies
-    except ImportError:  # an apkaudit without policy packs
-        return rules_version
-    return f"{rules_version}+policies.{load_policies().version}"
-
-
 @dataclass(frozen=True)
 class BatchConfig:
     tool_version: str
@@ -175,15 +165,14 @@ class Row:
 
     spec: InputSpec
     key: str
-    app: JsonDict  # JSON v1 app object, input.path = spec.display
+    app: AppResult  # input.path == spec.display
     source: str  # audited | store | unreadable
     kind: str  # ok | input | timeout | memory | crash | internal
     seconds: float | None = None
-    extras: JsonDict = field(default_factory=dict)  # see apkaudit.corpus.store
 
     @property
     def ok(self) -> bool:
-        return self.app.get("status") == "ok"
+        return self.app.status == "ok"
 
 
 @dataclass
@@ -201,13 +190,10 @@ Progress = Callable[[int, int, Row], None]  # (done, total, row just finished)
 
 
 def effective_settings(settings: WorkerSettings) -> WorkerSettings:
-    """Give the library's own deadline (if this version has one) most of the hard timeout, so a
-    slow app ends with a partial result and a blind spot before the worker has to be killed."""
-    from apkaudit.limits import Limits
-
-    names = {f.name for f in fields(Limits)}
+    """Give the library's own deadline most of the hard timeout, so a slow app ends with a
+    partial result and a blind spot before the worker has to be killed."""
     given = dict(settings.limits)
-    if "max_seconds" in names and "max_seconds" not in given and settings.timeout > 0:
+    if "max_seconds" not in given and settings.timeout > 0:
         given["max_seconds"] = max(1, int(settings.timeout * 0.8))
         return WorkerSettings(settings.timeout, settings.memory_mb, tuple(sorted(given.items())))
     return settings
@@ -247,10 +233,10 @@ def run_batch(
             None if config.rescan else store.get(sha, config.tool_version, config.rules_version)
         )
         if stored is not None:
-            app = relabel(stored.app, stored.path, spec.display)
+            app = relabel(stored.result, stored.path, spec.display)
             run.from_store += 1
             kind = OK if stored.status == "ok" else INPUT
-            report(i, Row(spec, sha, app, "store", kind, extras=stored.extras))
+            report(i, Row(spec, sha, app, "store", kind))
             continue
         if sha not in waiting:
             tasks.append(Task(len(tasks), spec.path, spec.display, sha, size))
@@ -266,12 +252,10 @@ def run_batch(
                     tool_version=config.tool_version,
                     rules_version=config.rules_version,
                     path=task.display,
-                    status=result.app.get("status", "error"),
-                    app=result.app,
+                    result=result.app,
                     audited_at=config.audited_at,
                     seconds=result.seconds,
                     peak_rss_kib=result.peak_rss_kib,
-                    extras=result.extras,
                 )
             )
         run.audited += 1
@@ -282,7 +266,7 @@ def run_batch(
         for i in waiting[task.key]:
             spec = inputs[i]
             app = relabel(result.app, task.display, spec.display)
-            row = Row(spec, task.key, app, "audited", result.kind, result.seconds, result.extras)
+            row = Row(spec, task.key, app, "audited", result.kind, result.seconds)
             report(i, row)
 
     settings = effective_settings(config.settings)

@@ -2,16 +2,22 @@
 
 A row is keyed by the input's content hash (SHA-256 of the file; for an app directory, of its
 files' names and hashes), the tool version and the rules version: a re-run with the same
-versions finds the row and does not audit the app again. The row holds the JSON v1 app object
-(``apkaudit.report.json_v1.app_to_dict``), so every output can be regenerated from the store.
+versions finds the row and does not audit the app again. The row holds the app's
+:class:`~apkaudit.model.AppResult` in the batch codec (:mod:`apkaudit.corpus.codec`), so every
+output is rendered from the store exactly as from a fresh audit; policy outcomes are not stored
+(they are evaluated from the result when a report is made, so new policy packs apply to stored
+results too).
 
 Only results that the same versions would reproduce are stored: audited apps and input errors
 (a malformed file stays malformed). Timeouts, crashes, memory-limit kills and analyses cut
 short by their own deadline depend on the machine and the limits, so they are not stored and
-the next run tries those apps again.
+the next run tries those apps again. A row written with another codec version (a development
+build whose result types differ) is never decoded: it counts as absent, and the app is audited
+again and the row replaced.
 
-Beside the JSON object a row keeps what the HTML report shows and JSON v1 does not carry (the
-app's icon). The store is written by one process (the batch driver), never by the workers.
+A store written by an apkaudit that kept JSON v1 rows (schema 1) is refused with a message
+saying so (:class:`StoreError`); it is not converted, since JSON v1 does not hold a whole
+result. The store is written by one process (the batch driver), never by the workers.
 """
 
 from __future__ import annotations
@@ -22,12 +28,13 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from apkaudit.model import VERDICT_KEYS
+from apkaudit.corpus import codec
+from apkaudit.model import VERDICT_KEYS, AppResult
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 DEFAULT_NAME = "results.sqlite"
 EXPORT_FORMATS = ("jsonl", "csv")
 
@@ -39,30 +46,35 @@ CREATE TABLE IF NOT EXISTS results (
     rules_version TEXT NOT NULL,
     path          TEXT NOT NULL,
     status        TEXT NOT NULL,
-    app_json      TEXT NOT NULL,
+    codec         TEXT NOT NULL,
+    result        TEXT NOT NULL,
     audited_at    TEXT NOT NULL,
     seconds       REAL,
     peak_rss_kib  INTEGER,
-    extras_json   TEXT NOT NULL DEFAULT '{}',
     PRIMARY KEY (sha256, tool_version, rules_version)
 );
 """
+_COLUMNS = "sha256, tool_version, rules_version, path, result, audited_at, seconds, peak_rss_kib"
 
-JsonDict = dict[str, Any]
+
+class StoreError(ValueError):
+    """The file is not a results store this apkaudit can read (one line, for the user)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredRow:
     sha256: str
     tool_version: str
     rules_version: str
     path: str  # the path the app had when it was audited
-    status: str
-    app: JsonDict  # JSON v1 app object
+    result: AppResult  # input.path == path
     audited_at: str
     seconds: float | None = None
     peak_rss_kib: int | None = None
-    extras: JsonDict = field(default_factory=dict)  # beyond JSON v1: the app icon (base64)
+
+    @property
+    def status(self) -> str:
+        return self.result.status
 
 
 class ResultsStore:
@@ -73,18 +85,41 @@ class ResultsStore:
         parent = os.path.dirname(os.path.abspath(self.path))
         os.makedirs(parent, exist_ok=True)
         self._db = sqlite3.connect(self.path)
+        try:
+            self._open()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StoreError(f"{self.path}: not an apkaudit results store ({exc})") from None
+        except StoreError:
+            self._db.close()
+            raise
+
+    def _open(self) -> None:
+        found = None
+        if self._has_table("meta"):
+            query = "SELECT value FROM meta WHERE key='schema_version'"
+            found = self._db.execute(query).fetchone()
+        if found is not None and found[0] != str(SCHEMA_VERSION):
+            older = found[0] == "1"
+            raise StoreError(
+                f"{self.path}: results store schema {found[0]}"
+                + (" (JSON v1 rows, written by an older apkaudit)" if older else "")
+                + f"; this apkaudit reads schema {SCHEMA_VERSION}. Remove the file, or give "
+                "another --store, to audit the apps again"
+            )
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
-        row = self._db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        if row is None:
+        if found is None:
             self._db.execute(
                 "INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
             )
             self._db.commit()
-        elif row[0] != str(SCHEMA_VERSION):
-            raise ValueError(
-                f"{self.path}: results store schema {row[0]}, this apkaudit reads {SCHEMA_VERSION}"
-            )
+
+    def _has_table(self, name: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)
+        ).fetchone()
+        return row is not None
 
     def __enter__(self) -> ResultsStore:
         return self
@@ -96,9 +131,11 @@ class ResultsStore:
         self._db.close()
 
     def get(self, sha256: str, tool_version: str, rules_version: str) -> StoredRow | None:
+        """The row of these versions, None if there is none of this codec version."""
         cur = self._db.execute(
-            "SELECT * FROM results WHERE sha256=? AND tool_version=? AND rules_version=?",
-            (sha256, tool_version, rules_version),
+            f"SELECT {_COLUMNS} FROM results"
+            " WHERE sha256=? AND tool_version=? AND rules_version=? AND codec=?",
+            (sha256, tool_version, rules_version, codec.VERSION),
         )
         row = cur.fetchone()
         return _row(row) if row else None
@@ -107,7 +144,7 @@ class ResultsStore:
         """Insert or replace the row of (sha256, tool version, rules version); commits."""
         self._db.execute(
             "INSERT OR REPLACE INTO results (sha256, tool_version, rules_version, path, status,"
-            " app_json, audited_at, seconds, peak_rss_kib, extras_json)"
+            " codec, result, audited_at, seconds, peak_rss_kib)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 row.sha256,
@@ -115,11 +152,11 @@ class ResultsStore:
                 row.rules_version,
                 row.path,
                 row.status,
-                json.dumps(row.app, sort_keys=True, ensure_ascii=False),
+                codec.VERSION,
+                codec.dumps(row.result),
                 row.audited_at,
                 row.seconds,
                 row.peak_rss_kib,
-                json.dumps(row.extras, sort_keys=True),
             ),
         )
         self._db.commit()
@@ -127,17 +164,16 @@ class ResultsStore:
     def rows(
         self, *, tool_version: str | None = None, rules_version: str | None = None
     ) -> Iterator[StoredRow]:
-        """Every row (optionally of one tool/rules version), ordered by path then hash."""
-        where, args = [], []
+        """Every row of this codec version (optionally of one tool/rules version), ordered by
+        path then hash."""
+        where, args = ["codec=?"], [codec.VERSION]
         if tool_version is not None:
             where.append("tool_version=?")
             args.append(tool_version)
         if rules_version is not None:
             where.append("rules_version=?")
             args.append(rules_version)
-        sql = "SELECT * FROM results"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        sql = f"SELECT {_COLUMNS} FROM results WHERE " + " AND ".join(where)
         sql += " ORDER BY path, sha256, tool_version, rules_version"
         for row in self._db.execute(sql, args):
             yield _row(row)
@@ -152,12 +188,10 @@ def _row(r: tuple[Any, ...]) -> StoredRow:
         tool_version=r[1],
         rules_version=r[2],
         path=r[3],
-        status=r[4],
-        app=json.loads(r[5]),
-        audited_at=r[6],
-        seconds=r[7],
-        peak_rss_kib=r[8],
-        extras=json.loads(r[9] or "{}"),
+        result=codec.loads(r[4]),
+        audited_at=r[5],
+        seconds=r[6],
+        peak_rss_kib=r[7],
     )
 
 
@@ -187,7 +221,11 @@ CSV_COLUMNS = (
 
 
 def export_jsonl(rows: Iterator[StoredRow]) -> Iterator[str]:
-    """One JSON object per line: the store key, when and how long, and the v1 app object."""
+    """One JSON object per line: the store key, when and how long, and the JSON v1 app object
+    (with the outcomes of every policy pack)."""
+    from apkaudit.policies.engine import evaluate_policies
+    from apkaudit.report.json_v1 import app_to_dict
+
     for r in rows:
         yield (
             json.dumps(
@@ -197,7 +235,7 @@ def export_jsonl(rows: Iterator[StoredRow]) -> Iterator[str]:
                     "rules_version": r.rules_version,
                     "audited_at": r.audited_at,
                     "seconds": r.seconds,
-                    "app": r.app,
+                    "app": app_to_dict(r.result, evaluate_policies(r.result)),
                 },
                 sort_keys=True,
                 ensure_ascii=False,
@@ -207,33 +245,29 @@ def export_jsonl(rows: Iterator[StoredRow]) -> Iterator[str]:
 
 
 def csv_record(r: StoredRow) -> dict[str, object]:
-    a = r.app
-    ident = a.get("app") or {}
-    verdicts = a.get("verdicts") or {}
-    risk = a.get("risk") or {}
-    cov = a.get("coverage")
-    findings = a.get("findings") or []
-    inp = a.get("input") or {}
+    a = r.result
+    ok = a.status == "ok"
+    ident = a.identity
     return {
-        "path": inp.get("path", r.path),
+        "path": a.input.path,
         "sha256": r.sha256,
         "tool_version": r.tool_version,
         "rules_version": r.rules_version,
         "audited_at": r.audited_at,
-        "status": a.get("status", r.status),
-        "error": a.get("error") or "",
-        "container": inp.get("container", ""),
-        "size": inp.get("size", ""),
-        "package": ident.get("package") or "",
-        "label": ident.get("label") or "",
-        "version_name": ident.get("version_name") or "",
-        "version_code": ident.get("version_code") or "",
-        "risk_level": risk.get("level", ""),
-        "risk_score": risk.get("score", ""),
-        **{k: verdicts.get(k, "") for k in VERDICT_KEYS},
-        "coverage_complete": "" if cov is None else str(bool(cov.get("complete"))).lower(),
-        "findings": len(findings),
-        "rule_ids": " ".join(sorted({f["rule_id"] for f in findings})),
+        "status": a.status,
+        "error": "" if ok else (a.error or "unknown error"),
+        "container": a.input.container,
+        "size": a.input.size,
+        "package": ident.package,
+        "label": ident.label,
+        "version_name": ident.version_name,
+        "version_code": ident.version_code,
+        "risk_level": a.risk.level.value if ok else "",
+        "risk_score": a.risk.score if ok else "",
+        **{k: (v if ok else "") for k, v in a.verdicts.as_dict().items()},
+        "coverage_complete": str(a.coverage.complete).lower() if ok else "",
+        "findings": len(a.findings),
+        "rule_ids": " ".join(sorted({f.rule_id for f in a.findings})),
     }
 
 

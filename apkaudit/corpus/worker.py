@@ -3,7 +3,8 @@
 A worker is ``python -m apkaudit.corpus.worker``: it caps its own address space
 (``RLIMIT_AS``), then reads one JSON request per line on standard input
 (``{"id", "path", "limits"}``), audits the app with :func:`apkaudit.audit.audit_app` and
-writes one JSON line back on a private copy of its standard output (the real fd 1 is pointed
+writes one JSON line back, the :class:`~apkaudit.model.AppResult` in the batch codec
+(:mod:`apkaudit.corpus.codec`), on a private copy of its standard output (the real fd 1 is pointed
 at standard error, so nothing the libraries print can corrupt the protocol). A worker serves
 many apps, which saves the interpreter start and the imports for every app, and is replaced
 after a timeout, a crash or a memory error.
@@ -33,16 +34,17 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
+
+from apkaudit.corpus import codec
+from apkaudit.model import AppResult, InputInfo, JsonDict
 
 HOOK_ENV = "APKAUDIT_WORKER_TEST_HOOK"
 DEFAULT_TIMEOUT = 300.0  # seconds of wall time per app
 DEFAULT_MEMORY_MB = 2048  # address-space cap of a worker, MiB (0: none)
 RECYCLE_AFTER = 200  # apps per worker before it is replaced (bounds heap fragmentation)
-
-JsonDict = dict[str, Any]
 
 # Kinds of task outcome. Only "ok" and "input" are reproducible (and stored).
 OK, INPUT, TIMEOUT, MEMORY, CRASH, INTERNAL = (
@@ -76,8 +78,7 @@ class WorkerSettings:
 class TaskResult:
     task: Task
     kind: str  # ok | input | timeout | memory | crash | internal
-    app: JsonDict  # JSON v1 app object, input.path = task.display
-    extras: JsonDict = field(default_factory=dict)  # what the reports need beyond JSON v1
+    app: AppResult  # input.path == task.display
     seconds: float = 0.0  # wall time of the audit (or until the kill)
     peak_rss_kib: int | None = None  # the worker's peak RSS so far (self-reported)
     worker: str = ""  # "host:pid" of the worker process
@@ -88,33 +89,27 @@ class TaskResult:
         the analysis stopped at its own deadline (a ``time_limit`` blind spot)."""
         if self.kind not in REPRODUCIBLE:
             return False
-        spots = (self.app.get("coverage") or {}).get("blind_spots") or ()
-        return not any(b.get("kind") == "time_limit" for b in spots)
+        return not any(b.kind == "time_limit" for b in self.app.coverage.blind_spots)
 
 
 # --------------------------------------------------------------------------- rows
 
 
-def error_app(task: Task, reason: str) -> JsonDict:
-    """The JSON v1 row of an app the worker could not finish (same shape as input errors)."""
-    from apkaudit.model import AppResult, InputInfo
-    from apkaudit.report.json_v1 import app_to_dict
-
+def error_app(task: Task, reason: str) -> AppResult:
+    """The result of an app the worker could not finish (the same shape as input errors)."""
     info = InputInfo(path=task.display, sha256=task.key, size=task.size)
     one_line = " ".join(reason.split())
-    return app_to_dict(AppResult(input=info, status="error", error=f"{task.display}: {one_line}"))
+    return AppResult(input=info, status="error", error=f"{task.display}: {one_line}")
 
 
-def relabel(app: JsonDict, old: str, new: str) -> JsonDict:
-    """The row with ``input.path`` (and the error's leading path) changed from old to new."""
+def relabel(app: AppResult, old: str, new: str) -> AppResult:
+    """The result with ``input.path`` (and the error's leading path) changed from old to new."""
     if old == new:
         return app
-    out = dict(app)
-    out["input"] = {**app["input"], "path": new}
-    err = app.get("error")
-    if isinstance(err, str) and err.startswith(old):
-        out["error"] = new + err[len(old) :]
-    return out
+    err = app.error
+    if err is not None and err.startswith(old):
+        err = new + err[len(old) :]
+    return replace(app, input=replace(app.input, path=new), error=err)
 
 
 # --------------------------------------------------------------------------- worker side
@@ -163,33 +158,31 @@ def _test_hook(path: str, memory_mb: int) -> None:
 def _serve(requests: IO[str], replies: IO[str], memory_mb: int) -> int:
     from apkaudit.audit import AuditOptions, audit_app
     from apkaudit.limits import DEFAULT_LIMITS
-    from apkaudit.policies.engine import evaluate_policies
-    from apkaudit.report.json_load import extras_of
-    from apkaudit.report.json_v1 import app_to_dict
 
     for line in requests:
         if not line.strip():
             continue
         req = json.loads(line)
-        start, stop_after = time.perf_counter(), False
-        extras: JsonDict = {}
+        start = time.perf_counter()
+        stop_after = False
+        result: JsonDict | None = None
+        error = ""
         try:
             _test_hook(req["path"], memory_mb)
             limits = DEFAULT_LIMITS.override(**dict(req.get("limits") or {}))
-            result = audit_app(req["path"], AuditOptions(limits=limits))
-            kind = OK if result.status == "ok" else INPUT
-            app, extras = app_to_dict(result, evaluate_policies(result)), extras_of(result)
+            audited = audit_app(req["path"], AuditOptions(limits=limits))
+            result, kind = codec.encode(audited), (OK if audited.status == "ok" else INPUT)
         except MemoryError:
-            app, kind, stop_after = {}, MEMORY, True
+            kind, stop_after = MEMORY, True
         except Exception as exc:  # a bug in apkaudit: report it on the row, keep serving
             where = traceback.extract_tb(exc.__traceback__)[-1:]
             at = f" at {Path(where[0].filename).name}:{where[0].lineno}" if where else ""
-            app, kind = {"error": f"{type(exc).__name__}: {exc}{at}"}, INTERNAL
+            kind, error = INTERNAL, f"{type(exc).__name__}: {exc}{at}"
         reply = {
             "id": req["id"],
             "kind": kind,
-            "app": app,
-            "extras": extras,
+            "result": result,
+            "error": error,
             "seconds": round(time.perf_counter() - start, 4),
             "peak_rss_kib": _peak_rss_kib(),
         }
@@ -460,16 +453,15 @@ class WorkerPool:
     def _result(self, task: Task, reply: JsonDict, w: WorkerProcess) -> TaskResult:
         kind = reply["kind"]
         if kind in REPRODUCIBLE:
-            app = relabel(reply["app"], task.path, task.display)
+            app = relabel(codec.decode(reply["result"]), task.path, task.display)
         elif kind == MEMORY:
             app = error_app(task, f"memory limit exceeded ({self.settings.memory_mb} MiB)")
         else:
-            app = error_app(task, f"internal error (a bug in apkaudit): {reply['app']['error']}")
+            app = error_app(task, f"internal error (a bug in apkaudit): {reply['error']}")
         return TaskResult(
             task,
             kind,
             app,
-            extras=(reply.get("extras") or {}) if kind in REPRODUCIBLE else {},
             seconds=float(reply.get("seconds") or 0.0),
             peak_rss_kib=reply.get("peak_rss_kib"),
             worker=w.name,

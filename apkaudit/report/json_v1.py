@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
 from apkaudit.model import (
     AppResult,
@@ -27,6 +26,7 @@ from apkaudit.model import (
     Evidence,
     Finding,
     Hop,
+    JsonDict,
     ManifestFacts,
 )
 from apkaudit.policies.engine import PolicyOutcome, Reason
@@ -36,8 +36,6 @@ from apkaudit.report.reasons import describe
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "apkaudit"
-
-JsonDict = dict[str, Any]
 
 
 def render_json(report: Report) -> str:

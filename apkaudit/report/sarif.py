@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import quote
 
-from apkaudit.model import AppResult, Evidence, Finding, Severity
+from apkaudit.model import AppResult, Evidence, Finding, JsonDict, Severity
 from apkaudit.policies import Policy, PolicyRule
 from apkaudit.policies.engine import Outcome, PolicyOutcome
 from apkaudit.report.document import Report, RuleDoc
@@ -23,9 +22,6 @@ SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
 FINGERPRINT_KEY = "apkaudit/v1"
-
-JsonDict = dict[str, Any]
-
 
 LEVEL_FOR_SEVERITY: dict[Severity, str] = {
     Severity.CRITICAL: "error",

@@ -4,8 +4,8 @@ Inline CSS, inline SVG charts, no external URL. The apps table is sorted by risk
 in the HTML itself; a tiny inline script, allowed by its hash in the Content-Security-Policy and
 by nothing else, lets a reader re-sort it by any column. Without the script the page is complete.
 
-Works on JSON v1 app objects (what the results store holds). Everything from the APKs is
-escaped by Jinja's autoescape.
+Works on :class:`~apkaudit.model.AppResult` values (fresh or from the results store).
+Everything from the APKs is escaped by Jinja's autoescape.
 """
 
 from __future__ import annotations
@@ -17,16 +17,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import jinja2
 from markupsafe import Markup
 
-from apkaudit.model import VERDICT_KEYS, Level, Severity
+from apkaudit.model import VERDICT_KEYS, AppResult, Level, Severity
 from apkaudit.report.templates import new_environment
 
 TEMPLATE = "summary.html.j2"
-JsonDict = dict[str, Any]
 
 VERDICT_SHORT = {
     "contacts_read": "contacts read",
@@ -70,7 +68,7 @@ def script_csp_hash(script: str = SORT_SCRIPT) -> str:
 
 @dataclass(frozen=True)
 class AppLine:
-    app: JsonDict
+    app: AppResult
     href: str | None  # relative link to the app's own report
     new_findings: int | None = None  # findings that fail the gate (None: no gate)
 
@@ -125,50 +123,44 @@ class Chart:
 ROW_H, ROW_GAP, LABEL_W, BAR_W, TOP = 18, 8, 190, 420, 6
 
 
-def _shown_level(app: JsonDict, key: str) -> str:
-    level = (app.get("verdicts") or {}).get(key, "none")
-    complete = (app.get("coverage") or {}).get("complete", True)
-    return "inconclusive" if level == "none" and not complete else level
+def _shown_level(app: AppResult, key: str) -> str:
+    level: Level = getattr(app.verdicts, key)
+    return "inconclusive" if level is Level.NONE and not app.coverage.complete else level.value
 
 
-def _title(app: JsonDict) -> str:
-    ident = app.get("app") or {}
-    path = app["input"]["path"]
-    return ident.get("label") or ident.get("package") or Path(path).name or path
+def _title(app: AppResult) -> str:
+    ident, path = app.identity, app.input.path
+    return ident.label or ident.package or Path(path).name or path
 
 
-def _error_reason(app: JsonDict) -> str:
-    reason = " ".join((app.get("error") or "unknown error").split())
-    return reason.removeprefix(f"{app['input']['path']}: ") or "unknown error"
+def _error_reason(app: AppResult) -> str:
+    reason = " ".join((app.error or "unknown error").split())
+    return reason.removeprefix(f"{app.input.path}: ") or "unknown error"
 
 
 def row_view(line: AppLine) -> RowView:
     app = line.app
-    ok = app.get("status") == "ok"
-    ident = app.get("app") or {}
-    risk = app.get("risk") or {}
-    version = ident.get("version_name") or ""
-    if ident.get("version_code"):
-        version = (
-            f"{version} ({ident['version_code']})" if version else f"({ident['version_code']})"
-        )
-    level = risk.get("level", "") if ok else "error"
+    ok = app.status == "ok"
+    ident = app.identity
+    version = ident.version_name
+    if ident.version_code:
+        version = f"{version} ({ident.version_code})" if version else f"({ident.version_code})"
     return RowView(
         href=line.href,
         title=_title(app),
-        package=ident.get("package") or "",
+        package=ident.package,
         version=version,
         ok=ok,
         error="" if ok else _error_reason(app),
-        risk_level=level,
-        risk_score=int(risk.get("score", 0)) if ok else -1,
+        risk_level=app.risk.level.value if ok else "error",
+        risk_score=app.risk.score if ok else -1,
         verdicts=tuple((k, _shown_level(app, k) if ok else "error") for k in VERDICT_KEYS),
-        findings=len(app.get("findings") or ()),
+        findings=len(app.findings),
         new_findings=line.new_findings,
-        complete=(app.get("coverage") or {}).get("complete") if ok else None,
-        size=int(app["input"].get("size") or 0),
-        path=app["input"]["path"],
-        container=app["input"].get("container") or "",
+        complete=app.coverage.complete if ok else None,
+        size=app.input.size,
+        path=app.input.path,
+        container=app.input.container,
     )
 
 
@@ -198,34 +190,34 @@ def _bar_chart(
     return Chart(chart_id, title, LABEL_W + BAR_W + 60, height, LABEL_W, tuple(out), legend)
 
 
-def verdict_counts(apps: Sequence[JsonDict]) -> dict[str, Counter[str]]:
+def verdict_counts(apps: Sequence[AppResult]) -> dict[str, Counter[str]]:
     counts: dict[str, Counter[str]] = {k: Counter() for k in VERDICT_KEYS}
     for app in apps:
-        if app.get("status") == "ok":
+        if app.status == "ok":
             for k in VERDICT_KEYS:
                 counts[k][_shown_level(app, k)] += 1
     return counts
 
 
-def permission_counts(apps: Sequence[JsonDict]) -> list[tuple[str, int, bool]]:
+def permission_counts(apps: Sequence[AppResult]) -> list[tuple[str, int, bool]]:
     """(permission, apps requesting it, dangerous), most requested first."""
     counts: Counter[str] = Counter()
     dangerous: set[str] = set()
     for app in apps:
-        if app.get("status") != "ok":
+        if app.status != "ok" or app.manifest is None:
             continue
         names = set()
-        for p in app.get("permissions") or ():
-            names.add(p["name"])
-            if p.get("protection_level") == "dangerous":
-                dangerous.add(p["name"])
+        for p in app.manifest.permissions:
+            names.add(p.name)
+            if p.protection_level == "dangerous":
+                dangerous.add(p.name)
         counts.update(names)
     ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [(name, n, name in dangerous) for name, n in ranked]
 
 
-def charts(apps: Sequence[JsonDict]) -> list[Chart]:
-    ok = [a for a in apps if a.get("status") == "ok"]
+def charts(apps: Sequence[AppResult]) -> list[Chart]:
+    ok = [a for a in apps if a.status == "ok"]
     vc = verdict_counts(apps)
     verdict_rows = [
         (
@@ -237,7 +229,7 @@ def charts(apps: Sequence[JsonDict]) -> list[Chart]:
         )
         for k in VERDICT_KEYS
     ]
-    risk = Counter((a.get("risk") or {}).get("level", "info") for a in ok)
+    risk = Counter(a.risk.level.value for a in ok)
     errors = len(apps) - len(ok)
     risk_rows = [
         (lvl, [(f"sev-{lvl}", risk[lvl], f"risk {lvl}: {risk[lvl]}")]) for lvl in RISK_LEVELS
@@ -284,15 +276,15 @@ def render_summary(
         (row_view(line) for line in lines),
         key=lambda r: (not r.ok, -r.risk_score, -r.findings, r.path),
     )
-    ok = [a for a in apps if a.get("status") == "ok"]
+    ok = [a for a in apps if a.status == "ok"]
     counts = {
         "apps": len(apps),
         "ok": len(ok),
         "errors": len(apps) - len(ok),
-        "incomplete": sum(1 for a in ok if not (a.get("coverage") or {}).get("complete", True)),
-        "with_findings": sum(1 for a in ok if a.get("findings")),
+        "incomplete": sum(1 for a in ok if not a.coverage.complete),
+        "with_findings": sum(1 for a in ok if a.findings),
         "flagged": sum(
-            1 for a in ok if any(v != Level.NONE.value for v in (a.get("verdicts") or {}).values())
+            1 for a in ok if any(v != Level.NONE.value for v in a.verdicts.as_dict().values())
         ),
     }
     vc = verdict_counts(apps)

@@ -70,6 +70,10 @@ def load(out: Path, name: str) -> dict[str, Any]:
     return data
 
 
+def app_pages(out: Path) -> dict[str, str]:
+    return {p.name: p.read_text(encoding="utf-8") for p in sorted((out / "apps").glob("*.html"))}
+
+
 def expected_exit(apps: list[dict[str, Any]], fail_on: Severity | None, allow_errors: bool) -> int:
     if fail_on is not None and any(
         Severity(f["severity"]).rank >= fail_on.rank for a in apps for f in a["findings"]
@@ -95,13 +99,16 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "json": load(out, "results.json"),
         "sarif": load(out, "results.sarif"),
         "stats": load(out, "run.json"),
+        "html": app_pages(out),
     }
     code2, output2 = batch(real, "--jobs", "2", "--out", out, "--fail-on", "high")
     second = {
         "code": code2,
         "output": output2,
         "json": load(out, "results.json"),
+        "sarif": load(out, "results.sarif"),
         "stats": load(out, "run.json"),
+        "html": app_pages(out),
     }
     return {"out": out, "first": first, "second": second}
 
@@ -166,7 +173,10 @@ def test_second_run_skips_every_app(corpus: dict[str, Any]) -> None:
     assert first["stats"]["audited"] == n and first["stats"]["from_store"] == 0
     assert second["stats"]["audited"] == 0 and second["stats"]["from_store"] == n
     assert {r["source"] for r in second["stats"]["rows"]} == {"store"}
+    # the store's promise: every output rendered from stored rows equals the fresh one
     assert second["json"]["apps"] == first["json"]["apps"]
+    assert second["sarif"] == first["sarif"]
+    assert second["html"] == first["html"] and len(first["html"]) == n
     assert f"0 analysed now, {n} from the store" in second["output"]
 
 

@@ -1,15 +1,18 @@
-"""Pieces of ``apkaudit batch``: input discovery, content keys, the results store and its
-export, JSON v1 read-back, gating and baselines, the summary page."""
+"""Pieces of ``apkaudit batch``: input discovery, content keys, the batch codec and the results
+store (and its export), gating and baselines, the summary page."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import FIXTURES, fixture_apk, real_params, real_path, report_of
 
+from apkaudit.corpus import codec
 from apkaudit.corpus.gate import (
     Baseline,
     GatePolicy,
@@ -19,17 +22,29 @@ from apkaudit.corpus.gate import (
     parse_verdict_gate,
 )
 from apkaudit.corpus.run import InputSpec, content_key, discover
-from apkaudit.corpus.store import CSV_COLUMNS, ResultsStore, StoredRow, export
+from apkaudit.corpus.store import CSV_COLUMNS, ResultsStore, StoredRow, StoreError, export
 from apkaudit.corpus.worker import relabel
-from apkaudit.model import Confidence, Level, Severity
-from apkaudit.report.html import render_html
-from apkaudit.report.json_load import app_from_dict, extras_of
-from apkaudit.report.json_v1 import app_to_dict, report_to_dict
-from apkaudit.report.sarif import render_sarif
+from apkaudit.model import (
+    AppIcon,
+    AppIdentity,
+    AppResult,
+    Behaviours,
+    BlindSpot,
+    Confidence,
+    Coverage,
+    Evidence,
+    Finding,
+    InputInfo,
+    Level,
+    ManifestFacts,
+    Risk,
+    Severity,
+    Stage,
+    Verdicts,
+)
+from apkaudit.report.formats import FORMATS, render
 from apkaudit.report.summary import AppLine, render_summary
-from apkaudit.rules import load_rules
 
-RULES = load_rules()
 FIXTURE_NAMES = sorted(p.stem for p in FIXTURES.glob("*.apk"))
 
 
@@ -92,60 +107,118 @@ def test_content_key_of_files_and_directories(tmp_path: Path) -> None:
         content_key(InputSpec("x", str(tmp_path / "missing.apk")))
 
 
-# --------------------------------------------------------------------------- JSON read-back
+# --------------------------------------------------------------------------- codec and store
 
 
-def _same_outputs(result) -> None:
-    app = json.loads(json.dumps(report_to_dict(report_of(result))["apps"][0]))
-    rebuilt = app_from_dict(app, json.loads(json.dumps(extras_of(result))))
-    original, again = (report_of(r) for r in (result, rebuilt))
-    assert render_sarif(again) == render_sarif(original)
-    assert render_html(again) == render_html(original)
-    assert {f.fingerprint for f in rebuilt.findings} == {f.fingerprint for f in result.findings}
-    # a JSON report from elsewhere (no store extras) still gives the same SARIF
-    assert render_sarif(report_of(app_from_dict(app))) == render_sarif(original)
-    rendered = app_to_dict(rebuilt, again.outcomes[0])
-    for key in set(app) - {"code_stats"}:  # see json_load's docstring
-        assert rendered[key] == app[key], key
+def _stored(result: AppResult, tmp_path: Path) -> AppResult:
+    """``result`` after a trip through the worker protocol and the results store."""
+    sent = codec.decode(json.loads(json.dumps(codec.encode(result))))
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        store.put(_stored_row(sent, "1", "r"))
+    with ResultsStore(tmp_path / "results.sqlite") as store:
+        row = store.get(result.input.sha256, "1", "r")
+    assert row is not None
+    return row.result
+
+
+def _same_outputs(result: AppResult, tmp_path: Path) -> None:
+    """The store's promise: a stored row renders exactly what a fresh audit renders."""
+    again = _stored(result, tmp_path)
+    assert again == result
+    fresh, stored = report_of(result), report_of(again)
+    for fmt in FORMATS:
+        assert render(stored, fmt) == render(fresh, fmt), fmt
 
 
 @pytest.mark.parametrize("name", FIXTURE_NAMES)
-def test_stored_json_regenerates_the_same_reports_fixtures(name: str, audit) -> None:
-    _same_outputs(audit(fixture_apk(name)))
+def test_stored_result_renders_like_a_fresh_one_fixtures(name: str, audit, tmp_path: Path) -> None:
+    _same_outputs(audit(fixture_apk(name)), tmp_path)
 
 
 @pytest.mark.real
 @pytest.mark.parametrize("row", real_params())
-def test_stored_json_regenerates_the_same_reports_real(row: dict[str, str], audit) -> None:
-    _same_outputs(audit(real_path(row)))
+def test_stored_result_renders_like_a_fresh_one_real(
+    row: dict[str, str], audit, tmp_path: Path
+) -> None:
+    _same_outputs(audit(real_path(row)), tmp_path)
+
+
+def test_codec_keeps_what_json_v1_drops(audit) -> None:
+    """Code references, reachability, timings and the icon bytes are not in JSON v1."""
+    result = audit(fixture_apk("loan-bulk-sms"))
+    icon = AppIcon("image/png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", "res/i.png")
+    rich = replace(result, icon=icon)
+    assert result.code is not None and result.code.refs
+    assert result.behaviours is not None and result.behaviours.reachability and result.timings
+    back = codec.loads(codec.dumps(rich))
+    assert back == rich and back.icon == icon
+    assert back.code is not None and back.code.refs == result.code.refs
+
+
+def test_codec_refuses_what_it_did_not_write() -> None:
+    good = codec.encode(_app("aa" * 32, "x.apk"))
+    for bad in (
+        {**good, "surprise": 1},
+        {k: v for k, v in good.items() if k != "risk"},
+        {**good, "risk": {"level": "apocalyptic", "score": 1}},
+        {**good, "timings": [["load", "fast"]]},
+        [],
+    ):
+        with pytest.raises(codec.CodecError):
+            codec.decode(bad)
+    with pytest.raises(codec.CodecError):
+        codec.loads("{")
+    assert codec.VERSION.startswith(f"{codec.FORMAT}.")
 
 
 def test_relabel_changes_path_and_error_prefix() -> None:
-    app = {"input": {"path": "/abs/x.apk"}, "error": "/abs/x.apk: truncated", "status": "error"}
+    app = AppResult(InputInfo("/abs/x.apk", "", 3), status="error", error="/abs/x.apk: truncated")
     out = relabel(app, "/abs/x.apk", "x.apk")
-    assert out["input"]["path"] == "x.apk" and out["error"] == "x.apk: truncated"
-    assert app["input"]["path"] == "/abs/x.apk"  # not mutated
+    assert out.input.path == "x.apk" and out.error == "x.apk: truncated"
+    assert app.input.path == "/abs/x.apk"  # not changed
+    assert relabel(app, "/abs/x.apk", "/abs/x.apk") is app
 
 
-# --------------------------------------------------------------------------- store
+def _app(sha: str, path: str, status: str = "ok") -> AppResult:
+    """A small audited app (a SEND_SMS finding, sms_send likely) or an input error."""
+    info = InputInfo(path, sha, 3)
+    if status != "ok":
+        return AppResult(info, status="error", error=f"{path}: bad")
+    finding = Finding(
+        rule_id="SMS001",
+        name="send-sms",
+        title="Sends SMS",
+        behaviour="sms_send",
+        severity=Severity.HIGH,
+        confidence=Confidence.HIGH,
+        stage=Stage.DECLARED,
+        message="m",
+        evidence=(Evidence("manifest", "SEND_SMS", manifest_element="<uses-permission>"),),
+    )
+    return AppResult(
+        info,
+        manifest=ManifestFacts(identity=AppIdentity(package="p." + sha[:4])),
+        behaviours=Behaviours(Verdicts(sms_send=Level.LIKELY)),
+        findings=(finding,),
+        risk=Risk(Severity.HIGH, 50),
+    )
+
+
+def _stored_row(result: AppResult, tool: str = "1", rules: str = "r") -> StoredRow:
+    return StoredRow(
+        sha256=result.input.sha256,
+        tool_version=tool,
+        rules_version=rules,
+        path=result.input.path,
+        result=result,
+        audited_at="2024-01-01T00:00:00Z",
+        seconds=0.5,
+        peak_rss_kib=1000,
+    )
 
 
 def _row(sha: str, path: str, status: str = "ok", tool: str = "1", rules: str = "r") -> StoredRow:
-    app = {
-        "input": {"path": path, "sha256": sha, "size": 3, "container": "apk"},
-        "status": status,
-        "error": None if status == "ok" else f"{path}: bad",
-        "app": {"package": "p." + sha[:4]} if status == "ok" else None,
-        "verdicts": {"sms_send": "likely"} if status == "ok" else None,
-        "coverage": {"complete": True, "blind_spots": []} if status == "ok" else None,
-        "risk": {"level": "high", "score": 50} if status == "ok" else None,
-        "findings": [
-            {"rule_id": "SMS001", "fingerprint": "f1", "severity": "high", "confidence": "high"}
-        ]
-        if status == "ok"
-        else [],
-    }
-    return StoredRow(sha, tool, rules, path, status, app, "2024-01-01T00:00:00Z", 0.5, 1000)
+    return _stored_row(_app(sha, path, status), tool, rules)
 
 
 def test_store_keys_on_hash_tool_and_rules_version(tmp_path: Path) -> None:
@@ -156,14 +229,16 @@ def test_store_keys_on_hash_tool_and_rules_version(tmp_path: Path) -> None:
         store.put(_row("aa" * 32, "x.apk", tool="2"))
         assert store.count() == 3
         got = store.get("aa" * 32, "1", "r")
-        assert got is not None and got.app["app"]["package"] == "p.aaaa"
+        assert got is not None and got.result == _app("aa" * 32, "x.apk")
         assert store.get("aa" * 32, "1", "other-rules") is None
         assert store.get("cc" * 32, "1", "r") is None
     with ResultsStore(db) as store:  # persisted
         rows = list(store.rows(tool_version="1", rules_version="r"))
         assert [r.path for r in rows] == ["x.apk", "y.apk"]
-        lines = list(export(iter(rows), "jsonl"))
-        assert [json.loads(ln)["sha256"] for ln in lines] == ["aa" * 32, "bb" * 32]
+        lines = [json.loads(ln) for ln in export(iter(rows), "jsonl")]
+        assert [ln["sha256"] for ln in lines] == ["aa" * 32, "bb" * 32]
+        assert lines[0]["app"]["verdicts"]["sms_send"] == "likely"  # a JSON v1 app object
+        assert lines[0]["app"]["policies"] and lines[1]["app"]["policies"] == []
         text = "".join(export(iter(rows), "csv"))
         header, first, second = text.splitlines()
         assert header.split(",") == list(CSV_COLUMNS)
@@ -173,11 +248,44 @@ def test_store_keys_on_hash_tool_and_rules_version(tmp_path: Path) -> None:
             export(iter(rows), "xml")
 
 
+def test_rows_of_another_codec_version_count_as_absent(tmp_path: Path) -> None:
+    db = tmp_path / "results.sqlite"
+    with ResultsStore(db) as store:
+        store.put(_row("aa" * 32, "x.apk"))
+    with sqlite3.connect(db) as raw:
+        raw.execute("UPDATE results SET codec='0.old', result='{\"shape\": \"old\"}'")
+    with ResultsStore(db) as store:
+        assert store.get("aa" * 32, "1", "r") is None  # audited again, then replaced
+        assert list(store.rows()) == []
+        store.put(_row("aa" * 32, "x.apk"))
+        assert store.count() == 1 and store.get("aa" * 32, "1", "r") is not None
+
+
+def test_a_store_of_json_v1_rows_is_refused(tmp_path: Path) -> None:
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as raw:
+        raw.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('schema_version', '1');"
+            "CREATE TABLE results (sha256 TEXT, app_json TEXT, extras_json TEXT);"
+        )
+    with pytest.raises(StoreError, match=r"schema 1 \(JSON v1 rows.*Remove the file"):
+        ResultsStore(old)
+    junk = tmp_path / "junk.sqlite"
+    junk.write_bytes(b"not a database at all" * 100)
+    with pytest.raises(StoreError, match="not an apkaudit results store"):
+        ResultsStore(junk)
+
+
 # --------------------------------------------------------------------------- gate
 
 
-def _apps() -> list[dict]:
-    return [_row("aa" * 32, "x.apk").app, _row("bb" * 32, "y.apk", status="error").app]
+def _apps() -> list[AppResult]:
+    return [_app("aa" * 32, "x.apk"), _app("bb" * 32, "y.apk", status="error")]
+
+
+def _with_finding(app: AppResult, **changes: object) -> AppResult:
+    return replace(app, findings=(*app.findings, replace(app.findings[0], **changes)))
 
 
 def test_gate_fail_on_min_confidence_and_verdicts() -> None:
@@ -186,7 +294,8 @@ def test_gate_fail_on_min_confidence_and_verdicts() -> None:
     assert evaluate(apps, GatePolicy()).errors == 1
     assert evaluate(apps, GatePolicy(fail_on=Severity.HIGH)).failed
     assert not evaluate(apps, GatePolicy(fail_on=Severity.CRITICAL)).failed
-    apps[0]["findings"][0]["confidence"] = "medium"
+    medium = replace(apps[0].findings[0], confidence=Confidence.MEDIUM)
+    apps[0] = replace(apps[0], findings=(medium,))
     assert not evaluate(
         apps, GatePolicy(fail_on=Severity.HIGH, min_confidence=Confidence.HIGH)
     ).failed
@@ -208,11 +317,9 @@ def test_baseline_accepts_only_what_it_lists(tmp_path: Path) -> None:
     )
     result = evaluate(apps, policy)
     assert not result.failed and result.accepted == 2
-    apps[0]["findings"].append(
-        {"rule_id": "CON004", "fingerprint": "f2", "severity": "critical", "confidence": "high"}
-    )
-    apps[0]["verdicts"]["sms_send"] = "confirmed"  # worse than accepted
-    hits = evaluate(apps, policy).hits
+    new = _with_finding(apps[0], rule_id="CON004", severity=Severity.CRITICAL)
+    worse = replace(new, behaviours=Behaviours(Verdicts(sms_send=Level.CONFIRMED)))
+    hits = evaluate([worse, apps[1]], policy).hits
     assert {(h.kind, h.what) for h in hits} == {("finding", "CON004"), ("verdict", "sms_send")}
     bad = tmp_path / "bad.json"
     for text in ("not json", "[]", '{"apkaudit_baseline": 1, "findings": [{"x": 1}]}'):
@@ -222,8 +329,8 @@ def test_baseline_accepts_only_what_it_lists(tmp_path: Path) -> None:
 
 
 def test_app_id_and_verdict_gate_parsing() -> None:
-    assert app_id({"app": {"package": "a.b"}, "input": {"sha256": "ff"}}) == "a.b"
-    assert app_id({"app": None, "input": {"sha256": "ff"}}) == "sha256:ff"
+    assert app_id(_app("ff" * 32, "x.apk")) == "p.ffff"
+    assert app_id(_app("ff" * 32, "x.apk", status="error")) == "sha256:" + "ff" * 32
     assert parse_verdict_gate("bulk_sms_to_contacts=Likely") == (
         "bulk_sms_to_contacts",
         Level.LIKELY,
@@ -236,10 +343,10 @@ def test_app_id_and_verdict_gate_parsing() -> None:
 # --------------------------------------------------------------------------- summary page
 
 
-def test_summary_escapes_app_data(audit, tmp_path: Path) -> None:
-    hostile = app_to_dict(audit(fixture_apk("hostile-label")))
-    hostile["input"] = {**hostile["input"], "path": "<img src=x onerror=alert(1)>.apk"}
-    error = _row("bb" * 32, "<b>bad</b>.apk", status="error").app
+def test_summary_escapes_app_data(audit) -> None:
+    hostile = audit(fixture_apk("hostile-label"))
+    hostile = relabel(hostile, hostile.input.path, "<img src=x onerror=alert(1)>.apk")
+    error = _app("bb" * 32, "<b>bad</b>.apk", status="error")
     html = render_summary(
         [AppLine(hostile, "apps/h.html"), AppLine(error, None)],
         tool_version="1",
@@ -252,7 +359,7 @@ def test_summary_escapes_app_data(audit, tmp_path: Path) -> None:
 
 
 def test_summary_of_an_empty_or_all_error_corpus() -> None:
-    error = _row("bb" * 32, "y.apk", status="error").app
+    error = _app("bb" * 32, "y.apk", status="error")
     html = render_summary(
         [AppLine(error, None)], tool_version="1", rules_version="r", generated_at="t"
     )
@@ -276,10 +383,10 @@ def test_partial_results_and_kills_are_not_reproducible() -> None:
     from apkaudit.corpus.worker import Task, TaskResult
 
     task = Task(0, "/x.apk", "x.apk", "aa" * 32)
-    ok = _row("aa" * 32, "x.apk").app
+    ok = _app("aa" * 32, "x.apk")
     assert TaskResult(task, "ok", ok).reproducible
-    assert TaskResult(task, "input", _row("aa" * 32, "x.apk", status="error").app).reproducible
-    cut = {**ok, "coverage": {"complete": False, "blind_spots": [{"kind": "time_limit"}]}}
+    assert TaskResult(task, "input", _app("aa" * 32, "x.apk", status="error")).reproducible
+    cut = replace(ok, coverage=Coverage(False, (BlindSpot("time_limit", "stopped at 1 s"),)))
     assert not TaskResult(task, "ok", cut).reproducible
     for kind in ("timeout", "crash", "memory", "internal"):
         assert not TaskResult(task, kind, ok).reproducible
@@ -291,9 +398,7 @@ def test_progress_bar_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None
     from apkaudit.cli.batch import _Progress
     from apkaudit.corpus.run import Row
 
-    row = Row(
-        InputSpec("dir/x.apk", "/dir/x.apk"), "aa", _row("aa" * 32, "x.apk").app, "store", "ok"
-    )
+    row = Row(InputSpec("dir/x.apk", "/dir/x.apk"), "aa", _app("aa" * 32, "x.apk"), "store", "ok")
     for enabled, expect in ((False, ""), (True, "[##########----------] 1/2")):
         err = io.StringIO()
         monkeypatch.setattr("sys.stderr", err)
