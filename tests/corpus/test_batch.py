@@ -92,7 +92,8 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One batch over the real APKs with --jobs 2 --fail-on high, then a second run."""
     real = require_real()
     out = tmp_path_factory.mktemp("corpus")
-    code, output = batch(real, "--jobs", "2", "--out", out, "--fail-on", "high")
+    same_date = {"SOURCE_DATE_EPOCH": "1767225600"}  # the two runs' outputs are compared
+    code, output = batch(real, "--jobs", "2", "--out", out, "--fail-on", "high", env=same_date)
     first = {
         "code": code,
         "output": output,
@@ -101,7 +102,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "stats": load(out, "run.json"),
         "html": app_pages(out),
     }
-    code2, output2 = batch(real, "--jobs", "2", "--out", out, "--fail-on", "high")
+    code2, output2 = batch(real, "--jobs", "2", "--out", out, "--fail-on", "high", env=same_date)
     second = {
         "code": code2,
         "output": output2,

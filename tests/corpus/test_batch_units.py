@@ -407,3 +407,21 @@ def test_progress_bar_only_when_enabled(monkeypatch: pytest.MonkeyPatch) -> None
         bar.close()
         assert (expect in err.getvalue()) if expect else err.getvalue() == ""
         assert bar.stored == 1
+
+
+def test_batch_refuses_an_old_store_with_a_usage_error(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from apkaudit.cli.main import cli
+
+    old = tmp_path / "old.sqlite"
+    with sqlite3.connect(old) as raw:
+        raw.executescript(
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+            "INSERT INTO meta VALUES ('schema_version', '1');"
+        )
+    apk = str(fixture_apk("clean"))
+    for args in ([apk, "--out", str(tmp_path / "out")], ["--export", "csv"]):
+        result = CliRunner().invoke(cli, ["batch", *args, "--store", str(old)])
+        assert result.exit_code == 2, result.output
+        assert "results store schema 1 (JSON v1 rows" in result.output
