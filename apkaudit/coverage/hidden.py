@@ -23,7 +23,7 @@ from importlib.resources import files
 from apkaudit.code.catalogue import Catalogue
 from apkaudit.code.index import DexSet
 from apkaudit.errors import DexFormatError, RuleError
-from apkaudit.load.loader import LoadedApp, ZipEntry
+from apkaudit.load.app import LoadedApp, ZipEntry
 from apkaudit.model import BlindSpot, CodeIndex, Coverage, ManifestFacts, java_to_descriptor
 
 # Listed in blind_spots, but coverage stays complete: nothing was hidden from the audit.

@@ -6,7 +6,8 @@ plain ``*.apk``), ``.apkm`` (APKMirror: ``info.json`` + ``base.apk`` + ``split_*
 folder of split APKs pulled from a phone. Installed, the splits form one app: the base APK's
 manifest plus the components of feature splits, and the dex files of every split.
 
-These helpers are pure (names and bytes in, decisions out); ``loader.py`` does the reading.
+These helpers are pure (names and bytes in, decisions out); ``splits.py`` and ``aab.py`` do
+the reading.
 """
 
 from __future__ import annotations

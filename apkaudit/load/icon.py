@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from apkaudit.load.loader import read_entries
+from apkaudit.load.extras import read_entries
 from apkaudit.manifest import androguard_adapter as ag
 from apkaudit.model import MAX_ICON_BYTES, AppIcon, sniff_image
 

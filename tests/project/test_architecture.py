@@ -23,7 +23,6 @@ DEBT = {
     "test_no_import_cycles",
     "test_module_is_small[apkaudit.behaviour.models]",
     "test_module_is_small[apkaudit.code.dex.reader]",
-    "test_module_is_small[apkaudit.load.loader]",
 }
 
 

@@ -1,0 +1,117 @@
+"""The outer file: size checks, hashing, opening it as an archive (refusing bare dex and ELF
+files), a window on a stored nested APK, and the one-line reasons a container is refused."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import BinaryIO
+
+from apkaudit.errors import InputError, LimitExceeded
+from apkaudit.limits import Limits
+from apkaudit.load.zipscan import Archive, ArchiveError, ArchiveLimit, Entry, clip, mib
+
+DEX_MAGIC, ZIP_MAGIC = b"dex\n", b"PK\x03\x04"
+
+
+class Window:
+    """A read-only view of ``length`` bytes of ``fh`` from ``start``: a stored nested APK is
+    read in place, without copying it into memory."""
+
+    def __init__(self, fh: BinaryIO, start: int, length: int) -> None:
+        self.fh, self.start, self.length, self.pos = fh, start, length, 0
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.length}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        left = self.length - self.pos
+        n = left if n is None or n < 0 else min(n, left)
+        if n <= 0:
+            return b""
+        self.fh.seek(self.start + self.pos)
+        data = self.fh.read(n)
+        self.pos += len(data)
+        return data
+
+
+def file_size(path: str, limits: Limits) -> int:
+    try:
+        size = os.path.getsize(path)
+        if not os.path.isfile(path):
+            raise InputError(path, "not a regular file")
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror or exc})") from None
+    if size == 0:
+        raise InputError(path, "file is empty")
+    if size > limits.max_file_size:
+        raise LimitExceeded(
+            path, f"file is {mib(size)}, over the {mib(limits.max_file_size)} limit"
+        )
+    return size
+
+
+def open_archive(path: str, fh: BinaryIO, size: int, limits: Limits) -> Archive:
+    fh.seek(0)
+    head = fh.read(4)
+    try:
+        arch = Archive(fh, size, limits)
+    except ArchiveLimit as exc:
+        raise LimitExceeded(path, str(exc)) from None
+    except ArchiveError as exc:
+        raise InputError(path, str(exc)) from None
+    # A zip after a dex is Janus (analysed and flagged); local headers found by chance inside
+    # a bare dex or ELF file are not an archive.
+    if head.startswith(DEX_MAGIC) and (arch.prefix == 0 or arch.recovered):
+        raise InputError(path, "is a bare DEX file, not an APK (zip archive)")
+    if head.startswith(b"\x7fELF") and (arch.prefix == 0 or arch.recovered):
+        raise InputError(path, "is an ELF binary, not an APK (zip archive)")
+    total = sum(e.size for e in arch.entries)
+    if total > limits.max_total_uncompressed:
+        raise LimitExceeded(
+            path,
+            f"entries declare {mib(total)} uncompressed in total, "
+            f"over the {mib(limits.max_total_uncompressed)} limit",
+        )
+    return arch
+
+
+def missing_manifest_reason(arch: Archive, label: str) -> str:
+    if arch.recovered:
+        return (
+            f"zip archive is truncated or damaged ({arch.recovered}): "
+            "AndroidManifest.xml was not recovered"
+        )
+    return f"{label} has no AndroidManifest.xml"
+
+
+def no_manifest_reason(arch: Archive) -> str:
+    if arch.recovered and not arch.entries:
+        return "zip archive is truncated or damaged: no central directory"
+    if arch.recovered:
+        return (
+            f"zip archive is truncated or damaged ({arch.recovered}): "
+            "AndroidManifest.xml was not recovered"
+        )
+    return "zip archive has no AndroidManifest.xml: not an APK"
+
+
+def entry_reason(exc: Exception, entry: Entry) -> str:
+    """An entry error's text without a repeated ``entry NAME`` prefix."""
+    text = str(exc)
+    return text.removeprefix(f"entry {clip(entry.name)} ") if text.startswith("entry ") else text
+
+
+def hashes(fh: BinaryIO) -> tuple[str, str, str]:
+    fh.seek(0)
+    h256, h1, h5 = hashlib.sha256(), hashlib.sha1(), hashlib.md5()
+    while chunk := fh.read(1 << 20):
+        h256.update(chunk)
+        h1.update(chunk)
+        h5.update(chunk)
+    return h256.hexdigest(), h1.hexdigest(), h5.hexdigest()
