@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from lxml import etree
 
 from apkaudit.behaviour import analyse
+from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.verdicts import derive_verdicts
 from apkaudit.code.attribution import Attributor, app_packages
 from apkaudit.code.catalogue import load_catalogue
@@ -93,9 +94,10 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
     if not loaded.dex:
         spots += (BlindSpot("no_dex", "the app contains no readable dex file"),)
     coverage = coverage_of(spots)
-    facts = AppFacts(loaded, manifest, index, dexset, catalogue, attributor, coverage, deadline)
+    facts = AppFacts(manifest=manifest, code=index, coverage=coverage)
+    program = Program(dex=dexset, catalogue=catalogue, attributor=attributor)
     try:
-        behaviours = analyse(facts)
+        behaviours = analyse(facts, program, deadline)
     except DexFormatError as exc:
         # A dex whose tables open cleanly but whose code breaks when followed: verdicts from
         # the code index alone (no data-flow chains), and the damage reported.

@@ -1,28 +1,24 @@
-"""AppFacts: everything the analysis stages know about one app, gathered once."""
+"""AppFacts: what the earlier stages decoded about one app, as plain data.
+
+The manifest facts, the code index (whose references carry their catalogue tags, excerpts and
+origins) and the coverage. No readers, catalogue or clock: the rules stage reads only these and
+the behaviour stage's output, so rules can be evaluated on facts built by hand.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from apkaudit.code.attribution import Attributor
-from apkaudit.code.catalogue import Catalogue
-from apkaudit.code.index import DexSet
-from apkaudit.limits import NO_DEADLINE, Deadline
-from apkaudit.load.loader import LoadedApp
 from apkaudit.model import CodeIndex, CodeRef, Coverage, ManifestFacts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AppFacts:
-    loaded: LoadedApp
     manifest: ManifestFacts
     code: CodeIndex
-    dex: DexSet
-    catalogue: Catalogue
-    attributor: Attributor
     coverage: Coverage
-    deadline: Deadline = NO_DEADLINE  # polled by the behaviour stage's long loops
 
     def refs_tagged(self, *tags: str) -> tuple[CodeRef, ...]:
-        ids = self.catalogue.tagged(*tags)
-        return tuple(r for r in self.code.refs if r.api_id in ids)
+        """The code references whose catalogue item carries any of ``tags``."""
+        wanted = frozenset(tags)
+        return tuple(r for r in self.code.refs if not wanted.isdisjoint(r.tags))

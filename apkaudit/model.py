@@ -238,6 +238,7 @@ class CodeRef:
     location: CodeLocation
     excerpt: tuple[str, ...] = ()  # a few disassembled lines around it; the hit is marked
     origin: str = "app"  # app | sdk:NAME | unknown
+    tags: frozenset[str] = frozenset()  # the catalogue item's tags (sms_send, contacts_uri, ...)
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,17 @@ class Chain:
     reachable: bool | None = None  # None: not determined
     origin: str = "app"
     notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, order=True, slots=True, kw_only=True)
+class ProviderQuery:
+    """A content-provider query site, the provider its URI resolved to, and the code there."""
+
+    location: CodeLocation
+    provider: str  # contacts | sms | call_log | calendar | other | unresolved
+    uri: str = ""  # the URI text when known
+    excerpt: tuple[str, ...] = ()  # disassembly around the site; the call is marked
+    origin: str = "app"  # app | sdk:NAME | unknown
 
 
 @dataclass(frozen=True)
@@ -340,14 +352,13 @@ class Behaviours:
     notes: tuple[str, ...] = ()
     # (class descriptor, name+proto, reachable) for the methods holding evidence; None: unknown
     reachability: tuple[tuple[str, str, bool | None], ...] = ()
-    # every content-provider query site, the provider its URI resolved to
-    # (contacts | sms | call_log | calendar | other | unresolved) and the URI text when known
-    queries: tuple[tuple[CodeLocation, str, str], ...] = ()
+    # every content-provider query site, in location order
+    queries: tuple[ProviderQuery, ...] = ()
     # what the analysis bounds hid (a method too large to interpret): added to the coverage
     blind_spots: tuple[BlindSpot, ...] = ()
 
-    def queries_of(self, provider: str) -> tuple[CodeLocation, ...]:
-        return tuple(loc for loc, p, _ in self.queries if p == provider)
+    def queries_of(self, *providers: str) -> tuple[ProviderQuery, ...]:
+        return tuple(q for q in self.queries if q.provider in providers)
 
     @cached_property
     def _reach(self) -> dict[tuple[str, str], bool | None]:

@@ -1,4 +1,9 @@
-"""Behaviour stage: provider classification, data-flow chains, reachability and verdicts."""
+"""Behaviour stage: provider classification, data-flow chains, reachability and verdicts.
+
+``analyse(facts, program, deadline)`` follows the code in ``program`` from the sources and sinks
+the code index found in ``facts`` and returns ``Behaviours``: plain data (chains with their
+hops' excerpts, provider query sites with theirs, reachability, verdicts) for the rules stage.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,19 @@ from dataclasses import replace
 
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.interproc import MAX_FLOW_COST, analyse_flows
+from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import compute_reachability
 from apkaudit.behaviour.verdicts import derive_verdicts
 from apkaudit.facts import AppFacts
-from apkaudit.model import Behaviours, BlindSpot, Chain, CodeLocation, java_to_descriptor
+from apkaudit.limits import NO_DEADLINE, Deadline
+from apkaudit.model import (
+    Behaviours,
+    BlindSpot,
+    Chain,
+    CodeLocation,
+    ProviderQuery,
+    java_to_descriptor,
+)
 
 
 def entry_classes(facts: AppFacts) -> frozenset[str]:
@@ -27,13 +41,14 @@ def _chain_reachable(chain: Chain, reach: dict[tuple[str, str], bool | None]) ->
     return True if all(s is True for s in states) else None
 
 
-def analyse(facts: AppFacts) -> Behaviours:
-    flows = analyse_flows(facts)
+def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE) -> Behaviours:
+    """``deadline`` is polled by the fixpoint; when it is hit, ``deadline.hit`` says so."""
+    flows = analyse_flows(facts, program, deadline)
     methods = {(r.location.class_name, r.location.method) for r in facts.code.refs}
     methods.update((cls, m) for (_dex, cls, m, _off) in flows.queries)
     for chain in flows.chains:
         methods.update((h.location.class_name, h.location.method) for h in chain.hops)
-    reach = compute_reachability(facts.dex, methods, entry_classes(facts)) if methods else {}
+    reach = compute_reachability(program.dex, methods, entry_classes(facts)) if methods else {}
     chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
     verdicts = derive_verdicts(facts, chains, reach, flows.classified, flow_analysed=True)
     notes = []
@@ -62,8 +77,21 @@ def analyse(facts: AppFacts) -> Behaviours:
         reachability=tuple(sorted((c, m, r) for (c, m), r in reach.items())),
         queries=tuple(
             sorted(
-                (CodeLocation(*site), p, flows.query_uris.get(site, ""))
+                _query(program, site, p, flows.query_uris.get(site, ""))
                 for site, p in flows.queries.items()
             )
         ),
+    )
+
+
+def _query(
+    program: Program, site: tuple[str, str, str, int], provider: str, uri: str
+) -> ProviderQuery:
+    loc = CodeLocation(*site)
+    return ProviderQuery(
+        location=loc,
+        provider=provider,
+        uri=uri,
+        excerpt=program.dex.excerpt(loc),
+        origin=program.attributor.origin(loc.class_name),
     )

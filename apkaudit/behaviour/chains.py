@@ -46,7 +46,7 @@ def _to_hop(flow: AppFlow, h: Hop) -> ChainHop:
 
 def build_chains(flow: AppFlow) -> tuple[Chain, ...]:
     best: dict[tuple, Chain] = {}
-    origin_of = flow.facts.attributor.origin
+    origin_of = flow.program.attributor.origin
     for label, ev, assumed in flow.events.values():
         kind = _CHAIN_KIND.get((ev.sink, label.kind))
         if kind is None:

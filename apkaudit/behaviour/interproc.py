@@ -26,12 +26,14 @@ from apkaudit.behaviour.neighbourhood import (
     query_methods,
     select_methods,
 )
+from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import Hierarchy
 from apkaudit.behaviour.values import BLANK, Hop, Label, Value
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import DexFile, MethodRef
 from apkaudit.code.index import DexSet
 from apkaudit.facts import AppFacts
+from apkaudit.limits import Deadline
 from apkaudit.model import Chain
 
 MethodKey = tuple[str, str]
@@ -61,6 +63,8 @@ class FlowResult:
 @dataclass
 class AppFlow:
     facts: AppFacts
+    program: Program
+    deadline: Deadline
     hier: Hierarchy
     summaries: dict[MethodKey, Summary] = field(default_factory=dict)
     fields: dict[str, Value] = field(default_factory=dict)
@@ -84,7 +88,7 @@ class AppFlow:
 
     @property
     def dex(self) -> DexSet:
-        return self.facts.dex
+        return self.program.dex
 
     # ------------------------------------------------------------------ FlowContext
 
@@ -92,7 +96,7 @@ class AppFlow:
         """Defined in the app and not an opaque library (see OPAQUE_CATEGORIES)."""
         hit = self._app_class.get(name)
         if hit is None:
-            sdk = self.facts.attributor.sdk_of(name) if name in self.dex.classes else None
+            sdk = self.program.attributor.sdk_of(name) if name in self.dex.classes else None
             hit = name in self.dex.classes and not (sdk and sdk.category in OPAQUE_CATEGORIES)
             self._app_class[name] = hit
         return hit
@@ -322,7 +326,7 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
         before_s = {k: flow.summaries[k].signature() for k in methods}
         before_f = dict(flow.fields)
         for k in dirty:
-            if flow.facts.deadline.check("behaviour"):
+            if flow.deadline.check("behaviour"):
                 return False  # partial summaries; the audit adds a time_limit blind spot
             s = flow.analyse_method(k)
             if s is not None:
@@ -341,10 +345,10 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
     return False
 
 
-def analyse_flows(facts: AppFacts) -> FlowResult:
-    hier = Hierarchy.of(facts.dex)
-    flow = AppFlow(facts, hier)
-    cat = facts.catalogue
+def analyse_flows(facts: AppFacts, program: Program, deadline: Deadline) -> FlowResult:
+    hier = Hierarchy.of(program.dex)
+    flow = AppFlow(facts, program, deadline, hier)
+    cat = program.catalogue
     for item in cat.items:
         if item.kind != "field":
             continue
@@ -359,11 +363,11 @@ def analyse_flows(facts: AppFacts) -> FlowResult:
     flow.retrofit = bool(facts.refs_tagged("network")) and any(
         r.api_id == "net.retrofit2.Retrofit.create" for r in facts.code.refs
     )
-    js = js_methods(facts)
+    js = js_methods(facts, program.dex)
     flow.js_methods = frozenset(js)
     entries = callback_entries(flow)
     for key in js:
-        found = facts.dex.defined_method(*key)
+        found = program.dex.defined_method(*key)
         if found:
             dex, idx = found
             n = len(dex.method_ref(idx).param_types)

@@ -14,6 +14,7 @@ from apkaudit.behaviour.apis import RUNNABLE_SINKS, cls_short
 from apkaudit.behaviour.reachability import find_callers
 from apkaudit.behaviour.values import Label
 from apkaudit.code.dex import opcodes as O
+from apkaudit.code.index import DexSet
 from apkaudit.facts import AppFacts
 
 if TYPE_CHECKING:
@@ -75,11 +76,11 @@ def flow_seeds(facts: AppFacts, data_sources: bool) -> set[MethodKey]:
     return seeds
 
 
-def js_methods(facts: AppFacts) -> set[MethodKey]:
+def js_methods(facts: AppFacts, dexset: DexSet) -> set[MethodKey]:
     if not facts.refs_tagged("js_bridge"):
         return set()
     out = set()
-    for dex in facts.dex.files:
+    for dex in dexset.files:
         for name, cdef in dex.classes.items():
             if not cdef.annotations_off:
                 continue

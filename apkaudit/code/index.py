@@ -218,6 +218,7 @@ def build_code_index(
                         CodeLocation(dex.name, owner.class_name, owner.signature, offset),
                         excerpt(dex, code, offset),
                         origin,
+                        item.tags,
                     )
                     for offset, item, target in _matches(dex, watch, code)
                 ]

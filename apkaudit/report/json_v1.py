@@ -72,8 +72,8 @@ def app_to_dict(app: AppResult, outcomes: Sequence[PolicyOutcome] = ()) -> JsonD
         "risk": {"level": app.risk.level.value, "score": app.risk.score} if ok else None,
         "chains": [chain_to_dict(c) for c in app.behaviours.chains] if app.behaviours else [],
         "queries": [
-            {"location": location_to_dict(loc), "provider": provider, "uri": uri or None}
-            for loc, provider, uri in app.behaviours.queries
+            {"location": location_to_dict(q.location), "provider": q.provider, "uri": q.uri or None}
+            for q in app.behaviours.queries
         ]
         if app.behaviours
         else [],

@@ -151,18 +151,18 @@ def _match_code(
     shown = (provider or "").replace("_", "-")  # the provider's name in messages
     if not refs and not sites:
         return None
-    locs = [*sites, *(r.location for r in refs)]
+    locs = [*(q.location for q in sites), *(r.location for r in refs)]
     stage, unreachable = _code_stage(locs, behaviours)
     evidence = [
         Evidence(
             "code",
-            f"{loc.short} queries the {shown} provider"
+            f"{q.location.short} queries the {shown} provider"
             " (URI resolved by data flow)"
-            + (f" ({note})" if (note := behaviours.reachability_note(loc)) else ""),
-            loc,
-            facts.dex.excerpt(loc),
+            + (f" ({note})" if (note := behaviours.reachability_note(q.location)) else ""),
+            q.location,
+            q.excerpt,
         )
-        for loc in sites[:MAX_EVIDENCE]
+        for q in sites[:MAX_EVIDENCE]
     ]
     evidence += _code_evidence(refs[: max(0, MAX_EVIDENCE - len(evidence))], behaviours)
     places = len({(loc.class_name, loc.method) for loc in locs})
@@ -180,7 +180,7 @@ def _match_code(
         evidence.append(_permission_evidence(facts, perm))
     elif perm:
         msg += f"; {perm.rsplit('.', 1)[-1]} is not requested, so the call would fail"
-    origins = [r.origin for r in refs] + [facts.attributor.origin(loc.class_name) for loc in sites]
+    origins = [r.origin for r in refs] + [q.origin for q in sites]
     return _finding(rule, stage, msg, evidence, _origin(origins), unreachable=unreachable)
 
 
@@ -334,28 +334,29 @@ def _match_flag(rule: Rule, m: FlagMatch, facts: AppFacts) -> Finding | None:
 def _match_query(
     rule: Rule, m: QueryMatch, facts: AppFacts, behaviours: Behaviours
 ) -> Finding | None:
-    providers = m.providers
-    hits = [(loc, uri) for loc, p, uri in behaviours.queries if p in providers]
+    hits = behaviours.queries_of(*m.providers)
     if not hits:
         return None
-    sites = [loc for loc, _ in hits]
-    stage, unreachable = _code_stage(sites, behaviours)
+    stage, unreachable = _code_stage([q.location for q in hits], behaviours)
     evidence = [
         Evidence(
             "code",
-            f"{loc.short} queries "
-            + (f"the content URI {uri!r}" if uri else "a content URI that could not be resolved"),
-            loc,
-            facts.dex.excerpt(loc),
+            f"{q.location.short} queries "
+            + (
+                f"the content URI {q.uri!r}"
+                if q.uri
+                else "a content URI that could not be resolved"
+            ),
+            q.location,
+            q.excerpt,
         )
-        for loc, uri in hits[:MAX_EVIDENCE]
+        for q in hits[:MAX_EVIDENCE]
     ]
-    origins = [facts.attributor.origin(loc.class_name) for loc in sites]
     return _finding(
         rule,
         stage,
-        f"{len(sites)} quer(y/ies)",
+        f"{len(hits)} quer(y/ies)",
         evidence,
-        _origin(origins),
+        _origin(q.origin for q in hits),
         unreachable=unreachable,
     )

@@ -97,11 +97,14 @@ def test_bulk_sms_through_static_field_and_thread(audit) -> None:
 
 def test_uri_built_from_strings_is_classified_as_contacts(audit) -> None:
     result = audit(fixture_apk("uri-string-concat"))
-    assert [p for _, p, _ in result.behaviours.queries] == ["contacts"]
-    (loc,) = result.behaviours.queries_of("contacts")
+    assert [q.provider for q in result.behaviours.queries] == ["contacts"]
+    (query,) = result.behaviours.queries_of("contacts")
+    loc = query.location
     assert (loc.method, loc.offset) == ("onCreate(Landroid/os/Bundle;)V", 0x54)
+    assert query.origin == "app" and any(line.startswith(">") for line in query.excerpt)
     con = next(f for f in result.findings if f.rule_id == "CON001")
     assert con.evidence[0].location == loc
+    assert con.evidence[0].excerpt == query.excerpt
 
 
 def test_contact_number_only_in_body_is_not_bulk(audit) -> None:
