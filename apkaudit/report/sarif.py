@@ -148,12 +148,14 @@ def _rule_descriptor(r: RuleDoc, policies: Sequence[Policy] = ()) -> JsonDict:
     }
     if r.references:
         props["references"] = list(r.references)
+    help_uri = getattr(r, "help_uri", None)  # Rule.help_uri: its section of docs/rules.md
     return {
         "id": r.id,
         "name": r.name,
         "shortDescription": {"text": r.title or r.name},
         "fullDescription": {"text": r.rationale or r.title or r.name},
         "help": {"text": r.remediation or r.rationale or r.title or r.name},
+        **({"helpUri": help_uri} if help_uri else {}),
         "defaultConfiguration": {"level": LEVEL_FOR_SEVERITY[Severity(r.severity)]},
         "properties": props,
     }

@@ -8,16 +8,19 @@ providers of the behaviour stage, the watched-API tags, the policy packs.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import fields
 from typing import get_args
 
 import pytest
+from conftest import fixture_apk, report_of
 
 from apkaudit.behaviour import chains, models
 from apkaudit.code.catalogue import load_catalogue
 from apkaudit.model import VERDICT_KEYS, Verdicts
 from apkaudit.policies import load_policies
+from apkaudit.report.formats import render
 from apkaudit.report.i18n import LANGUAGES, catalog
 from apkaudit.rules import load_rules
 from apkaudit.rules.registry import CODES, FAMILIES, RETIRED, VERDICT_RULES, help_uri
@@ -88,3 +91,10 @@ def test_help_uris_are_derived_from_the_id() -> None:
     for r in RULES:
         assert r.help_uri == help_uri(r.id)
         assert r.help_uri.startswith("https://") and r.help_uri.endswith(f"#{r.id.lower()}")
+
+
+def test_sarif_rules_carry_their_help_uri(audit) -> None:
+    doc = json.loads(render(report_of(audit(fixture_apk("loan-bulk-sms"))), "sarif"))
+    [run] = doc["runs"]
+    described = {d["id"]: d.get("helpUri") for d in run["tool"]["driver"]["rules"]}
+    assert described == {r.id: r.help_uri for r in RULES}
