@@ -261,7 +261,7 @@ class CodeIndex:
 class Hop:
     """One step of a behaviour chain: where, what role, and the code that shows it."""
 
-    role: str  # source | transform | call | sink | loop
+    role: str  # source | transform | call | sink (behaviour.kinds.HopRole)
     description: str
     location: CodeLocation
     excerpt: tuple[str, ...] = ()
@@ -271,9 +271,9 @@ class Hop:
 class Chain:
     """A proven (or partly proven) path from a data source to a sink."""
 
-    kind: str  # e.g. contacts_to_sms_destination, contacts_to_network, server_to_sms
-    source: str  # contacts | sms | call_log | network | ...
-    sink: str  # sms_destination | sms_body | network | js_bridge | user_sms_app
+    kind: str  # contacts_to_sms_destination, contacts_to_network, ... (behaviour.kinds.ChainKind)
+    source: str  # contacts | sms | call_log | network | reflection (behaviour.kinds.Source)
+    sink: str  # sms_destination | sms_body | network | js_bridge | sms_intent | sms_send
     hops: tuple[Hop, ...]
     in_loop: bool = False
     loop: str = ""  # what drives the loop: cursor | iterator | index | json_array
@@ -288,7 +288,7 @@ class ProviderQuery:
     """A content-provider query site, the provider its URI resolved to, and the code there."""
 
     location: CodeLocation
-    provider: str  # contacts | sms | call_log | calendar | other | unresolved
+    provider: str  # contacts | sms | call_log | calendar | smsto | other | unresolved
     uri: str = ""  # the URI text when known
     excerpt: tuple[str, ...] = ()  # disassembly around the site; the call is marked
     origin: str = "app"  # app | sdk:NAME | unknown

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.interproc import MAX_FLOW_COST, analyse_flows
+from apkaudit.behaviour.kinds import Provider
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import compute_reachability
 from apkaudit.behaviour.verdicts import derive_verdicts
@@ -52,7 +53,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
     chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
     verdicts = derive_verdicts(facts, chains, reach, flows.classified, flow_analysed=True)
     notes = []
-    unresolved = sum(1 for p in flows.queries.values() if p == "unresolved")
+    unresolved = sum(1 for p in flows.queries.values() if p is Provider.UNRESOLVED)
     if unresolved:
         notes.append(f"{unresolved} content-provider query URI(s) could not be resolved")
     if not flows.complete:
@@ -85,7 +86,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
 
 
 def _query(
-    program: Program, site: tuple[str, str, str, int], provider: str, uri: str
+    program: Program, site: tuple[str, str, str, int], provider: Provider, uri: str
 ) -> ProviderQuery:
     loc = CodeLocation(*site)
     return ProviderQuery(

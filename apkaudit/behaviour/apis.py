@@ -43,7 +43,6 @@ STREAM_WRAPPERS = {
     "Ljava/util/zip/GZIPOutputStream;",
     "Ljava/io/PrintStream;",
 }
-STREAM_WRITES = {"write", "print", "println", "append", "writeBytes", "writeUTF", "writeChars"}
 NETWORK_SINKS = {  # (class, method) -> argument positions whose taint is sent
     ("Lokhttp3/OkHttpClient;", "newCall"): (1,),
     ("Lcom/squareup/okhttp/OkHttpClient;", "newCall"): (1,),

@@ -32,13 +32,6 @@ class CFG:
     def loop_at(self, insn_pos: int) -> int:
         return self.loop_of[self.block_of[insn_pos]]
 
-    def preds(self) -> dict[int, list[int]]:
-        out: dict[int, list[int]] = {b.index: [] for b in self.blocks}
-        for b in self.blocks:
-            for s in b.succs:
-                out[s].append(b.index)
-        return out
-
 
 def _branch_targets(insn: Insn) -> tuple[int, ...]:
     if insn.op in O.SWITCH_OPS:
@@ -63,8 +56,8 @@ def build_cfg(code: Code) -> CFG:
             leaders.add(i + 1)
     handler_pos = {pos_of[h] for t in code.tries for h in t.handlers if h in pos_of}
     leaders |= handler_pos
-    for t in code.tries:  # block boundaries at try edges keep handler edges precise
-        for edge in (t.start, t.end):
+    for tb in code.tries:  # block boundaries at try edges keep handler edges precise
+        for edge in (tb.start, tb.end):
             if edge in pos_of:
                 leaders.add(pos_of[edge])
     starts = sorted(leaders)
@@ -85,9 +78,9 @@ def build_cfg(code: Code) -> CFG:
         if last.op not in O.TERMINATORS and e < len(insns):
             succ.add(bi + 1)
         lo, hi = insns[s].offset, last.offset
-        for t in code.tries:
-            if t.start <= hi and lo < t.end:
-                succ.update(block_of[pos_of[h]] for h in t.handlers if h in pos_of)
+        for tb in code.tries:
+            if tb.start <= hi and lo < tb.end:
+                succ.update(block_of[pos_of[h]] for h in tb.handlers if h in pos_of)
         blocks.append(Block(bi, s, e, tuple(sorted(succ))))
     loop_of, loops = _loops(blocks)
     return CFG(tuple(blocks), tuple(block_of), loop_of, loops, _rpo(blocks))

@@ -2,79 +2,86 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Mapping
 
-from apkaudit.behaviour.values import Hop
+from apkaudit.behaviour.context import SinkEvent
+from apkaudit.behaviour.kinds import ChainKind, LabelKind, Sink, Source
+from apkaudit.behaviour.program import Program
+from apkaudit.behaviour.values import Label, Step
 from apkaudit.code.dex.disasm import excerpt
 from apkaudit.model import Chain, CodeLocation, Stage
 from apkaudit.model import Hop as ChainHop
 
-if TYPE_CHECKING:
-    from apkaudit.behaviour.interproc import AppFlow
-
+K = ChainKind
 _CHAIN_KIND = {
-    ("sms_destination", "contacts"): "contacts_to_sms_destination",
-    ("sms_destination", "call_log"): "call_log_to_sms_destination",
-    ("sms_destination", "network"): "network_to_sms",
-    ("sms_body", "network"): "network_to_sms",
-    ("sms_body", "contacts"): "contacts_to_sms_body",
-    ("sms_body", "call_log"): "contacts_to_sms_body",
-    ("sms_body", "sms"): "sms_to_sms_body",
-    ("network", "contacts"): "contacts_to_network",
-    ("network", "sms"): "sms_to_network",
-    ("network", "call_log"): "call_log_to_network",
-    ("sms_intent", "contacts"): "contacts_to_sms_intent",
-    ("sms_intent", "call_log"): "contacts_to_sms_intent",
-    ("js_bridge", "contacts"): "contacts_to_js_bridge",
-    ("js_bridge", "sms"): "sms_to_js_bridge",
-    ("js_bridge", "call_log"): "call_log_to_js_bridge",
+    (Sink.SMS_DESTINATION, LabelKind.CONTACTS): K.CONTACTS_TO_SMS_DESTINATION,
+    (Sink.SMS_DESTINATION, LabelKind.CALL_LOG): K.CALL_LOG_TO_SMS_DESTINATION,
+    (Sink.SMS_DESTINATION, LabelKind.NETWORK): K.NETWORK_TO_SMS,
+    (Sink.SMS_BODY, LabelKind.NETWORK): K.NETWORK_TO_SMS,
+    (Sink.SMS_BODY, LabelKind.CONTACTS): K.CONTACTS_TO_SMS_BODY,
+    (Sink.SMS_BODY, LabelKind.CALL_LOG): K.CONTACTS_TO_SMS_BODY,
+    (Sink.SMS_BODY, LabelKind.SMS): K.SMS_TO_SMS_BODY,
+    (Sink.NETWORK, LabelKind.CONTACTS): K.CONTACTS_TO_NETWORK,
+    (Sink.NETWORK, LabelKind.SMS): K.SMS_TO_NETWORK,
+    (Sink.NETWORK, LabelKind.CALL_LOG): K.CALL_LOG_TO_NETWORK,
+    (Sink.SMS_INTENT, LabelKind.CONTACTS): K.CONTACTS_TO_SMS_INTENT,
+    (Sink.SMS_INTENT, LabelKind.CALL_LOG): K.CONTACTS_TO_SMS_INTENT,
+    (Sink.JS_BRIDGE, LabelKind.CONTACTS): K.CONTACTS_TO_JS_BRIDGE,
+    (Sink.JS_BRIDGE, LabelKind.SMS): K.SMS_TO_JS_BRIDGE,
+    (Sink.JS_BRIDGE, LabelKind.CALL_LOG): K.CALL_LOG_TO_JS_BRIDGE,
 }
+Bridges = Mapping[str, tuple[set[str], Step]]  # JavaScript name -> (bridge classes, where added)
 
 
-def _to_hop(flow: AppFlow, h: Hop) -> ChainHop:
-    dex_name, cls, meth, off, role, desc = h
-    loc = CodeLocation(dex_name, cls, meth, off)
+def _to_hop(program: Program, h: Step) -> ChainHop:
+    loc = CodeLocation(h.dex, h.class_name, h.method, h.offset)
     ex: tuple[str, ...] = ()
-    found = flow.dex.defined_method(cls, meth)
+    found = program.dex.defined_method(h.class_name, h.method)
     if found:
         dex, idx = found
-        code = flow.dex.code(dex, idx)
+        code = program.dex.code(dex, idx)
         if code is not None:
-            ex = excerpt(dex, code, off, before=2, after=1)
-    return ChainHop(role, desc, loc, ex)
+            ex = excerpt(dex, code, h.offset, before=2, after=1)
+    return ChainHop(h.role, h.description, loc, ex)
 
 
-def build_chains(flow: AppFlow) -> tuple[Chain, ...]:
-    best: dict[tuple, Chain] = {}
-    origin_of = flow.program.attributor.origin
-    for label, ev, assumed in flow.events.values():
+def build_chains(
+    events: Iterable[tuple[Label, SinkEvent, bool]],
+    reflective: Iterable[tuple[Step, ...]],
+    bridges: Bridges,
+    program: Program,
+) -> tuple[Chain, ...]:
+    """One chain per (kind, first and last location): the best of the events found for it."""
+    best: dict[tuple[object, ...], Chain] = {}
+    origin_of = program.attributor.origin
+    for label, ev, assumed in events:
         kind = _CHAIN_KIND.get((ev.sink, label.kind))
         if kind is None:
             continue
         raw = label.path + ev.path
-        hops = tuple(_to_hop(flow, h) for h in _dedupe(raw))
-        if ev.sink == "js_bridge":
-            hops = _name_bridge(flow, hops)
-        loop_sink = ev.sink == "sms_destination" and ev.in_loop
+        hops = tuple(_to_hop(program, h) for h in _dedupe(raw))
+        if ev.sink is Sink.JS_BRIDGE:
+            hops = _name_bridge(bridges, hops)
+        loop_sink = ev.sink is Sink.SMS_DESTINATION and ev.in_loop
         stage = Stage.REFERENCED if assumed else (Stage.LOOP if loop_sink else Stage.DATAFLOW)
         origins = {origin_of(h.location.class_name) for h in hops}
         origin = "app" if "app" in origins else sorted(origins)[0]
-        notes = ()
+        notes: tuple[str, ...] = ()
         if assumed:
             notes = ("one step passes through an app method outside the analysed neighbourhood",)
         chain = Chain(
-            kind, label.kind, ev.sink, hops, ev.in_loop, ev.loop, stage, None, origin, notes
+            kind, Source(label.kind), ev.sink, hops, ev.in_loop, ev.loop, stage, None, origin, notes
         )
         k = (kind, hops[0].location, hops[-1].location)
         old = best.get(k)
         if old is None or _better(chain, old):
             best[k] = chain
-    for hops in flow.reflective:
-        h = tuple(_to_hop(flow, x) for x in hops)
+    for steps in reflective:
+        h = tuple(_to_hop(program, x) for x in steps)
         chain = Chain(
-            "reflection_sms_send",
-            "reflection",
-            "sms_send",
+            ChainKind.REFLECTION_SMS_SEND,
+            Source.REFLECTION,
+            Sink.SMS_SEND,
             h,
             False,
             "",
@@ -100,19 +107,20 @@ def _better(new: Chain, old: Chain) -> bool:
     return tuple(h.location for h in new.hops) < tuple(h.location for h in old.hops)
 
 
-def _dedupe(hops: tuple[Hop, ...]) -> tuple[Hop, ...]:
-    out: list[Hop] = []
-    for h in hops:
-        if not out or out[-1][:4] != h[:4] or out[-1][5] != h[5]:
+def _dedupe(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """Drop a step that repeats the one before it (same instruction and description)."""
+    out: list[Step] = []
+    for h in steps:
+        if not out or out[-1].site != h.site or out[-1].description != h.description:
             out.append(h)
     return tuple(out)
 
 
-def _name_bridge(flow: AppFlow, hops: tuple[ChainHop, ...]) -> tuple[ChainHop, ...]:
+def _name_bridge(bridges: Bridges, hops: tuple[ChainHop, ...]) -> tuple[ChainHop, ...]:
     last = hops[-1]
     cls = last.location.class_name
     method = last.location.method.split("(")[0]
-    names = [n for n, (classes, _) in flow.bridges.items() if cls in classes or not classes]
+    names = [n for n, (classes, _) in bridges.items() if cls in classes or not classes]
     if not names:
         return hops
     desc = f"returned to JavaScript: a web page calls window.{names[0]}.{method}()"

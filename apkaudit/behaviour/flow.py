@@ -4,90 +4,41 @@ One ``MethodFlow`` runs a worklist over the method's basic blocks. Registers hol
 ``Value``s; objects' taint lives in a per-method heap (flow-insensitive, monotone); fields live in
 a global, field-based store owned by the caller (see interproc.py). Calls to analysed app methods
 use their summaries; calls to the Android/Java/library APIs that matter are modelled in
-``models.py``; anything else propagates taint from arguments to the result (and into the receiver
-for mutators), which over-approximates rather than loses a flow.
+``models/`` (each model gets one ``Call``); anything else propagates taint from arguments to
+the result (and into the receiver for mutators), which over-approximates rather than loses a
+flow.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from apkaudit.behaviour.apis import COLLECTION_PUTS, MUTATOR_PREFIXES, TRANSFORMS, cls_short
+from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.cfg import CFG
-from apkaudit.behaviour.models import MODELS, parts
+from apkaudit.behaviour.context import FlowContext, MethodKey, SinkEvent, Summary
+from apkaudit.behaviour.kinds import HopRole, Provider, Sink
+from apkaudit.behaviour.models import MODELS
 from apkaudit.behaviour.values import (
     BLANK,
     EMPTY,
-    Hop,
     Label,
+    LabelKind,
+    Obj,
+    Step,
     Value,
+    assumed_all,
     cap,
     extend_all,
     join_all,
     kinds_of,
+    parts,
 )
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef
-
-MethodKey = tuple[str, str]
-
-
-@dataclass(frozen=True)
-class SinkEvent:
-    sink: str  # sms_destination | sms_body | network | js_bridge | sms_intent
-    path: tuple[Hop, ...]
-    in_loop: bool
-    loop: str
-    loop_kinds: frozenset[str] = frozenset()
-
-
-@dataclass
-class Summary:
-    ret: Value = BLANK
-    param_sinks: dict[int, set[tuple[SinkEvent, bool]]] = field(default_factory=dict)
-    param_fields: dict[int, set[str]] = field(default_factory=dict)
-
-    def signature(self) -> tuple:
-        """Comparable form, to detect a fixpoint."""
-        return (
-            self.ret.labels,
-            self.ret.tags,
-            tuple(sorted((k, frozenset(v)) for k, v in self.param_sinks.items())),
-            tuple(sorted((k, frozenset(v)) for k, v in self.param_fields.items())),
-        )
-
-
-class FlowContext(Protocol):
-    """What a method analysis needs from the whole-app analysis."""
-
-    fields: dict[str, Value]
-    uri_fields: dict[str, str]
-    retrofit: bool
-
-    def callees(
-        self, ref: MethodRef, op: int, args: list[Value]
-    ) -> list[tuple[MethodKey, Summary]]: ...
-
-    def async_targets(
-        self, ref: MethodRef, args: list[Value]
-    ) -> list[tuple[MethodKey, Summary, list[Value]]]: ...
-
-    def is_app_class(self, name: str) -> bool: ...
-
-    def read_field(self, fdesc: str) -> Value: ...
-
-    def is_unimplemented_interface(self, name: str) -> bool: ...
-
-    def record_event(self, label: Label, event: SinkEvent, assumed: bool) -> None: ...
-
-    def record_query(self, hop: Hop, provider: str, uri: str) -> None: ...
-
-    def record_bridge(self, name: str, classes: set[str], hop: Hop) -> None: ...
-
-    def record_reflective_send(self, hops: tuple[Hop, ...]) -> None: ...
 
 
 @dataclass
@@ -101,10 +52,9 @@ class MethodFlow:
     param_types: tuple[str, ...]
     entry_labels: dict[int, frozenset[Label]] = field(default_factory=dict)
     summary: Summary = field(default_factory=Summary)
-    heap: dict[object, Value] = field(default_factory=dict)
-    field_objs: dict[str, set] = field(default_factory=lambda: defaultdict(set))
+    heap: dict[Obj, Value] = field(default_factory=dict)
+    field_objs: dict[str, set[Obj]] = field(default_factory=lambda: defaultdict(set))
     conds: dict[int, Value] = field(default_factory=dict)  # insn position -> tested value
-    field_writes: dict[str, Value] = field(default_factory=dict)
     _heap_changed: bool = False
     _final: bool = False  # sink events are recorded only once the heap is stable
 
@@ -130,7 +80,8 @@ class MethodFlow:
         r = self.code.registers - self.code.ins
         types = (() if self.is_static else ("L",)) + self.param_types
         for logical, t in enumerate(types):
-            labels = frozenset({Label("param", logical)}) | self.entry_labels.get(logical, EMPTY)
+            param = Label(kind=LabelKind.PARAM, index=logical)
+            labels = frozenset({param}) | self.entry_labels.get(logical, EMPTY)
             regs[r] = Value(labels, frozenset({("param", logical)}))
             r += 2 if t in ("J", "D") else 1
         return regs
@@ -165,8 +116,9 @@ class MethodFlow:
 
     # ------------------------------------------------------------------ helpers
 
-    def hop(self, insn: Insn, role: str, desc: str) -> Hop:
-        return (self.dex.name, self.key[0], self.key[1], insn.offset, role, desc)
+    def step(self, insn: Insn, role: HopRole, desc: str) -> Step:
+        key = self.key
+        return self.ctx.steps.get(self.dex.name, key[0], key[1], insn.offset, role, desc)
 
     def val(self, state: dict[int, Value], reg: int) -> Value:
         """A register's value including the taint of the objects it may point to."""
@@ -179,7 +131,9 @@ class MethodFlow:
                 v = Value(labels, v.objs, tags, v.const)
         return v
 
-    def taint_obj(self, objs, labels: frozenset[Label], tags: frozenset[str] = EMPTY) -> None:
+    def taint_obj(
+        self, objs: Iterable[Obj], labels: frozenset[Label], tags: frozenset[str] = EMPTY
+    ) -> None:
         for o in objs:
             old = self.heap.get(o, BLANK)
             new = Value(cap(old.labels | labels), EMPTY, old.tags | tags)
@@ -187,13 +141,17 @@ class MethodFlow:
                 self.heap[o] = new
                 self._heap_changed = True
 
-    def loop_info(self, pos: int) -> tuple[bool, str, frozenset[str]]:
+    def elements(self, array: Value, index: int) -> list[Value]:
+        """What the heap holds at ``index`` of the arrays ``array`` may point to."""
+        return [self.heap[(o, index)] for o in array.objs if (o, index) in self.heap]
+
+    def loop_info(self, pos: int) -> tuple[bool, str, frozenset[LabelKind]]:
         loop = self.cfg.loop_at(pos)
         if loop < 0:
             return False, "", frozenset()
         blocks = self.cfg.loop_blocks[loop]
         drivers: list[str] = []
-        kinds: set[str] = set()
+        kinds: set[LabelKind] = set()
         for p, v in self.conds.items():
             if self.cfg.block_of[p] not in blocks:
                 continue
@@ -213,9 +171,9 @@ class MethodFlow:
 
     def sink(
         self,
-        sink: str,
+        sink: Sink,
         labels: frozenset[Label],
-        hop: Hop,
+        step: Step,
         pos: int,
         inner: SinkEvent | None = None,
     ) -> None:
@@ -223,23 +181,44 @@ class MethodFlow:
             return
         in_loop, loop, kinds = self.loop_info(pos)
         for lb in labels:
-            path = (hop,) + (inner.path if inner else ())
+            path = (step,) + (inner.path if inner else ())
             ev = SinkEvent(
-                sink,
-                path,
-                in_loop or (inner.in_loop if inner else False),
-                loop if in_loop else (inner.loop if inner else ""),
-                kinds | (inner.loop_kinds if inner else frozenset()),
+                sink=sink,
+                path=path,
+                in_loop=in_loop or (inner.in_loop if inner else False),
+                loop=loop if in_loop else (inner.loop if inner else ""),
+                loop_kinds=kinds | (inner.loop_kinds if inner else frozenset()),
             )
             if lb.concrete:
                 self.ctx.record_event(lb, ev, lb.assumed)
             else:
                 self.summary.param_sinks.setdefault(lb.index, set()).add(
                     (
-                        SinkEvent(ev.sink, lb.path + ev.path, ev.in_loop, ev.loop, ev.loop_kinds),
+                        SinkEvent(
+                            sink=ev.sink,
+                            path=lb.path + ev.path,
+                            in_loop=ev.in_loop,
+                            loop=ev.loop,
+                            loop_kinds=ev.loop_kinds,
+                        ),
                         lb.assumed,
                     )
                 )
+
+    def network_sink(self, pos: int, insn: Insn, values: Iterable[Value], desc: str) -> None:
+        labels = frozenset().union(*(a.labels for a in values))
+        if labels:
+            self.sink(Sink.NETWORK, labels, self.step(insn, HopRole.SINK, desc), pos)
+
+    def record_query(self, step: Step, provider: Provider, uri: str) -> None:
+        self.ctx.record_query(step, provider, uri)
+
+    def record_bridge(self, name: str, classes: set[str], step: Step) -> None:
+        self.ctx.record_bridge(name, classes, step)
+
+    def record_reflective_send(self, steps: tuple[Step, ...]) -> None:
+        if self._final:
+            self.ctx.record_reflective_send(steps)
 
     def _flush_fields(self) -> None:
         for f, objs in self.field_objs.items():
@@ -274,38 +253,38 @@ class MethodFlow:
             return BLANK
         if op in O.MOVE_OPS:
             st[regs[0]] = st.get(regs[1], BLANK)
-        elif op == 0x0D:  # move-exception
+        elif op == O.MOVE_EXCEPTION:
             st[regs[0]] = BLANK
         elif op in O.RETURN_OPS:
             v = self.val(st, regs[0])
             s = self.summary
             s.ret = s.ret.join(Value(v.labels, EMPTY, v.tags, v.const))
-        elif 0x12 <= op <= 0x19:  # const*
+        elif op in O.CONST_OPS:
             st[regs[0]] = Value(const=insn.lit)
-            if op in (0x16, 0x17, 0x18, 0x19):
+            if op in O.CONST_WIDE_OPS:
                 st.pop(regs[0] + 1, None)
         elif op in O.CONST_STRING_OPS:
             st[regs[0]] = Value(tags=frozenset({"str"}), const=self.dex.string(insn.idx))
-        elif op == 0x1C:  # const-class
+        elif op == O.CONST_CLASS:
             name = self.dex.type_name(insn.idx)
             st[regs[0]] = Value(tags=frozenset({"class:" + name}), const=name)
-        elif op == 0x22:  # new-instance
+        elif op == O.NEW_INSTANCE:
             name = self.dex.type_name(insn.idx)
             st[regs[0]] = Value(objs=frozenset({("new", insn.offset, name)}))
-        elif op == 0x23:  # new-array
+        elif op == O.NEW_ARRAY:
             st[regs[0]] = Value(objs=frozenset({("new", insn.offset, "[]")}))
-        elif op in (0x24, 0x25):  # filled-new-array
+        elif op in O.FILLED_NEW_ARRAY_OPS:
             obj = ("new", insn.offset, "[]")
             labels = frozenset().union(*(self.val(st, r).labels for r in regs)) if regs else EMPTY
             self.taint_obj([obj], labels)
             for i, r in enumerate(regs):
                 self.taint_obj([(obj, i)], self.val(st, r).labels)
             return Value(objs=frozenset({obj}))
-        elif op == 0x1F:  # check-cast: same value
+        elif op == O.CHECK_CAST:  # the same value
             pass
-        elif op == 0x20:  # instance-of
+        elif op == O.INSTANCE_OF:
             st[regs[0]] = BLANK
-        elif op == 0x21:  # array-length
+        elif op == O.ARRAY_LENGTH:
             arr = self.val(st, regs[1])
             st[regs[0]] = Value(arr.labels, tags=frozenset({"bound"}) | parts(arr))
         elif op in O.AGET_OPS:
@@ -336,7 +315,7 @@ class MethodFlow:
             return self._invoke(pos, insn, st)
         elif op in O.IF_OPS:
             self.conds[pos] = join_all(self.val(st, r) for r in regs)
-        elif 0x2D <= op <= 0x31 or 0x7B <= op <= 0xE2:  # compare / arithmetic
+        elif op in O.ARITH_OPS:
             srcs = regs[1:] if len(regs) > 1 else regs
             vals = [self.val(st, r) for r in srcs]
             labels = frozenset().union(*(v.labels for v in vals)) if vals else EMPTY
@@ -355,7 +334,8 @@ class MethodFlow:
             tags.add("uri:" + provider)
         if labels:
             labels = extend_all(
-                labels, self.hop(insn, "transform", f"read from field {_short_field(fdesc)}")
+                labels,
+                self.step(insn, HopRole.TRANSFORM, f"read from field {_short_field(fdesc)}"),
             )
         st[insn.regs[0]] = Value(
             labels, frozenset({("field", fdesc)}), frozenset(tags), stored.const
@@ -387,48 +367,60 @@ class MethodFlow:
         cls, name = ref.class_name, ref.name
         model = MODELS.get(name)
         if model is not None:
-            result = model(self, pos, insn, st, ref, areg, args)
+            call = Call(flow=self, pos=pos, insn=insn, ref=ref, regs=areg, args=args, state=st)
+            result = model(call)
             if result is not None:
                 return result
         # App methods we analysed: apply their summaries.
         callees = self.ctx.callees(ref, insn.op, args)
         async_calls = self.ctx.async_targets(ref, args)
         if callees or async_calls:
-            return self._apply_summaries(pos, insn, ref, args, callees, async_calls)
+            return self._apply_summaries(pos, insn, args, callees, async_calls)
         if self.ctx.retrofit and self.ctx.is_unimplemented_interface(cls):
-            self._network_sink(pos, insn, args[1:], f"calls the web API {cls_short(cls)}.{name}")
+            self.network_sink(pos, insn, args[1:], f"calls the web API {cls_short(cls)}.{name}")
         assumed = self.ctx.is_app_class(cls)  # an app method outside the analysed neighbourhood
-        return self._default(insn, ref, areg, args, st, assumed)
+        return self._default(insn, ref, args, assumed)
 
-    def _default(self, insn, ref, areg, args, st, assumed: bool = False) -> Value:
+    def _default(self, insn: Insn, ref: MethodRef, args: list[Value], assumed: bool) -> Value:
+        """An unmodelled call: taint from the arguments to the result (and into the receiver
+        of a mutator), marked assumed when the callee is app code we did not analyse."""
         labels = frozenset().union(*(a.labels for a in args)) if args else EMPTY
         if assumed and labels:
-            labels = frozenset(Label(lb.kind, lb.index, lb.path, True) for lb in labels)
+            labels = assumed_all(labels)
         static = insn.op in O.STATIC_INVOKES
         if not static and args and ref.name.startswith(MUTATOR_PREFIXES) and len(args) > 1:
             incoming = frozenset().union(*(a.labels for a in args[1:]))
             put = COLLECTION_PUTS.get((ref.class_name, ref.name))
             if put and incoming:
-                incoming = extend_all(incoming, self.hop(insn, "transform", put))
-            tags = frozenset().union(*(a.tags & {"net_stream"} for a in args[1:]))
-            self.taint_obj(args[0].objs or {("anon", insn.offset)}, incoming, tags)
+                incoming = extend_all(incoming, self.step(insn, HopRole.TRANSFORM, put))
+            streams = frozenset().union(*(a.tags & {"net_stream"} for a in args[1:]))
+            self.taint_obj(args[0].objs or {("anon", insn.offset)}, incoming, streams)
         ret = ref.return_type
         if ret == "V":
             return BLANK
         transform = TRANSFORMS.get((ref.class_name, ref.name))
         if transform and labels:
-            labels = extend_all(labels, self.hop(insn, "transform", transform))
-        objs = frozenset({("ret", insn.offset)})
-        tags = frozenset()
+            labels = extend_all(labels, self.step(insn, HopRole.TRANSFORM, transform))
+        objs: frozenset[Obj] = frozenset({("ret", insn.offset)})
+        tags: frozenset[str] = EMPTY
         if args and not static:
             tags = args[0].tags & {"msg_parts", "net_stream"}
         return Value(cap(labels), objs, tags)
 
-    def _apply_summaries(self, pos, insn, ref, args, callees, async_calls) -> Value:
+    def _apply_summaries(
+        self,
+        pos: int,
+        insn: Insn,
+        args: list[Value],
+        callees: list[tuple[MethodKey, Summary]],
+        async_calls: list[tuple[MethodKey, Summary, list[Value]]],
+    ) -> Value:
         ret = BLANK
         calls = [(k, s, args) for k, s in callees] + list(async_calls)
         for key, summ, cargs in calls:
-            hop = self.hop(insn, "call", f"calls {cls_short(key[0])}.{key[1].split('(')[0]}")
+            step = self.step(
+                insn, HopRole.CALL, f"calls {cls_short(key[0])}.{key[1].split('(')[0]}"
+            )
             # Taint the caller's values carried into sinks inside the callee.
             for i, events in summ.param_sinks.items():
                 if i >= len(cargs):
@@ -436,39 +428,26 @@ class MethodFlow:
                 for ev, assumed in events:
                     labels = cargs[i].labels
                     if assumed:
-                        labels = frozenset(Label(lb.kind, lb.index, lb.path, True) for lb in labels)
-                    self.sink(
-                        ev.sink,
-                        labels,
-                        hop,
-                        pos,
-                        inner=SinkEvent(ev.sink, ev.path, ev.in_loop, ev.loop, ev.loop_kinds),
-                    )
+                        labels = assumed_all(labels)
+                    self.sink(ev.sink, labels, step, pos, inner=ev)
             for i, fields in summ.param_fields.items():
                 if i < len(cargs):
                     for f in fields:
                         self._write_field(
-                            f, Value(extend_all(cargs[i].labels, hop), EMPTY, cargs[i].tags)
+                            f, Value(extend_all(cargs[i].labels, step), EMPTY, cargs[i].tags)
                         )
             r = summ.ret
-            labels = frozenset(lb.extend(hop) for lb in r.labels if lb.concrete)
+            labels = frozenset(lb.extend(step) for lb in r.labels if lb.concrete)
             for lb in r.labels:
                 if not lb.concrete and lb.index < len(cargs):
                     labels |= frozenset(
-                        x.extend_path(lb.path).extend(hop) for x in cargs[lb.index].labels
+                        x.extend_path(lb.path).extend(step) for x in cargs[lb.index].labels
                     )
             ret = ret.join(Value(cap(labels), frozenset({("ret", insn.offset)}), r.tags, r.const))
         return ret
 
-    # ------------------------------------------------------------------ sinks used by models
 
-    def _network_sink(self, pos: int, insn: Insn, args: list[Value], desc: str) -> None:
-        labels = frozenset().union(*(a.labels for a in args)) if args else EMPTY
-        if labels:
-            self.sink("network", labels, self.hop(insn, "sink", desc), pos)
-
-
-_NOUNS = {
+_NOUNS: dict[str, str] = {
     "contacts": "the contact list",
     "sms": "SMS messages",
     "call_log": "the call log",
@@ -486,7 +465,7 @@ def _params(labels: frozenset[Label]) -> frozenset[Label]:
 
 
 def _join_states(a: dict[int, Value], b: dict[int, Value]) -> dict[int, Value]:
-    out = None
+    out: dict[int, Value] | None = None
     for r, v in b.items():
         old = a.get(r)
         if old is v:

@@ -8,17 +8,17 @@ fields that the selected methods read.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterable
 
 from apkaudit.behaviour.apis import RUNNABLE_SINKS, cls_short
+from apkaudit.behaviour.kinds import HopRole, LabelKind
 from apkaudit.behaviour.reachability import find_callers
-from apkaudit.behaviour.values import Label
+from apkaudit.behaviour.resolve import Resolver
+from apkaudit.behaviour.values import Label, StepCache, source
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.index import DexSet
 from apkaudit.facts import AppFacts
-
-if TYPE_CHECKING:
-    from apkaudit.behaviour.interproc import AppFlow
+from apkaudit.model import CodeRef
 
 MethodKey = tuple[str, str]
 JS_INTERFACE = "Landroid/webkit/JavascriptInterface;"
@@ -49,7 +49,7 @@ MAX_METHODS = 1500
 DEPTH = 3
 
 
-def _methods(refs) -> set[MethodKey]:
+def _methods(refs: Iterable[CodeRef]) -> set[MethodKey]:
     return {(r.location.class_name, r.location.method) for r in refs}
 
 
@@ -90,77 +90,80 @@ def js_methods(facts: AppFacts, dexset: DexSet) -> set[MethodKey]:
     return out
 
 
-def callback_entries(flow: AppFlow) -> dict[MethodKey, dict[int, frozenset[Label]]]:
+def callback_entries(
+    calls: Resolver, steps: StepCache
+) -> dict[MethodKey, dict[int, frozenset[Label]]]:
+    """The network callbacks the app implements, and the argument that is network data."""
     out: dict[MethodKey, dict[int, frozenset[Label]]] = {}
     wanted = {iface for iface, _, _ in NETWORK_CALLBACKS}
-    for cls in flow.dex.classes:
-        anc = set(flow.hier.ancestors(cls))
+    for cls in calls.dex.classes:
+        anc = set(calls.hier.ancestors(cls))
         if not anc & wanted:
             continue
         for iface, name, arg in NETWORK_CALLBACKS:
             if iface not in anc:
                 continue
-            for key in flow._named(cls, name):
-                hop = (
-                    flow.dex.classes[cls][0].name,
+            for key in calls.named(cls, name):
+                step = steps.get(
+                    calls.dex.classes[cls][0].name,
                     key[0],
                     key[1],
                     0,
-                    "source",
+                    HopRole.SOURCE,
                     f"receives data from the network ({cls_short(iface)}.{name})",
                 )
-                out.setdefault(key, {})[arg] = frozenset({Label("network", path=(hop,))})
+                out.setdefault(key, {})[arg] = frozenset({source(LabelKind.NETWORK, step)})
     return out
 
 
-def callees_of(flow: AppFlow, key: MethodKey) -> set[MethodKey]:
-    found = flow.dex.defined_method(*key)
+def callees_of(calls: Resolver, key: MethodKey) -> set[MethodKey]:
+    found = calls.dex.defined_method(*key)
     if found is None:
         return set()
     dex, idx = found
-    code = flow.dex.code(dex, idx)
+    code = calls.dex.code(dex, idx)
     if code is None:
         return set()
     out: set[MethodKey] = set()
     allocated: set[str] = set()
     for insn in code.insns:
-        if insn.op == 0x22:
+        if insn.op == O.NEW_INSTANCE:
             allocated.add(dex.type_name(insn.idx))
         if insn.op not in O.INVOKE_OPS:
             continue
         ref = dex.method_ref(insn.idx)
-        if flow.is_app_class(ref.class_name):
-            out.update(flow.targets(ref, insn.op, []))
+        if calls.is_app_class(ref.class_name):
+            out.update(calls.targets(ref, insn.op, []))
         if (
             ref.name in ("execute", "executeOnExecutor")
             or ref.name in RUNNABLE_SINKS
             or (ref.name == "<init>" and ref.class_name == "Ljava/lang/Thread;")
         ):
             for cls in allocated | {ref.class_name}:
-                if cls in flow.dex.classes:
+                if cls in calls.dex.classes:
                     for name in ("doInBackground", "run", "call"):
-                        out.update(flow._named(cls, name))
+                        out.update(calls.named(cls, name))
     return out
 
 
-def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
+def _field_writers(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:
     """Methods that write the app fields read by ``methods``."""
     read: set[str] = set()
     for key in methods:
-        found = flow.dex.defined_method(*key)
+        found = calls.dex.defined_method(*key)
         if not found:
             continue
         dex, idx = found
-        code = flow.dex.code(dex, idx)
+        code = calls.dex.code(dex, idx)
         for insn in code.insns if code else ():
             if insn.op in O.IGET_OPS or insn.op in O.SGET_OPS:
                 f = dex.field_ref(insn.idx)
-                if f.class_name in flow.dex.classes:
+                if f.class_name in calls.dex.classes:
                     read.add(f.descriptor)
     out: set[MethodKey] = set()
     if not read:
         return out
-    for dex in flow.dex.files:
+    for dex in calls.dex.files:
         ids = {}
         for fdesc in read:
             cls = fdesc.split("->", 1)[0]
@@ -170,7 +173,7 @@ def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
         if not ids:
             continue
         for midx in dex.find_refs(fields=ids):
-            code = flow.dex.code(dex, midx)
+            code = calls.dex.code(dex, midx)
             if code and any(
                 (i.op in O.IPUT_OPS or i.op in O.SPUT_OPS) and i.idx in ids for i in code.insns
             ):
@@ -178,17 +181,18 @@ def _field_writers(flow: AppFlow, methods: set[MethodKey]) -> set[MethodKey]:
     return out
 
 
-def select_methods(flow: AppFlow, seeds: set[MethodKey]) -> tuple[list[MethodKey], bool]:
+def select_methods(calls: Resolver, seeds: set[MethodKey]) -> tuple[list[MethodKey], bool]:
     def keep(keys: set[MethodKey]) -> set[MethodKey]:
-        return {k for k in keys if flow.is_app_class(k[0]) and flow.dex.defined_method(*k)}
+        return {k for k in keys if calls.is_app_class(k[0]) and calls.dex.defined_method(*k)}
 
     selected: set[MethodKey] = keep(seeds)
     complete = True
     frontier = set(selected)
+    nxt: set[MethodKey]
     for _ in range(DEPTH):  # callers
         if not frontier or len(selected) >= MAX_METHODS:
             break
-        found = find_callers(flow.dex, frontier)
+        found = find_callers(calls.dex, frontier)
         nxt = keep({c for callers in found.values() for c in callers}) - selected
         selected |= nxt
         frontier = nxt
@@ -198,22 +202,22 @@ def select_methods(flow: AppFlow, seeds: set[MethodKey]) -> tuple[list[MethodKey
             break
         nxt = set()
         for k in frontier:
-            nxt |= callees_of(flow, k)
+            nxt |= callees_of(calls, k)
         nxt = keep(nxt) - selected
         selected |= nxt
         frontier = nxt
-    writers = keep(_field_writers(flow, selected)) - selected
+    writers = keep(_field_writers(calls, selected)) - selected
     selected |= writers
     for k in writers:
-        selected |= keep(callees_of(flow, k))
+        selected |= keep(callees_of(calls, k))
     if len(selected) > MAX_METHODS:
         complete = False
-        keep = sorted(seeds & selected) + sorted(selected - seeds)
-        selected = set(keep[:MAX_METHODS])
-    return _callee_first(flow, selected), complete
+        ordered = sorted(seeds & selected) + sorted(selected - seeds)
+        selected = set(ordered[:MAX_METHODS])
+    return _callee_first(calls, selected), complete
 
 
-def _callee_first(flow: AppFlow, methods: set[MethodKey]) -> list[MethodKey]:
+def _callee_first(calls: Resolver, methods: set[MethodKey]) -> list[MethodKey]:
     """Order methods so callees come before callers (fewer fixpoint rounds)."""
     order: list[MethodKey] = []
     seen: set[MethodKey] = set()
@@ -228,5 +232,7 @@ def _callee_first(flow: AppFlow, methods: set[MethodKey]) -> list[MethodKey]:
                 continue
             seen.add(k)
             stack.append((k, True))
-            stack.extend((c, False) for c in sorted(callees_of(flow, k) & methods) if c not in seen)
+            stack.extend(
+                (c, False) for c in sorted(callees_of(calls, k) & methods) if c not in seen
+            )
     return order

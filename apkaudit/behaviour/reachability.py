@@ -182,9 +182,15 @@ def _propagate(reach: set[MethodKey], preds: dict[MethodKey, set[MethodKey]]) ->
     return out
 
 
-def _closed(t: MethodKey, preds, explored: set[MethodKey], entry: frozenset[str]) -> bool:
+def _closed(
+    t: MethodKey,
+    preds: dict[MethodKey, set[MethodKey]],
+    explored: set[MethodKey],
+    entry: frozenset[str],
+) -> bool:
     """True when every backward path from ``t`` was explored to its end (so 'unreachable' holds)."""
-    seen, todo = set(), [t]
+    seen: set[MethodKey] = set()
+    todo = [t]
     while todo:
         n = todo.pop()
         if n in seen:

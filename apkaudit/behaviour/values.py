@@ -3,50 +3,126 @@
 A register holds a ``Value``: the taint labels it carries, the abstract objects it may point to
 (allocation sites, parameters, fields), semantic tags (``uri:contacts``, ``cursor``,
 ``net_stream``, ``cond:cursor`` ...) and a constant when one is known. Labels remember their
-path as hops (dex, class, method, offset, role, description) so a finished chain can name
-every step. Everything is bounded: label sets per kind and path lengths are capped.
+path as ``Step``s (where, what role, what happened) so a finished chain can name every step.
+Everything is bounded: label sets per kind and path lengths are capped.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import cast
 
-Hop = tuple[str, str, str, int, str, str]  # dex, class, method, offset, role, description
-Obj = tuple  # ("new", offset, class) | ("param", i) | ("field", descriptor) | ("ret", offset)
+from apkaudit.behaviour.kinds import HopRole, LabelKind, Provider
 
+# An abstract object: ("new", offset, class) | ("param", i) | ("field", descriptor) |
+# ("ret", offset) | ("anon", offset), or (object, index) for an array element.
+Obj = tuple[object, ...]
+Site = tuple[str, str, str, int]  # dex, class, method, offset: one instruction
+
+_PARAM = LabelKind.PARAM  # a module constant: enum attribute access is slow on Python 3.11
 MAX_PATH = 14
 MAX_LABELS_PER_KIND = 3
-SOURCE_KINDS = ("contacts", "sms", "call_log", "network")
 
 
-@dataclass(frozen=True, slots=True)
+# Providers whose rows are personal data, and the label their data carries.
+PERSONAL = {
+    Provider.CONTACTS: LabelKind.CONTACTS,
+    Provider.SMS: LabelKind.SMS,
+    Provider.CALL_LOG: LabelKind.CALL_LOG,
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, order=True)
+class Step:
+    """One hop of a taint path: an instruction, its role, and what it did to the data.
+
+    Steps are compared, hashed and put in paths all through the fixpoint, so the hash is
+    computed once (``_hash``) and the interpreter reuses equal steps (see ``StepCache``).
+    """
+
+    dex: str
+    class_name: str
+    method: str
+    offset: int
+    role: HopRole
+    description: str
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key = (self.dex, self.class_name, self.method, self.offset, self.role, self.description)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    @property
+    def site(self) -> Site:
+        return (self.dex, self.class_name, self.method, self.offset)
+
+
+class StepCache:
+    """Equal steps as one object: the fixpoint makes the same step on every pass, and an
+    identical object makes path membership and label equality checks an identity test."""
+
+    __slots__ = ("_steps",)
+
+    def __init__(self) -> None:
+        self._steps: dict[tuple[str, str, str, int, HopRole, str], Step] = {}
+
+    def get(
+        self, dex: str, class_name: str, method: str, offset: int, role: HopRole, desc: str
+    ) -> Step:
+        key = (dex, class_name, method, offset, role, desc)
+        step = self._steps.get(key)
+        if step is None:
+            step = self._steps[key] = Step(
+                dex=dex,
+                class_name=class_name,
+                method=method,
+                offset=offset,
+                role=role,
+                description=desc,
+            )
+        return step
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Label:
-    kind: str  # contacts | sms | call_log | network | param
-    index: int = -1  # parameter index for kind == "param"
-    path: tuple[Hop, ...] = ()
+    kind: LabelKind
+    index: int = -1  # parameter index for kind PARAM
+    path: tuple[Step, ...] = ()
     assumed: bool = False  # passed through an app method we could not analyse
 
-    def extend(self, hop: Hop) -> Label:
-        # Idempotent: a hop already on the path is not added again. This keeps the lattice
+    def extend(self, step: Step) -> Label:
+        # Idempotent: a step already on the path is not added again. This keeps the lattice
         # finite, so loops converge instead of growing paths until the cap.
-        if hop in self.path:
+        if step in self.path:
             return self
         path = self.path
         if len(path) >= MAX_PATH:
             path = path[:4] + path[-(MAX_PATH - 6) :]
-        return Label(self.kind, self.index, (*path, hop), self.assumed)
+        return Label(kind=self.kind, index=self.index, path=(*path, step), assumed=self.assumed)
 
-    def extend_path(self, hops: tuple[Hop, ...], assumed: bool = False) -> Label:
+    def extend_path(self, steps: tuple[Step, ...], assumed: bool = False) -> Label:
         out = self
-        for h in hops:
+        for h in steps:
             out = out.extend(h)
         if assumed and not out.assumed:
-            out = Label(out.kind, out.index, out.path, True)
+            out = out.as_assumed()
         return out
+
+    def as_assumed(self) -> Label:
+        return Label(kind=self.kind, index=self.index, path=self.path, assumed=True)
 
     @property
     def concrete(self) -> bool:
-        return self.kind != "param"
+        return self.kind is not _PARAM
+
+
+def source(kind: LabelKind, step: Step) -> Label:
+    """A label for data that enters at ``step``."""
+    return Label(kind=kind, path=(step,))
 
 
 EMPTY: frozenset = frozenset()
@@ -86,9 +162,6 @@ class Value:
         )
         return self if new == self else new
 
-    def with_labels(self, labels: frozenset[Label]) -> Value:
-        return Value(cap(self.labels | labels), self.objs, self.tags, self.const)
-
     def with_tags(self, *tags: str) -> Value:
         return Value(self.labels, self.objs, self.tags | frozenset(tags), self.const)
 
@@ -96,34 +169,48 @@ class Value:
 BLANK = Value()
 
 
-def join_all(values) -> Value:
+def join_all(values: Iterable[Value]) -> Value:
     out = BLANK
     for v in values:
         out = out.join(v)
     return out
 
 
-def extend_all(labels: frozenset[Label], hop: Hop) -> frozenset[Label]:
-    return frozenset(lb.extend(hop) for lb in labels)
+def extend_all(labels: frozenset[Label], step: Step) -> frozenset[Label]:
+    return frozenset(lb.extend(step) for lb in labels)
 
 
-def kinds_of(labels: frozenset[Label]) -> set[str]:
+def assumed_all(labels: frozenset[Label]) -> frozenset[Label]:
+    return frozenset(lb.as_assumed() for lb in labels)
+
+
+def new_classes(objs: Iterable[Obj]) -> set[str]:
+    """The classes of the allocation sites among ``objs``."""
+    return cast(set[str], {o[2] for o in objs if o and o[0] == "new"})
+
+
+def parts(v: Value) -> frozenset[str]:
+    """The loop-bound tag of a value that holds the parts of one message."""
+    return frozenset({"bound:parts"}) if "msg_parts" in v.tags else EMPTY
+
+
+def kinds_of(labels: frozenset[Label]) -> set[LabelKind]:
     return {lb.kind for lb in labels if lb.concrete}
 
 
-def classify_uri_string(s: str) -> str | None:
+def classify_uri_string(s: str) -> Provider | None:
     """Provider of a content URI given as a string (None: not a content URI we know)."""
     s = s.strip().lower()
     if s.startswith(("content://com.android.contacts", "content://contacts", "content://icc/adn")):
-        return "contacts"
+        return Provider.CONTACTS
     if s.startswith(("content://sms", "content://mms")):
-        return "sms"
+        return Provider.SMS
     if s.startswith("content://call_log"):
-        return "call_log"
+        return Provider.CALL_LOG
     if s.startswith("content://com.android.calendar"):
-        return "calendar"
+        return Provider.CALENDAR
     if s.startswith(("smsto:", "sms:", "mmsto:", "mms:")):
-        return "smsto"
+        return Provider.SMSTO
     if s.startswith("content://"):
-        return "other"
+        return Provider.OTHER
     return None

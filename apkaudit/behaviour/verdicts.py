@@ -7,27 +7,27 @@ flow verdicts, a proven chain); `likely` when the pieces are present but one lin
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
+from apkaudit.behaviour.kinds import ChainKind, Provider
 from apkaudit.facts import AppFacts
 from apkaudit.model import Chain, CodeRef, Level, Verdicts
 
+MethodKey = tuple[str, str]
+Reach = Mapping[MethodKey, bool | None]
 _READ = {
-    "contacts": ("contacts_uri", "android.permission.READ_CONTACTS"),
-    "sms": ("sms_uri", "android.permission.READ_SMS"),
-    "call_log": ("call_log_uri", "android.permission.READ_CALL_LOG"),
+    Provider.CONTACTS: ("contacts_uri", "android.permission.READ_CONTACTS"),
+    Provider.SMS: ("sms_uri", "android.permission.READ_SMS"),
+    Provider.CALL_LOG: ("call_log_uri", "android.permission.READ_CALL_LOG"),
 }
 
 
-def _methods(refs: Sequence[CodeRef]) -> set[tuple[str, str]]:
+def _methods(refs: Sequence[CodeRef]) -> set[MethodKey]:
     return {(r.location.class_name, r.location.method) for r in refs}
 
 
 def read_level(
-    facts: AppFacts,
-    source: str,
-    reach: dict[tuple[str, str], bool | None],
-    classified: set[tuple[str, str]],
+    facts: AppFacts, source: Provider, reach: Reach, classified: set[MethodKey]
 ) -> Level:
     """``classified``: methods where a provider query was resolved to ``source``."""
     tag, perm = _READ[source]
@@ -35,7 +35,7 @@ def read_level(
     query_methods = _methods(facts.refs_tagged("provider_query"))
     sites = classified | (_methods(refs) & query_methods)
     declared = facts.manifest.has_permission(perm)
-    if source == "sms" and declared_receiver(facts):
+    if source is Provider.SMS and declared_receiver(facts):
         # Reading each incoming SMS as it arrives is reading the user's SMS.
         sites |= _methods(facts.refs_tagged("sms_intercept"))
         declared = declared or facts.manifest.has_permission("android.permission.RECEIVE_SMS")
@@ -61,13 +61,13 @@ def declared_receiver(facts: AppFacts) -> bool:
     )
 
 
-def sms_send_level(facts: AppFacts, chains: Sequence[Chain], reach) -> Level:
+def sms_send_level(facts: AppFacts, chains: Sequence[Chain], reach: Reach) -> Level:
     refs = facts.refs_tagged("sms_send")
     declared = facts.manifest.has_permission("android.permission.SEND_SMS")
     if refs:
         live = any(reach.get(m) is not False for m in _methods(refs))
         return Level.CONFIRMED if declared and live else Level.LIKELY
-    reflective = [c for c in chains if c.kind == "reflection_sms_send"]
+    reflective = [c for c in chains if c.kind is ChainKind.REFLECTION_SMS_SEND]
     if reflective:
         live = any(c.reachable is not False for c in reflective)
         return Level.CONFIRMED if declared and live else Level.LIKELY
@@ -76,7 +76,7 @@ def sms_send_level(facts: AppFacts, chains: Sequence[Chain], reach) -> Level:
     return Level.POSSIBLE if declared else Level.NONE
 
 
-def _strongest(chains: Sequence[Chain], kind: str) -> Chain | None:
+def _strongest(chains: Sequence[Chain], kind: ChainKind) -> Chain | None:
     cs = [c for c in chains if c.kind == kind]
     return max(cs, key=lambda c: (c.reachable is not False, c.in_loop, c.stage)) if cs else None
 
@@ -84,14 +84,15 @@ def _strongest(chains: Sequence[Chain], kind: str) -> Chain | None:
 def derive_verdicts(
     facts: AppFacts,
     chains: Sequence[Chain],
-    reach: dict[tuple[str, str], bool | None],
-    classified: dict[str, set[tuple[str, str]]],
+    reach: Reach,
+    classified: Mapping[Provider, set[MethodKey]],
     *,
     flow_analysed: bool,
 ) -> Verdicts:
-    contacts = read_level(facts, "contacts", reach, classified.get("contacts", set()))
-    sms = read_level(facts, "sms", reach, classified.get("sms", set()))
-    call_log = read_level(facts, "call_log", reach, classified.get("call_log", set()))
+    def read(p: Provider) -> Level:
+        return read_level(facts, p, reach, classified.get(p, set()))
+
+    contacts, sms, call_log = read(Provider.CONTACTS), read(Provider.SMS), read(Provider.CALL_LOG)
     send = sms_send_level(facts, chains, reach)
     internet = facts.manifest.has_permission("android.permission.INTERNET")
 
@@ -100,10 +101,10 @@ def derive_verdicts(
     hidden = not facts.coverage.complete
     network_code = bool(facts.refs_tagged("network_send", "network"))
     upload = Level.NONE
-    c = _strongest(chains, "contacts_to_network")
+    c = _strongest(chains, ChainKind.CONTACTS_TO_NETWORK)
     if c is not None:
         upload = Level.CONFIRMED if c.reachable is not False else Level.LIKELY
-    elif _strongest(chains, "contacts_to_js_bridge") is not None and internet:
+    elif _strongest(chains, ChainKind.CONTACTS_TO_JS_BRIDGE) is not None and internet:
         # Handed to a web page the lender serves; the JavaScript side is out of our sight.
         upload = Level.LIKELY
     elif contacts.rank >= Level.LIKELY.rank and network_code and internet:
@@ -112,11 +113,9 @@ def derive_verdicts(
         upload = Level.POSSIBLE
 
     bulk = Level.NONE
-    c = _strongest(chains, "contacts_to_sms_destination")
+    c = _strongest(chains, ChainKind.CONTACTS_TO_SMS_DESTINATION)
     if c is not None:
         bulk = Level.CONFIRMED if c.in_loop and c.reachable is not False else Level.LIKELY
-    elif _strongest(chains, "contacts_to_sms_destination_partial") is not None:
-        bulk = Level.LIKELY
     elif contacts.rank >= Level.LIKELY.rank and send.rank >= Level.LIKELY.rank:
         same_method = _methods(facts.refs_tagged("contacts_uri")) & _methods(
             facts.refs_tagged("sms_send")

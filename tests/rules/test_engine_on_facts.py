@@ -6,6 +6,7 @@ what fires, at which stage and confidence, and what evidence and origin it repor
 
 from __future__ import annotations
 
+from apkaudit.behaviour.kinds import ChainKind, HopRole, Provider, Sink, Source
 from apkaudit.facts import AppFacts
 from apkaudit.model import (
     AppIdentity,
@@ -58,13 +59,13 @@ def _by_id(findings: tuple[Finding, ...]) -> dict[str, Finding]:
 
 def _bulk_sms_chain() -> Chain:
     hops = (
-        Hop("source", "queries the contacts provider", QUERY_AT),
-        Hop("sink", "SmsManager.sendTextMessage: destination number", SEND_AT),
+        Hop(HopRole.SOURCE, "queries the contacts provider", QUERY_AT),
+        Hop(HopRole.SINK, "SmsManager.sendTextMessage: destination number", SEND_AT),
     )
     return Chain(
-        "contacts_to_sms_destination",
-        "contacts",
-        "sms_destination",
+        ChainKind.CONTACTS_TO_SMS_DESTINATION,
+        Source.CONTACTS,
+        Sink.SMS_DESTINATION,
         hops,
         in_loop=True,
         loop="a cursor over the contact list",
@@ -89,7 +90,7 @@ def test_contacts_texted_in_a_loop_fires_the_chain_and_code_rules() -> None:
         queries=(
             ProviderQuery(
                 location=QUERY_AT,
-                provider="contacts",
+                provider=Provider.CONTACTS,
                 uri="content://com.android.contacts/data/phones",
                 excerpt=QUERY_EXCERPT,
                 origin="sdk:Example",
@@ -132,7 +133,7 @@ def test_permission_without_code_is_declared_only() -> None:
 
 def test_unresolved_query_uses_the_site_recorded_by_the_behaviour_stage() -> None:
     query = ProviderQuery(
-        location=QUERY_AT, provider="unresolved", excerpt=QUERY_EXCERPT, origin="sdk:Example"
+        location=QUERY_AT, provider=Provider.UNRESOLVED, excerpt=QUERY_EXCERPT, origin="sdk:Example"
     )
     behaviours = Behaviours(Verdicts(), queries=(query,))
     found = _by_id(evaluate(load_rules(), _facts(), behaviours))

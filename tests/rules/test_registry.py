@@ -16,7 +16,8 @@ from typing import get_args
 import pytest
 from conftest import fixture_apk, report_of
 
-from apkaudit.behaviour import chains, models
+from apkaudit.behaviour import chains
+from apkaudit.behaviour.models import providers
 from apkaudit.code.catalogue import load_catalogue
 from apkaudit.model import VERDICT_KEYS, Verdicts
 from apkaudit.policies import load_policies
@@ -76,7 +77,7 @@ def test_chain_rules_name_kinds_the_behaviour_stage_builds() -> None:
 
 
 def test_query_providers_are_the_behaviour_stage_providers() -> None:
-    assert set(get_args(Provider)) == set(models._PROVIDER_NAMES)
+    assert set(get_args(Provider)) == set(providers._PROVIDER_NAMES)
 
 
 def test_rule_tags_are_catalogue_tags() -> None:

@@ -135,3 +135,24 @@ THROW_OP = 0x27
 RETURN_VOID_OP = 0x0E
 # Ends of a basic block that never fall through.
 TERMINATORS = GOTO_OPS | RETURN_OPS | {RETURN_VOID_OP, THROW_OP}
+
+# Single opcodes and families by mnemonic, for the interpreters (behaviour/flow.py).
+OP = {name: op for op, name in enumerate(NAMES)}
+MOVE_EXCEPTION = OP["move-exception"]
+CONST_CLASS = OP["const-class"]
+CHECK_CAST = OP["check-cast"]
+INSTANCE_OF = OP["instance-of"]
+ARRAY_LENGTH = OP["array-length"]
+NEW_INSTANCE = OP["new-instance"]
+NEW_ARRAY = OP["new-array"]
+FILLED_NEW_ARRAY_OPS = frozenset({OP["filled-new-array"], OP["filled-new-array/range"]})
+CONST_OPS = frozenset(range(OP["const/4"], OP["const-wide/high16"] + 1))  # literal constants
+CONST_WIDE_OPS = frozenset(range(OP["const-wide/16"], OP["const-wide/high16"] + 1))
+# Comparisons, unary and binary arithmetic (also /2addr, /lit16, /lit8): a result from operands.
+ARITH_OPS = frozenset(range(OP["cmpl-float"], OP["cmp-long"] + 1)) | frozenset(
+    range(OP["neg-int"], OP["ushr-int/lit8"] + 1)
+)
+# Invokes whose target is the named method itself (no virtual dispatch).
+DIRECT_INVOKES = frozenset(
+    OP[f"invoke-{k}{r}"] for k in ("super", "direct", "static") for r in ("", "/range")
+)

@@ -1,0 +1,125 @@
+"""Which app methods a call can run: class-hierarchy resolution and the framework's edges.
+
+A call resolves to app methods only (an SDK whose category is modelled at its API, see
+OPAQUE_CATEGORIES, is not followed into). Virtual calls go to every override below the named
+class unless the receiver's allocation site names its class; AsyncTask.execute, Thread,
+Executor and Handler calls also reach the task's doInBackground or the Runnable's run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from apkaudit.behaviour.apis import ASYNC_TASK, RUNNABLE_SINKS
+from apkaudit.behaviour.reachability import Hierarchy
+from apkaudit.behaviour.values import BLANK, Value, new_classes
+from apkaudit.code.attribution import Attributor
+from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.reader import MethodRef
+from apkaudit.code.index import DexSet
+
+MethodKey = tuple[str, str]
+ACC_INTERFACE = 0x200
+# SDKs whose internals we model at their API (sinks/sources) instead of analysing them: their
+# internals only add fan-out (a socket.io emit reaches every listener) and cost.
+OPAQUE_CATEGORIES = {"network", "platform"}
+MAX_FANOUT = 12  # a virtual call with more possible targets is treated as an unknown call
+
+
+@dataclass
+class Resolver:
+    dex: DexSet
+    attributor: Attributor
+    hier: Hierarchy
+    _targets: dict[tuple[str, str, int], list[MethodKey]] = field(default_factory=dict)
+    _app_class: dict[str, bool] = field(default_factory=dict)
+
+    def is_app_class(self, name: str) -> bool:
+        """Defined in the app and not an opaque library (see OPAQUE_CATEGORIES)."""
+        hit = self._app_class.get(name)
+        if hit is None:
+            sdk = self.attributor.sdk_of(name) if name in self.dex.classes else None
+            hit = name in self.dex.classes and not (sdk and sdk.category in OPAQUE_CATEGORIES)
+            self._app_class[name] = hit
+        return hit
+
+    def is_unimplemented_interface(self, name: str) -> bool:
+        hit = self.dex.classes.get(name)
+        return bool(hit and hit[1].access & ACC_INTERFACE and not self.hier.subs.get(name))
+
+    def resolve(self, cls: str, sig: str) -> MethodKey | None:
+        """The definition a call to cls.sig runs when the object's class is ``cls``."""
+        if not self.is_app_class(cls):
+            return None
+        for c in (cls, *self.hier.ancestors(cls)):
+            if self.dex.defined_method(c, sig) is not None:
+                return (c, sig) if self.is_app_class(c) else None
+        return None
+
+    def targets(self, ref: MethodRef, op: int, args: list[Value]) -> list[MethodKey]:
+        sig = ref.signature
+        if op not in O.DIRECT_INVOKES:  # virtual or interface
+            allocated = new_classes(args[0].objs) if args else set()
+            allocated &= self.dex.classes.keys()
+            if allocated:  # the object's class is known: no need for the whole hierarchy
+                return sorted({k for c in allocated if (k := self.resolve(c, sig))})
+        ck = (ref.class_name, sig, op)
+        if ck not in self._targets:
+            self._targets[ck] = self._static_targets(ref.class_name, sig, op)
+        return self._targets[ck]
+
+    def _static_targets(self, cls: str, sig: str, op: int) -> list[MethodKey]:
+        if op in O.DIRECT_INVOKES:  # static, direct, super
+            k = self.resolve(cls, sig)
+            return [k] if k else []
+        keys = {self.resolve(cls, sig)}  # class hierarchy analysis: every override below
+        keys |= {
+            (c, sig)
+            for c in self.hier.descendants(cls)
+            if self.is_app_class(c) and self.dex.defined_method(c, sig) is not None
+        }
+        found = sorted(k for k in keys if k)
+        return found if len(found) <= MAX_FANOUT else []
+
+    def async_edges(self, ref: MethodRef, args: list[Value]) -> list[tuple[MethodKey, list[Value]]]:
+        name = ref.name
+        out: list[tuple[MethodKey, list[Value]]] = []
+        if name in ("execute", "executeOnExecutor") and args:
+            params = (
+                args[2]
+                if name == "executeOnExecutor" and len(args) > 2
+                else (args[1] if len(args) > 1 else BLANK)
+            )
+            for cls in self.classes_of(args[0], ref.class_name):
+                if ASYNC_TASK in self.hier.ancestors(cls):
+                    for key in self.named(cls, "doInBackground"):
+                        out.append((key, [args[0], params]))
+        runnable = None
+        if name == "<init>" and ref.class_name == "Ljava/lang/Thread;":
+            runnable = next((a for a in args[1:] if a.objs), None)
+        elif name in RUNNABLE_SINKS and len(args) > RUNNABLE_SINKS[name]:
+            runnable = args[RUNNABLE_SINKS[name]]
+        if runnable is not None:
+            for cls in self.classes_of(runnable, None):
+                for sig in ("run()V", "call()Ljava/lang/Object;"):
+                    k = self.resolve(cls, sig)
+                    if k:
+                        out.append((k, [runnable]))
+        return out
+
+    def classes_of(self, v: Value, static_type: str | None) -> set[str]:
+        classes = new_classes(v.objs) & set(self.dex.classes)
+        if not classes and static_type and static_type in self.dex.classes:
+            classes = {static_type}
+        return classes
+
+    def named(self, cls: str, name: str) -> list[MethodKey]:
+        hit = self.dex.classes.get(cls)
+        if not hit:
+            return []
+        dex = hit[0]
+        return [
+            (cls, r.signature)
+            for i, r in dex.methods_of(cls)
+            if r.name == name and i in dex.defined_methods
+        ]
