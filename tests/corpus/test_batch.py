@@ -293,18 +293,20 @@ def test_timeout_crash_and_memory_limit_become_error_rows(tmp_path: Path) -> Non
     for name in ("clean", "code-noperm", "perms-unused", "loan-bulk-sms"):
         shutil.copy(FIXTURES / f"{name}.apk", apps / f"{name}.apk")
     out = tmp_path / "out"
-    hook = "sleep:120@clean;crash@code-noperm;memory@perms-unused"
+    # The timeout leaves a healthy app ample time on a loaded machine (a worker's start and a
+    # fixture audit take well under a second when idle) and is far below the hook's sleep.
+    hook = "sleep:900@clean;crash@code-noperm;memory@perms-unused"
     env = {HOOK_ENV: hook}
     start = time.monotonic()
     code, output = batch(
-        apps, "--out", out, "--jobs", "2", "--timeout", "3", "--memory-limit", "700", env=env
+        apps, "--out", out, "--jobs", "2", "--timeout", "15", "--memory-limit", "700", env=env
     )
-    assert time.monotonic() - start < 60, "a stuck worker held up the run"
+    assert time.monotonic() - start < 300, "a stuck worker held up the run"
     assert code == EXIT_INPUT, output
     rows = {Path(a["input"]["path"]).stem: a for a in load(out, "results.json")["apps"]}
     assert rows["loan-bulk-sms"]["status"] == "ok"
     assert rows["clean"]["status"] == "error"
-    assert "timed out after 3 s" in rows["clean"]["error"]
+    assert "timed out after 15 s" in rows["clean"]["error"]
     assert rows["code-noperm"]["status"] == "error"
     assert "worker killed by SIGABRT" in rows["code-noperm"]["error"]
     assert rows["perms-unused"]["status"] == "error"
