@@ -9,9 +9,7 @@ from __future__ import annotations
 import gc
 import os
 import time
-from dataclasses import dataclass, field, replace
-
-from lxml import etree
+from dataclasses import dataclass, field
 
 from apkaudit.behaviour import analyse
 from apkaudit.behaviour.program import Program
@@ -25,11 +23,9 @@ from apkaudit.errors import DexFormatError, InputError
 from apkaudit.facts import AppFacts
 from apkaudit.limits import DEFAULT_LIMITS, Deadline, Limits
 from apkaudit.load.icon import read_icon
-from apkaudit.load.loader import LoadedApp, load_app
-from apkaudit.manifest import androguard_adapter as ag
-from apkaudit.manifest.parse import parse_manifest
-from apkaudit.manifest.protoxml import ProtoError, looks_like_proto_manifest, proto_manifest
-from apkaudit.model import AppResult, Behaviours, BlindSpot, InputInfo, ManifestFacts
+from apkaudit.load.loader import load_app
+from apkaudit.manifest.splits import app_manifest
+from apkaudit.model import AppResult, Behaviours, BlindSpot, InputInfo
 from apkaudit.rules import RuleSet, load_rules
 from apkaudit.rules.engine import evaluate
 from apkaudit.rules.scoring import score
@@ -74,7 +70,15 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
 
     loaded = load_app(path, opts.limits)
     lap("load")
-    xml, manifest, manifest_spots = _manifest(loaded, path)
+    read = app_manifest(
+        loaded.manifest,
+        loaded.manifest_format,
+        loaded.split_manifests,
+        arsc=loaded.arsc,
+        certificates=loaded.certificates,
+        path=path,
+    )
+    manifest = read.facts
     lap("manifest")
     dexset, dex_spots = open_dex_set(loaded.dex)
     attributor = Attributor.for_app(
@@ -89,7 +93,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         deadline=deadline,
     )
     lap("codeindex")
-    spots = loaded.spots + manifest_spots + dex_spots + index_spots
+    spots = loaded.spots + read.blind_spots + dex_spots + index_spots
     spots += hidden.detect(loaded, manifest, index, dexset, catalogue, attributor.origin)
     if not loaded.dex:
         spots += (BlindSpot("no_dex", "the app contains no readable dex file"),)
@@ -126,55 +130,8 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         coverage=coverage,
         risk=risk,
         timings=tuple(timings),
-        icon=read_icon(path, xml, loaded.arsc),
+        icon=read_icon(path, read.xml, loaded.arsc),
     )
-
-
-def _decode(raw: bytes, fmt: str, path: str) -> tuple[etree._Element, bool]:
-    """A manifest as an lxml tree (binary/text XML, or an .aab's protobuf) and whether its
-    binary XML broke off part-way."""
-    if fmt == "proto" or looks_like_proto_manifest(raw):
-        try:
-            return proto_manifest(raw), False
-        except ProtoError as exc:
-            raise InputError(path, f"AndroidManifest.xml (protobuf) is unreadable: {exc}") from None
-    return ag.decode_manifest(raw, path)
-
-
-def _manifest(
-    loaded: LoadedApp, path: str
-) -> tuple[etree._Element, ManifestFacts, tuple[BlindSpot, ...]]:
-    """The base manifest, with the components and permissions of the other splits merged
-    (feature splits declare their own components; duplicate manifest copies count too)."""
-    xml, damaged = _decode(loaded.manifest, loaded.manifest_format, path)
-    facts = parse_manifest(xml, arsc=loaded.arsc, certificates=loaded.certificates)
-    spots: list[BlindSpot] = []
-    if damaged:
-        spots.append(
-            BlindSpot(
-                "manifest_damaged",
-                "AndroidManifest.xml breaks off part-way (a damaged or tampered chunk): "
-                f"only the {sum(1 for _ in xml.iter())} elements before the damage were read",
-            )
-        )
-    for name, raw in loaded.split_manifests:
-        try:
-            other_xml, other_damaged = _decode(raw, loaded.manifest_format, path)
-        except InputError as exc:
-            spots.append(BlindSpot("unreadable_split", f"{name}: {exc.reason}"))
-            continue
-        if other_damaged:
-            spots.append(BlindSpot("manifest_damaged", f"{name}: its manifest breaks off part-way"))
-        facts = _merge(facts, parse_manifest(other_xml, arsc=None))
-    return xml, facts, tuple(spots)
-
-
-def _merge(base: ManifestFacts, other: ManifestFacts) -> ManifestFacts:
-    have = {p.name for p in base.permissions}
-    perms = base.permissions + tuple(p for p in other.permissions if p.name not in have)
-    known = {(c.kind, c.name) for c in base.components}
-    comps = base.components + tuple(c for c in other.components if (c.kind, c.name) not in known)
-    return replace(base, permissions=perms, components=comps)
 
 
 def _input_info(path: str) -> InputInfo:

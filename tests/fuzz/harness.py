@@ -225,13 +225,13 @@ def run_container(data: bytes, workdir: str) -> None:
 
 
 def run_manifest(data: bytes, workdir: str = "") -> None:
-    from apkaudit import audit
     from apkaudit.errors import InputError
+    from apkaudit.manifest import splits
     from apkaudit.manifest.parse import parse_manifest
 
     for fmt in ("axml", "proto"):
         try:
-            xml, _ = audit._decode(data, fmt, "fuzz.apk")
+            xml, _ = splits.decode(data, fmt, "fuzz.apk")
         except InputError:
             continue  # the one-line refusal its contract allows
         parse_manifest(xml, arsc=None)

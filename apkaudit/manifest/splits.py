@@ -1,0 +1,83 @@
+"""The app's manifest facts: the base manifest decoded (binary or text XML, or an .aab's
+protobuf), with the permissions and components of the other splits' manifests merged in
+(feature splits declare their own components; a duplicate manifest copy counts like a split).
+
+Takes the load stage's data, not its types, so the manifest stage does not depend on load.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from lxml import etree
+
+from apkaudit.errors import InputError
+from apkaudit.manifest import androguard_adapter as ag
+from apkaudit.manifest.parse import parse_manifest
+from apkaudit.manifest.protoxml import ProtoError, looks_like_proto_manifest, proto_manifest
+from apkaudit.model import BlindSpot, Certificate, ManifestFacts
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AppManifest:
+    """The base manifest's tree (for the icon), the merged facts, and what could not be read."""
+
+    xml: etree._Element
+    facts: ManifestFacts
+    blind_spots: tuple[BlindSpot, ...] = ()
+
+
+def app_manifest(
+    manifest: bytes,
+    fmt: str,
+    split_manifests: Sequence[tuple[str, bytes]],
+    *,
+    arsc: bytes | None,
+    certificates: tuple[Certificate, ...],
+    path: str,
+) -> AppManifest:
+    """The base ``manifest`` (``fmt``: axml | proto) with every ``(name, bytes)`` of
+    ``split_manifests`` merged. Raises :class:`InputError` if the base manifest is unreadable;
+    an unreadable split manifest is a blind spot."""
+    xml, damaged = decode(manifest, fmt, path)
+    facts = parse_manifest(xml, arsc=arsc, certificates=certificates)
+    spots: list[BlindSpot] = []
+    if damaged:
+        spots.append(
+            BlindSpot(
+                "manifest_damaged",
+                "AndroidManifest.xml breaks off part-way (a damaged or tampered chunk): "
+                f"only the {sum(1 for _ in xml.iter())} elements before the damage were read",
+            )
+        )
+    for name, raw in split_manifests:
+        try:
+            other_xml, other_damaged = decode(raw, fmt, path)
+        except InputError as exc:
+            spots.append(BlindSpot("unreadable_split", f"{name}: {exc.reason}"))
+            continue
+        if other_damaged:
+            spots.append(BlindSpot("manifest_damaged", f"{name}: its manifest breaks off part-way"))
+        facts = merge(facts, parse_manifest(other_xml, arsc=None))
+    return AppManifest(xml=xml, facts=facts, blind_spots=tuple(spots))
+
+
+def decode(raw: bytes, fmt: str, path: str) -> tuple[etree._Element, bool]:
+    """A manifest as an lxml tree (binary/text XML, or an .aab's protobuf) and whether its
+    binary XML broke off part-way."""
+    if fmt == "proto" or looks_like_proto_manifest(raw):
+        try:
+            return proto_manifest(raw), False
+        except ProtoError as exc:
+            raise InputError(path, f"AndroidManifest.xml (protobuf) is unreadable: {exc}") from None
+    return ag.decode_manifest(raw, path)
+
+
+def merge(base: ManifestFacts, other: ManifestFacts) -> ManifestFacts:
+    """``base`` with the permissions and components of ``other`` it does not already declare."""
+    have = {p.name for p in base.permissions}
+    perms = base.permissions + tuple(p for p in other.permissions if p.name not in have)
+    known = {(c.kind, c.name) for c in base.components}
+    comps = base.components + tuple(c for c in other.components if (c.kind, c.name) not in known)
+    return replace(base, permissions=perms, components=comps)
