@@ -29,6 +29,7 @@ __all__ = ["LoadedApp", "ZipEntry", "load_app", "read_entries", "read_entry"]
 
 def load_app(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> LoadedApp:
     """Load one app. Raises :class:`InputError` with a one-line reason on bad input."""
+    ag.quiet()  # androguard reads manifests and certificates from here on
     spath = os.fspath(path)
     if os.path.isdir(spath):
         return load_dir(spath, limits)

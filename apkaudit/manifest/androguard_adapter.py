@@ -2,9 +2,9 @@
 
 Every function here turns androguard's many exception types into ``InputError`` (one line, a
 human reason) or into partial/empty data, so no other module depends on androguard's API or its
-failure modes. androguard logs through loguru at DEBUG level on every chunk it parses; that
-output must never reach the user's terminal, so it is disabled here, at import, before any
-androguard module is loaded.
+failure modes. androguard logs through loguru at DEBUG level on every chunk it parses, and
+prints; that output must never reach the user's terminal: :func:`quiet` turns it off, and the
+load stage calls it before it first uses androguard (importing this module changes nothing).
 """
 
 from __future__ import annotations
@@ -15,6 +15,9 @@ import logging
 import zlib
 from typing import Any
 
+from androguard.core import api_specific_resources as _permdata
+from androguard.core import apk as _apk
+from androguard.core import axml as _axml
 from loguru import logger as _loguru
 from lxml import etree
 
@@ -22,33 +25,8 @@ from apkaudit.errors import InputError
 from apkaudit.model import Certificate
 
 
-def _loguru_handler_ids() -> set[int]:
-    # loguru has no public way to list handlers; this only serves to undo handlers that an
-    # androguard import adds (androguard.decompiler adds one to stderr at import time).
-    core = getattr(_loguru, "_core", None)
-    return set(getattr(core, "handlers", {}) or {})
-
-
-_loguru.disable("androguard")
-_handlers_before = _loguru_handler_ids()
-
-from androguard.core import api_specific_resources as _permdata  # noqa: E402
-from androguard.core import apk as _apk  # noqa: E402
-from androguard.core import axml as _axml  # noqa: E402
-
-for _handler_id in _loguru_handler_ids() - _handlers_before:
-    _loguru.remove(_handler_id)
-
-
 def _no_print(*_args: object, **_kwargs: object) -> None:
     return None
-
-
-# androguard 4.1.4 also calls bare print() on corrupt resources (ARSCComplex: "We are out of
-# bound with this complex entry"). A module-level ``print`` shadows the builtin for those
-# modules only, so nothing reaches stdout and no global stream is swapped.
-_axml.print = _no_print  # type: ignore[attr-defined]
-_apk.print = _no_print  # type: ignore[attr-defined]
 
 
 class _DropApkInspector(logging.Filter):
@@ -62,7 +40,22 @@ class _DropApkInspector(logging.Filter):
         return "apkInspector" not in (record.pathname or "")
 
 
-logging.getLogger().addFilter(_DropApkInspector())
+@functools.cache
+def quiet() -> None:
+    """Keep androguard's output off the terminal, for the rest of the process (idempotent).
+
+    - its loguru messages are disabled (the modules imported here add no loguru handler;
+      ``androguard.decompiler``, which adds one to stderr, is never imported: a test holds it);
+    - androguard 4.1.4 also calls bare print() on corrupt resources (ARSCComplex: "We are out
+      of bound with this complex entry"): a module-level ``print`` shadows the builtin for
+      those modules only, so nothing reaches stdout and no global stream is swapped;
+    - apkInspector's warnings on the root logger are filtered out (other records pass).
+    """
+    _loguru.disable("androguard")
+    _axml.print = _no_print  # type: ignore[attr-defined]
+    _apk.print = _no_print  # type: ignore[attr-defined]
+    logging.getLogger().addFilter(_DropApkInspector())
+
 
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
 

@@ -226,9 +226,10 @@ def run_container(data: bytes, workdir: str) -> None:
 
 def run_manifest(data: bytes, workdir: str = "") -> None:
     from apkaudit.errors import InputError
-    from apkaudit.manifest import splits
+    from apkaudit.manifest import androguard_adapter, splits
     from apkaudit.manifest.parse import parse_manifest
 
+    androguard_adapter.quiet()  # as load_app does: androguard's logging stays off the terminal
     for fmt in ("axml", "proto"):
         try:
             xml, _ = splits.decode(data, fmt, "fuzz.apk")
