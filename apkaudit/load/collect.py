@@ -26,8 +26,8 @@ from apkaudit.load.entries import (
     MAX_INSPECTED,
     Item,
     dex_order,
-    inspect,
     sample_entry,
+    worth_inspecting,
 )
 from apkaudit.load.files import DEX_MAGIC, ZIP_MAGIC, entry_reason, missing_manifest_reason
 from apkaudit.load.zipscan import (
@@ -217,7 +217,7 @@ class Collector:
     def _record(self, arch: Archive, it: Item, prefix: str, depth: int) -> None:
         e = it.entry
         head, dense = b"", False
-        if inspect(it.logical) and e.size >= 4 and not unsafe_name(e.name):
+        if worth_inspecting(it.logical) and e.size >= 4 and not unsafe_name(e.name):
             if self.inspected < MAX_INSPECTED:
                 self.inspected += 1
                 head, dense = sample_entry(arch, e)

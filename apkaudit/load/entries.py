@@ -26,7 +26,7 @@ class Item(NamedTuple):
     dex_shown: str  # the name reported for it as a dex file
 
 
-def inspect(logical: str) -> bool:
+def worth_inspecting(logical: str) -> bool:
     """Entries whose first bytes are worth a look: where hidden code and payloads live."""
     if logical.startswith(("assets/", "res/raw/")):
         return True
