@@ -115,8 +115,8 @@ def _resolve(dex: DexFile, catalogue: Catalogue) -> _Watch:
                 if ref.name == item.name and (item.proto is None or ref.proto == item.proto):
                     w.methods[i].append(item)
         elif item.kind == "field":
-            for i, ref in dex.fields_of(item.class_name):
-                if ref.name == item.name:
+            for i, fref in dex.fields_of(item.class_name):
+                if fref.name == item.name:
                     w.fields[i].append(item)
         elif item.kind == "class":
             t = dex.find_type(item.class_name)

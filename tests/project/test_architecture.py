@@ -19,9 +19,7 @@ ANALYSIS = ("load", "manifest", "code", "coverage", "behaviour")
 STAGES = ("load", "manifest", "code", "coverage", "behaviour", "rules", "policies", "report")
 # Known debt being paid off during the renovation (issue 13): each entry is an expected failure
 # (strict, so fixing it fails the run until the entry is removed here).
-DEBT = {
-    "test_module_is_small[apkaudit.code.dex.reader]",
-}
+DEBT: set[str] = set()
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,301 @@
+"""Code items of a dex file: the methods of each class (class_data_item), the span of every
+method's instructions, a method's code decoded with its try blocks and handlers, and method
+annotations.
+
+Sound items never overlap; a crafted file that makes them overlap or claim more than the file
+holds is cut short here (byte budgets, span limits), so decoding stays linear in its size.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import struct
+from array import array
+from dataclasses import dataclass
+from functools import cached_property, lru_cache
+from typing import NamedTuple
+
+from apkaudit.code.dex.decode import Insn, decode
+from apkaudit.code.dex.primitives import ByteBudget, guarded, sleb, uleb, uleb_token
+from apkaudit.code.dex.tables import HEADER, ClassDef, DexTables
+from apkaudit.errors import DexFormatError
+
+_ULEB_TOKEN = re.compile(rb"[\x80-\xff]{0,4}[\x00-\x7f]")
+
+
+class EncodedMethod(NamedTuple):  # a tuple: tens of thousands are built per dex
+    method_idx: int
+    access: int
+    code_off: int  # 0 for abstract/native
+
+
+@dataclass(frozen=True, slots=True)
+class TryBlock:
+    start: int  # bytes
+    end: int
+    handlers: tuple[int, ...]  # handler byte offsets (including catch-all)
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    registers: int
+    ins: int
+    insns: tuple[Insn, ...]
+    tries: tuple[TryBlock, ...] = ()
+
+    def at(self, offset: int) -> Insn | None:
+        i = bisect.bisect_left(self.insns, offset, key=lambda x: x.offset)
+        if i < len(self.insns) and self.insns[i].offset == offset:
+            return self.insns[i]
+        return None
+
+    def index_of(self, offset: int) -> int:
+        return bisect.bisect_left(self.insns, offset, key=lambda x: x.offset)
+
+
+class DexCode(DexTables):
+    """The id tables plus the code: class data, code item spans, decoded methods."""
+
+    def __init__(self, name: str, data: bytes) -> None:
+        super().__init__(name, data)
+        self.damaged_classes = 0  # classes whose class_data could not be decoded (skipped)
+        self.code = self._code
+        self._code_item = lru_cache(maxsize=4096)(self._code_item)  # type: ignore[method-assign]
+
+    @guarded
+    def class_methods(
+        self, cdef: ClassDef, budget: ByteBudget | None = None
+    ) -> tuple[EncodedMethod, ...]:
+        """The methods of one class_data_item. Its declared counts must fit in the rest of the
+        file and are taken from ``budget`` before any is read: a damaged count fails at once
+        instead of reading to the end of the file for every class."""
+        if not cdef.class_data_off:
+            return ()
+        data = self.data
+        pos = cdef.class_data_off
+        sf, pos = uleb(data, pos)
+        inf, pos = uleb(data, pos)
+        dm, pos = uleb(data, pos)
+        vm, pos = uleb(data, pos)
+        need = 2 * (sf + inf) + 3 * (dm + vm)  # each field takes >= 2 bytes, each method >= 3
+        if need > len(data) - pos:
+            raise DexFormatError(f"{self.name}: class_data of {cdef.name} is larger than the file")
+        if budget is not None:
+            budget.take(need + 4, self.name)
+        for _ in range(sf + inf):  # skip fields: field_idx_diff, access_flags
+            _, pos = uleb(data, pos)
+            _, pos = uleb(data, pos)
+        out: list[EncodedMethod] = []
+        for count in (dm, vm):
+            midx = 0
+            for _ in range(count):
+                diff, pos = uleb(data, pos)
+                access, pos = uleb(data, pos)
+                code_off, pos = uleb(data, pos)
+                midx += diff
+                out.append(EncodedMethod(midx, access, code_off))
+        return tuple(out)
+
+    @cached_property
+    def _code_spans(self) -> tuple[array, array, list[EncodedMethod]]:
+        return self._build_code_spans()
+
+    @guarded
+    def _build_code_spans(self) -> tuple[array, array, list[EncodedMethod]]:
+        """Sorted code item spans over every method defined here, to map byte hits to methods."""
+        methods = self._methods_from_class_data_section()
+        if methods is None:  # no usable map: walk class by class (slower, same result)
+            methods = []
+            # Sound class_data items never share or overlap bytes, so all of them fit in the
+            # file once: a shared offset is decoded once, and the declared counts of all items
+            # together must fit in the file, which keeps a crafted dex linear (not classes x size).
+            seen: set[int] = set()
+            budget = ByteBudget(len(self.data), "class_data items")
+            for cdef in self.classes.values():
+                if cdef.class_data_off in seen:
+                    continue
+                seen.add(cdef.class_data_off)
+                try:
+                    methods.extend(self.class_methods(cdef, budget))
+                except (IndexError, DexFormatError):
+                    self.damaged_classes += 1  # skip the class, keep the rest
+                    if budget.left <= 0:  # the items declared so far already fill the file
+                        self.damaged_classes += sum(
+                            1 for c in self.classes.values() if c.class_data_off not in seen
+                        )
+                        break
+        spans: list[tuple[int, int, EncodedMethod]] = []
+        n = len(self.data)
+        size_at = struct.Struct("<I").unpack_from
+        for m in methods:
+            if not m.code_off or m.code_off + 16 > n:
+                continue
+            start = m.code_off + 16
+            spans.append((start, start + 2 * size_at(self.data, m.code_off + 12)[0], m))
+        spans.sort(key=lambda s: s[0])
+        starts = array("q", (s[0] for s in spans))
+        # Code items never overlap in a sound dex; a damaged size must not make one span cover
+        # the file for every method (the invoke index scans each span: keep the total linear).
+        ends = array(
+            "q",
+            (
+                min(end, n, starts[i + 1] if i + 1 < len(spans) else n)
+                for i, (_start, end, _m) in enumerate(spans)
+            ),
+        )
+        return starts, ends, [s[2] for s in spans]
+
+    def _section(self, item_type: int) -> tuple[int, int, int] | None:
+        """(offset, item count, end offset) of one section of the map_list, if present."""
+        map_off = HEADER.unpack_from(self.data, 0)[8]
+        if not map_off or map_off + 4 > len(self.data):
+            return None
+        (size,) = struct.unpack_from("<I", self.data, map_off)
+        if map_off + 4 + 12 * size > len(self.data):
+            return None
+        items = [struct.unpack_from("<HHII", self.data, map_off + 4 + 12 * i) for i in range(size)]
+        for typ, _, count, off in items:
+            if typ == item_type:
+                end = min((o for _, _, _, o in items if o > off), default=len(self.data))
+                return off, count, min(end, len(self.data))
+        return None
+
+    def _methods_from_class_data_section(self) -> list[EncodedMethod] | None:
+        """Decode every class_data_item in one pass over its section (fast path).
+
+        One regex splits the section into uleb128 tokens; the items are then walked by their
+        counts. Any inconsistency returns None and the caller falls back to per-class parsing.
+        """
+        section = self._section(0x2000)  # TYPE_CLASS_DATA_ITEM
+        if section is None:
+            return None
+        off, count, end = section
+        vals = [uleb_token(t) for t in _ULEB_TOKEN.findall(self.data, off, end)]
+        out: list[EncodedMethod] = []
+        i = 0
+        n = len(self.data)
+        try:
+            for _ in range(count):
+                sf, inf, dm, vm = vals[i : i + 4]
+                i += 4 + 2 * (sf + inf)
+                for c in (dm, vm):
+                    midx = 0
+                    for _ in range(c):
+                        diff, access, code_off = vals[i : i + 3]
+                        i += 3
+                        midx += diff
+                        if code_off and (code_off & 3 or code_off >= n):
+                            return None
+                        out.append(EncodedMethod(midx, access, code_off))
+        except ValueError:  # ran out of tokens
+            return None
+        if any(vals[i:]) or len(vals) - i > 3:
+            return None
+        return out
+
+    @cached_property
+    def defined_methods(self) -> dict[int, EncodedMethod]:
+        return {m.method_idx: m for m in self._code_spans[2]}
+
+    @property
+    def method_count(self) -> int:
+        return len(self._code_spans[2])
+
+    def method_at(self, pos: int) -> EncodedMethod | None:
+        """The method whose instructions contain file position ``pos``."""
+        starts, ends, methods = self._code_spans
+        i = bisect.bisect_right(starts, pos) - 1
+        if i >= 0 and pos < ends[i]:
+            return methods[i]
+        return None
+
+    def _code(self, method_idx: int) -> Code | None:
+        m = self.defined_methods.get(method_idx)
+        if m is None or not m.code_off:
+            return None
+        return self._code_item(m.code_off)
+
+    @guarded
+    def _code_item(self, code_off: int) -> Code:
+        registers, ins, _outs, tries_size, _dbg, insns_size = struct.unpack_from(
+            "<HHHHII", self.data, code_off
+        )
+        start = code_off + 16
+        end = start + 2 * insns_size
+        # Sound code items never overlap: one that runs into the next is damage or a trap (many
+        # methods sharing one huge item), not something to decode, and keep, once per method.
+        starts = self._code_spans[0]
+        nxt = bisect.bisect_right(starts, start)
+        limit = starts[nxt] - 16 if nxt < len(starts) else len(self.data)
+        if end > limit:
+            raise DexFormatError(f"{self.name}: code item at {code_off:#x} overlaps the next one")
+        insns = tuple(decode(self.data, start, end))
+        tries: tuple[TryBlock, ...] = ()
+        if tries_size:
+            tries = self._tries(end, tries_size, limit)
+        return Code(registers, ins, insns, tries)
+
+    def _tries(self, insns_end: int, count: int, limit: int) -> tuple[TryBlock, ...]:
+        pos = insns_end + (insns_end % 4)  # padding to 4 bytes
+        handlers_base = pos + 8 * count
+        handlers = self._handler_list(handlers_base, limit)
+        out = []
+        for i in range(count):
+            start_addr, insn_count, handler_off = struct.unpack_from("<IHH", self.data, pos + 8 * i)
+            found = handlers.get(handler_off)
+            if found is None:
+                raise DexFormatError(f"{self.name}: try block names no handler at {handler_off}")
+            out.append(TryBlock(2 * start_addr, 2 * (start_addr + insn_count), found))
+        return tuple(out)
+
+    def _handler_list(self, base: int, limit: int) -> dict[int, tuple[int, ...]]:
+        """encoded_catch_handler_list, read once in order: offset from ``base`` -> handler
+        addresses. Try blocks name a handler by that offset (ART checks it is one), so each
+        byte is read once however many try blocks there are, and never past ``limit``."""
+        data = self.data
+        count, pos = uleb(data, base)
+        if not 0 < count < 65536:
+            raise DexFormatError(f"{self.name}: {count} catch handlers")
+        out: dict[int, tuple[int, ...]] = {}
+        for _ in range(count):
+            at = pos - base
+            size, pos = sleb(data, pos)
+            if 2 * abs(size) > limit - pos:  # each (type, address) pair takes >= 2 bytes
+                raise DexFormatError(f"{self.name}: catch handler larger than its code item")
+            addrs = []
+            for _ in range(abs(size)):
+                _type, pos = uleb(data, pos)
+                addr, pos = uleb(data, pos)
+                addrs.append(2 * addr)
+            if size <= 0:
+                addr, pos = uleb(data, pos)
+                addrs.append(2 * addr)
+            if pos > limit:
+                raise DexFormatError(f"{self.name}: catch handlers overlap the next code item")
+            out[at] = tuple(addrs)
+        return out
+
+    def method_annotations(self, cdef: ClassDef) -> dict[int, tuple[str, ...]]:
+        """method_idx -> annotation type descriptors (e.g. Landroid/webkit/JavascriptInterface;)."""
+        if not cdef.annotations_off or cdef.annotations_off + 16 > len(self.data):
+            return {}
+        _cls_off, fields, methods, _params = struct.unpack_from(
+            "<4I", self.data, cdef.annotations_off
+        )
+        pos = cdef.annotations_off + 16 + 8 * fields
+        out: dict[int, tuple[str, ...]] = {}
+        try:
+            for i in range(min(methods, 65536)):
+                midx, set_off = struct.unpack_from("<II", self.data, pos + 8 * i)
+                (size,) = struct.unpack_from("<I", self.data, set_off)
+                types = []
+                for j in range(min(size, 256)):
+                    (item_off,) = struct.unpack_from("<I", self.data, set_off + 4 + 4 * j)
+                    # annotation_item: visibility (ubyte), encoded_annotation (type_idx uleb, ...)
+                    type_idx, _ = uleb(self.data, item_off + 1)
+                    types.append(self.type_name(type_idx))
+                out[midx] = tuple(types)
+        except (struct.error, IndexError, DexFormatError):
+            pass  # damaged directory: keep what was read
+        return out

@@ -1,0 +1,168 @@
+"""Instruction decoding: the bytes of one method's code to :class:`Insn` values.
+
+Bounds-checked throughout: a truncated final instruction ends decoding, a switch whose payload
+lies outside the file has no case targets. Formats and sizes come from :mod:`.opcodes`.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from apkaudit.code.dex import opcodes as O
+
+
+@dataclass(frozen=True, slots=True)
+class Insn:
+    """One decoded instruction. Offsets are in bytes from the start of the method's code."""
+
+    offset: int
+    op: int
+    regs: tuple[int, ...] = ()
+    idx: int | None = None  # pool index (see opcodes.POOLS)
+    lit: int | None = None
+    target: int | None = None  # branch target or payload offset
+    targets: tuple[int, ...] = ()  # switch case targets (resolved from the payload)
+    size: int = 2  # bytes
+
+    @property
+    def name(self) -> str:
+        return O.NAMES[self.op]
+
+
+def _s8(v: int) -> int:
+    return v - 0x100 if v & 0x80 else v
+
+
+def _s16(v: int) -> int:
+    return v - 0x10000 if v & 0x8000 else v
+
+
+def _s32(v: int) -> int:
+    return v - 0x100000000 if v & 0x80000000 else v
+
+
+def decode(data: bytes, start: int, end: int) -> Iterator[Insn]:
+    """Decode the instructions in ``data[start:end]``; payload pseudo-instructions are skipped.
+
+    Bounds-checked: a truncated final instruction ends decoding instead of raising.
+    """
+    pos = start
+    u16 = struct.Struct("<H").unpack_from
+    i32 = struct.Struct("<i").unpack_from
+    while pos + 2 <= end:
+        op = data[pos]
+        b1 = data[pos + 1]
+        if op == 0 and b1 in (1, 2, 3):
+            size = _payload_size(data, pos, b1)
+            if size <= 0:
+                break
+            pos += size
+            continue
+        fmt = O.FORMATS[op]
+        units = O.UNITS[op]
+        if pos + 2 * units > end:
+            break
+        off = pos - start
+        a4, b4 = b1 & 0x0F, b1 >> 4
+        insn: Insn
+        if fmt == "10x":
+            insn = Insn(off, op)
+        elif fmt == "12x":
+            insn = Insn(off, op, (a4, b4))
+        elif fmt == "11n":
+            insn = Insn(off, op, (a4,), lit=(b4 - 16 if b4 & 8 else b4))
+        elif fmt == "11x":
+            insn = Insn(off, op, (b1,))
+        elif fmt == "10t":
+            insn = Insn(off, op, target=off + 2 * _s8(b1))
+        elif fmt == "20t":
+            insn = Insn(off, op, target=off + 2 * _s16(u16(data, pos + 2)[0]), size=4)
+        elif fmt == "22x":
+            insn = Insn(off, op, (b1, u16(data, pos + 2)[0]), size=4)
+        elif fmt == "21t":
+            insn = Insn(off, op, (b1,), target=off + 2 * _s16(u16(data, pos + 2)[0]), size=4)
+        elif fmt == "21s":
+            insn = Insn(off, op, (b1,), lit=_s16(u16(data, pos + 2)[0]), size=4)
+        elif fmt == "21h":
+            shift = 16 if op == 0x15 else 48
+            insn = Insn(off, op, (b1,), lit=_s16(u16(data, pos + 2)[0]) << shift, size=4)
+        elif fmt == "21c":
+            insn = Insn(off, op, (b1,), idx=u16(data, pos + 2)[0], size=4)
+        elif fmt == "23x":
+            insn = Insn(off, op, (b1, data[pos + 2], data[pos + 3]), size=4)
+        elif fmt == "22b":
+            insn = Insn(off, op, (b1, data[pos + 2]), lit=_s8(data[pos + 3]), size=4)
+        elif fmt == "22t":
+            insn = Insn(off, op, (a4, b4), target=off + 2 * _s16(u16(data, pos + 2)[0]), size=4)
+        elif fmt == "22s":
+            insn = Insn(off, op, (a4, b4), lit=_s16(u16(data, pos + 2)[0]), size=4)
+        elif fmt == "22c":
+            insn = Insn(off, op, (a4, b4), idx=u16(data, pos + 2)[0], size=4)
+        elif fmt == "30t":
+            insn = Insn(off, op, target=off + 2 * i32(data, pos + 2)[0], size=6)
+        elif fmt == "32x":
+            insn = Insn(off, op, (u16(data, pos + 2)[0], u16(data, pos + 4)[0]), size=6)
+        elif fmt == "31i":
+            insn = Insn(off, op, (b1,), lit=i32(data, pos + 2)[0], size=6)
+        elif fmt == "31t":
+            insn = Insn(off, op, (b1,), target=off + 2 * i32(data, pos + 2)[0], size=6)
+            if op in O.SWITCH_OPS:
+                insn = replace(insn, targets=switch_targets(data, start, insn))
+        elif fmt == "31c":
+            insn = Insn(off, op, (b1,), idx=struct.unpack_from("<I", data, pos + 2)[0], size=6)
+        elif fmt == "35c":
+            count = b4
+            g = a4
+            idx, regs16 = struct.unpack_from("<HH", data, pos + 2)
+            regs = (regs16 & 0xF, (regs16 >> 4) & 0xF, (regs16 >> 8) & 0xF, regs16 >> 12, g)
+            insn = Insn(off, op, regs[: min(count, 5)], idx=idx, size=6)
+        elif fmt == "3rc":
+            idx, first = struct.unpack_from("<HH", data, pos + 2)
+            insn = Insn(off, op, tuple(range(first, first + b1)), idx=idx, size=6)
+        elif fmt == "45cc":
+            count, g = b4, a4
+            idx, regs16, _proto = struct.unpack_from("<HHH", data, pos + 2)
+            regs = (regs16 & 0xF, (regs16 >> 4) & 0xF, (regs16 >> 8) & 0xF, regs16 >> 12, g)
+            insn = Insn(off, op, regs[: min(count, 5)], idx=idx, size=8)
+        elif fmt == "4rcc":
+            idx, first, _proto = struct.unpack_from("<HHH", data, pos + 2)
+            insn = Insn(off, op, tuple(range(first, first + b1)), idx=idx, size=8)
+        else:  # 51l
+            insn = Insn(off, op, (b1,), lit=struct.unpack_from("<q", data, pos + 2)[0], size=10)
+        yield insn
+        pos += 2 * units
+
+
+def _payload_size(data: bytes, pos: int, kind: int) -> int:
+    if pos + 8 > len(data):
+        return -1
+    if kind == 1:  # packed-switch: ident, size, first_key, targets[size]
+        (size,) = struct.unpack_from("<H", data, pos + 2)
+        return (size * 2 + 4) * 2
+    if kind == 2:  # sparse-switch: ident, size, keys[size], targets[size]
+        (size,) = struct.unpack_from("<H", data, pos + 2)
+        return (size * 4 + 2) * 2
+    width, size = struct.unpack_from("<HI", data, pos + 2)  # fill-array-data
+    return ((size * width + 1) // 2 + 4) * 2
+
+
+def switch_targets(data: bytes, code_start: int, insn: Insn) -> tuple[int, ...]:
+    """Case targets (byte offsets) of a packed/sparse switch, read from its payload."""
+    if insn.target is None:
+        return ()
+    p = code_start + insn.target
+    if p + 4 > len(data):
+        return ()
+    ident, size = struct.unpack_from("<HH", data, p)
+    if ident == 0x0100:
+        base = p + 8
+    elif ident == 0x0200:
+        base = p + 4 + 4 * size
+    else:
+        return ()
+    if base + 4 * size > len(data):
+        return ()
+    rel = struct.unpack_from(f"<{size}i", data, base)
+    return tuple(insn.offset + 2 * r for r in rel)
