@@ -9,7 +9,7 @@ from typing import BinaryIO
 
 from apkaudit.errors import InputError, LimitExceeded
 from apkaudit.limits import Limits
-from apkaudit.load.zipscan import Archive, ArchiveError, ArchiveLimit, Entry, clip, mib
+from apkaudit.load.zipscan import Archive, ArchiveError, ArchiveLimit, Entry, Stream, clip, mib
 
 DEX_MAGIC, ZIP_MAGIC = b"dex\n", b"PK\x03\x04"
 
@@ -18,7 +18,7 @@ class Window:
     """A read-only view of ``length`` bytes of ``fh`` from ``start``: a stored nested APK is
     read in place, without copying it into memory."""
 
-    def __init__(self, fh: BinaryIO, start: int, length: int) -> None:
+    def __init__(self, fh: Stream, start: int, length: int) -> None:
         self.fh, self.start, self.length, self.pos = fh, start, length, 0
 
     def seek(self, offset: int, whence: int = 0) -> int:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import struct
 import zlib
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import Protocol
 
 from apkaudit.limits import Limits
 
@@ -32,6 +32,13 @@ _SCAN_CHUNK = 1 << 20
 _BOMB_MIN_SIZE = 1 << 20  # the ratio limit applies to entries larger than this
 
 STORED, DEFLATED = 0, 8
+
+
+class Stream(Protocol):
+    """What an :class:`Archive` reads: a file, a BytesIO, or a window on an outer file."""
+
+    def seek(self, offset: int, whence: int = 0, /) -> int: ...
+    def read(self, n: int = -1, /) -> bytes: ...
 
 
 class ArchiveError(Exception):
@@ -77,7 +84,7 @@ class Entry:
 class Archive:
     """The entries of one zip archive, and bounded reads of their data."""
 
-    def __init__(self, fh: BinaryIO, size: int, limits: Limits) -> None:
+    def __init__(self, fh: Stream, size: int, limits: Limits) -> None:
         self.fh = fh
         self.size = size
         self.limits = limits
