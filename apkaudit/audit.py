@@ -25,7 +25,7 @@ from apkaudit.limits import DEFAULT_LIMITS, Deadline, Limits
 from apkaudit.load.icon import read_icon
 from apkaudit.load.loader import load_app
 from apkaudit.manifest.splits import app_manifest
-from apkaudit.model import AppResult, Behaviours, BlindSpot, InputInfo
+from apkaudit.model import AppResult, Behaviours, BlindSpot, BlindSpotKind, InputInfo
 from apkaudit.rules import RuleSet, load_rules
 from apkaudit.rules.engine import evaluate
 from apkaudit.rules.scoring import score
@@ -96,7 +96,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
     spots = loaded.spots + read.blind_spots + dex_spots + index_spots
     spots += hidden.detect(loaded, manifest, index, dexset, catalogue, attributor.origin)
     if not loaded.dex:
-        spots += (BlindSpot("no_dex", "the app contains no readable dex file"),)
+        spots += (BlindSpot(BlindSpotKind.NO_DEX, "the app contains no readable dex file"),)
     coverage = coverage_of(spots)
     facts = AppFacts(manifest=manifest, code=index, coverage=coverage)
     program = Program(dex=dexset, catalogue=catalogue, attributor=attributor)
@@ -106,13 +106,13 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         # A dex whose tables open cleanly but whose code breaks when followed: verdicts from
         # the code index alone (no data-flow chains), and the damage reported.
         behaviours = Behaviours(derive_verdicts(facts, (), {}, {}, flow_analysed=False))
-        cut = BlindSpot("unreadable_dex", f"behaviour analysis stopped: {exc}")
+        cut = BlindSpot(BlindSpotKind.UNREADABLE_DEX, f"behaviour analysis stopped: {exc}")
         coverage = coverage_of((*coverage.blind_spots, cut))
     if behaviours.blind_spots:
         coverage = coverage_of((*coverage.blind_spots, *behaviours.blind_spots))
     if "behaviour" in deadline.hit:
         cut = BlindSpot(
-            "time_limit",
+            BlindSpotKind.TIME_LIMIT,
             f"behaviour analysis stopped at the {deadline.seconds} s time limit; "
             "chains may be missing",
         )

@@ -49,7 +49,7 @@ class Level(_Ordered):
 class Stage(IntEnum):
     """The evidence ladder: how far the evidence for a finding goes.
 
-    Confidence is derived from the rung (see ``confidence_for``), never hand-set per rule.
+    Confidence is derived from the rung (``rules.engine.confidence_for``), never hand-set per rule.
     """
 
     DECLARED = 1  # manifest only (a permission, a receiver)
@@ -57,20 +57,6 @@ class Stage(IntEnum):
     REACHABLE = 3  # referenced from code reachable from a manifest component
     DATAFLOW = 4  # a value flows from the source to the sink
     LOOP = 5  # ... and the sink sits in a loop driven by the source
-
-
-def confidence_for(stage: Stage, *, unreachable: bool = False) -> Confidence:
-    """One table from ladder rung to confidence. Unreachable code lowers it one step."""
-    base = {
-        Stage.DECLARED: Confidence.LOW,
-        Stage.REFERENCED: Confidence.MEDIUM,
-        Stage.REACHABLE: Confidence.HIGH,
-        Stage.DATAFLOW: Confidence.HIGH,
-        Stage.LOOP: Confidence.HIGH,
-    }[stage]
-    if unreachable and base is not Confidence.LOW:
-        return list(Confidence)[base.rank - 1]
-    return base
 
 
 # --------------------------------------------------------------------------- input / identity
@@ -317,22 +303,57 @@ VERDICT_KEYS = (
 )
 
 
+class BlindSpotKind(StrEnum):
+    """What a blind spot is about (labels: report/i18n ``[blind]``; kinds that leave coverage
+    complete: ``coverage.hidden.NOTICE_KINDS``; a damaged container: INPUT_DEFECT_KINDS)."""
+
+    ZIP_DAMAGED = "zip_damaged"  # load: the container
+    ZIP_ANOMALY = "zip_anomaly"
+    ZIP_BOMB = "zip_bomb"
+    ZIP_DUPLICATE_ENTRY = "zip_duplicate_entry"
+    ZIP_ENCRYPTION_FLAG = "zip_encryption_flag"
+    ZIP_PATH_TRAVERSAL = "zip_path_traversal"
+    ZIP_PREPENDED_DATA = "zip_prepended_data"
+    UNREADABLE_SPLIT = "unreadable_split"
+    BUNDLE_EXTRA_APK = "bundle_extra_apk"
+    OBB = "obb"
+    EMBEDDED_CODE = "embedded_code"
+    LIMIT = "limit"
+    MANIFEST_DAMAGED = "manifest_damaged"  # manifest
+    NO_DEX = "no_dex"  # code
+    UNREADABLE_DEX = "unreadable_dex"
+    UNREADABLE_METHOD = "unreadable_method"
+    TIME_LIMIT = "time_limit"
+    PACKER = "packer"  # coverage: hidden code
+    FLUTTER = "flutter"
+    JS_BUNDLE = "js_bundle"
+    WEB_ASSETS = "web_assets"
+    DOTNET = "dotnet"
+    NATIVE_CODE = "native_code"
+    NATIVE_CODE_KNOWN = "native_code_known"
+    DYNAMIC_CODE = "dynamic_code"
+    DYNAMIC_CODE_SDK = "dynamic_code_sdk"
+    MISSING_CLASS = "missing_class"
+    ENCRYPTED_ASSET = "encrypted_asset"
+    ENCRYPTED_DATA = "encrypted_data"
+
+
 @dataclass(frozen=True)
 class BlindSpot:
-    kind: str  # packer | dynamic_code | native_code | js_bundle | flutter | missing_class | ...
+    kind: BlindSpotKind
     detail: str
 
 
 # Blind-spot kinds that mean "this input is damaged or built to break analysers".
 INPUT_DEFECT_KINDS = frozenset(
     {
-        "zip_damaged",
-        "zip_bomb",
-        "zip_path_traversal",
-        "zip_anomaly",
-        "zip_duplicate_entry",
-        "zip_prepended_data",
-        "manifest_damaged",
+        BlindSpotKind.ZIP_DAMAGED,
+        BlindSpotKind.ZIP_BOMB,
+        BlindSpotKind.ZIP_PATH_TRAVERSAL,
+        BlindSpotKind.ZIP_ANOMALY,
+        BlindSpotKind.ZIP_DUPLICATE_ENTRY,
+        BlindSpotKind.ZIP_PREPENDED_DATA,
+        BlindSpotKind.MANIFEST_DAMAGED,
     }
 )
 

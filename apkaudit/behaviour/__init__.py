@@ -20,6 +20,7 @@ from apkaudit.limits import NO_DEADLINE, Deadline
 from apkaudit.model import (
     Behaviours,
     BlindSpot,
+    BlindSpotKind,
     Chain,
     CodeLocation,
     ProviderQuery,
@@ -63,7 +64,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         cls, meth = flows.oversized[0]
         spots = (
             BlindSpot(
-                "limit",
+                BlindSpotKind.LIMIT,
                 f"{len(flows.oversized)} method(s) too large for data-flow analysis (over "
                 f"{MAX_FLOW_COST:,} blocks x registers), e.g. {cls_short(cls)}."
                 f"{meth.split('(')[0]}(): their calls are indexed, data flow through them "

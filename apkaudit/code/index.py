@@ -17,7 +17,7 @@ from apkaudit.code.dex.disasm import excerpt
 from apkaudit.code.dex.reader import ClassDef, Code, DexFile, MethodRef
 from apkaudit.errors import DexFormatError
 from apkaudit.limits import NO_DEADLINE, Deadline
-from apkaudit.model import BlindSpot, CodeIndex, CodeLocation, CodeRef, RefKind
+from apkaudit.model import BlindSpot, BlindSpotKind, CodeIndex, CodeLocation, CodeRef, RefKind
 
 _FIELD_READS = O.SGET_OPS | O.IGET_OPS
 
@@ -90,7 +90,7 @@ def open_dex_set(
             _ = dex.classes  # validate the class table now rather than mid-analysis
             files.append(dex)
         except (DexFormatError, IndexError, ValueError, OverflowError, struct.error) as exc:
-            spots.append(BlindSpot("unreadable_dex", f"{name}: {exc}"))
+            spots.append(BlindSpot(BlindSpotKind.UNREADABLE_DEX, f"{name}: {exc}"))
     return DexSet(tuple(files)), tuple(spots)
 
 
@@ -186,18 +186,20 @@ def build_code_index(
         except DexFormatError as exc:
             # Tables that looked sound at open time but break when followed: keep the other
             # dex files, report this one.
-            spots.append(BlindSpot("unreadable_dex", f"{dex.name}: not indexed: {exc}"))
+            spots.append(BlindSpot(BlindSpotKind.UNREADABLE_DEX, f"{dex.name}: not indexed: {exc}"))
             continue
         for midx in sorted(candidates):
             if decoded >= max_methods:
                 spots.append(
-                    BlindSpot("limit", f"stopped after decoding {max_methods} methods (limit)")
+                    BlindSpot(
+                        BlindSpotKind.LIMIT, f"stopped after decoding {max_methods} methods (limit)"
+                    )
                 )
                 break
             if deadline.check("code index"):
                 spots.append(
                     BlindSpot(
-                        "time_limit",
+                        BlindSpotKind.TIME_LIMIT,
                         f"code index stopped at the {deadline.seconds} s time limit in {dex.name}",
                     )
                 )
@@ -205,7 +207,9 @@ def build_code_index(
             code = dexset.code(dex, midx)
             decoded += 1
             if code is None:
-                spots.append(BlindSpot("unreadable_method", f"{dex.name}: method #{midx}"))
+                spots.append(
+                    BlindSpot(BlindSpotKind.UNREADABLE_METHOD, f"{dex.name}: method #{midx}")
+                )
                 continue
             try:
                 owner: MethodRef = dex.method_ref(midx)
@@ -223,7 +227,9 @@ def build_code_index(
                     for offset, item, target in _matches(dex, watch, code)
                 ]
             except DexFormatError:
-                spots.append(BlindSpot("unreadable_method", f"{dex.name}: method #{midx}"))
+                spots.append(
+                    BlindSpot(BlindSpotKind.UNREADABLE_METHOD, f"{dex.name}: method #{midx}")
+                )
                 continue
             refs.extend(found)
         else:
@@ -233,7 +239,7 @@ def build_code_index(
     method_count = dexset.method_count()  # decodes every class_data item: damage shows here
     spots.extend(
         BlindSpot(
-            "unreadable_dex",
+            BlindSpotKind.UNREADABLE_DEX,
             f"{d.name}: {d.damaged_classes} class(es) with damaged class data skipped",
         )
         for d in dexset.files

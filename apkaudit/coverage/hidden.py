@@ -21,27 +21,41 @@ from functools import cache, cached_property
 from importlib.resources import files
 
 from apkaudit.code.catalogue import Catalogue
+from apkaudit.code.dex.reader import DexFile
 from apkaudit.code.index import DexSet
 from apkaudit.errors import DexFormatError, RuleError
 from apkaudit.load.app import LoadedApp, ZipEntry
-from apkaudit.model import BlindSpot, CodeIndex, Coverage, ManifestFacts, java_to_descriptor
+from apkaudit.model import (
+    BlindSpot,
+    BlindSpotKind,
+    CodeIndex,
+    CodeRef,
+    Coverage,
+    ManifestFacts,
+    java_to_descriptor,
+)
 
 # Listed in blind_spots, but coverage stays complete: nothing was hidden from the audit.
 NOTICE_KINDS = frozenset(
     {
-        "zip_duplicate_entry",  # every copy was analysed
-        "zip_encryption_flag",  # read in clear, as Android does
-        "zip_prepended_data",  # a prepended dex is analysed too
-        "zip_path_traversal",  # names only; such entries are not app files
-        "zip_bomb",  # a data entry (not code) that was not inflated
-        "zip_anomaly",  # CRC or entry-count mismatch
-        "embedded_code",  # a dex/jar/apk in assets, analysed with the app
-        "dynamic_code_sdk",  # a named SDK loading its own code (MultiDex, Play services)
-        "native_code_known",  # a well-known public native library
-        "encrypted_data",  # high-entropy data, but nothing in the app can run it as code
-        "obb",  # an .xapk expansion file (data)
-        "bundle_extra_apk",  # a second full APK in a bundle (its dex is analysed)
+        BlindSpotKind.ZIP_DUPLICATE_ENTRY,  # every copy was analysed
+        BlindSpotKind.ZIP_ENCRYPTION_FLAG,  # read in clear, as Android does
+        BlindSpotKind.ZIP_PREPENDED_DATA,  # a prepended dex is analysed too
+        BlindSpotKind.ZIP_PATH_TRAVERSAL,  # names only; such entries are not app files
+        BlindSpotKind.ZIP_BOMB,  # a data entry (not code) that was not inflated
+        BlindSpotKind.ZIP_ANOMALY,  # CRC or entry-count mismatch
+        BlindSpotKind.EMBEDDED_CODE,  # a dex/jar/apk in assets, analysed with the app
+        BlindSpotKind.DYNAMIC_CODE_SDK,  # an SDK loading its own code (MultiDex, Play services)
+        BlindSpotKind.NATIVE_CODE_KNOWN,  # a well-known public native library
+        BlindSpotKind.ENCRYPTED_DATA,  # high-entropy data; nothing in the app can run it as code
+        BlindSpotKind.OBB,  # an .xapk expansion file (data)
+        BlindSpotKind.BUNDLE_EXTRA_APK,  # a second full APK in a bundle (its dex is analysed)
     }
+)
+
+# The blind-spot kinds a framework marker of packers.toml may name.
+_FRAMEWORK_KINDS = frozenset(
+    {BlindSpotKind.FLUTTER, BlindSpotKind.JS_BUNDLE, BlindSpotKind.WEB_ASSETS, BlindSpotKind.DOTNET}
 )
 
 _LOADER_STRINGS = (
@@ -129,6 +143,10 @@ def load_markers() -> Markers:
             missing = [s for s in m.sources if s not in sources]
             if missing:
                 raise RuleError(f"packers.toml: {m.name} cites unknown source(s) {missing}")
+            if kind is None and m.kind not in _FRAMEWORK_KINDS:
+                raise RuleError(
+                    f"packers.toml: {m.name} has kind {m.kind!r}, not a blind-spot kind"
+                )
             out.append(m)
         return tuple(out)
 
@@ -161,7 +179,7 @@ def detect(
             claimed.update(hits)
             spots.append(
                 BlindSpot(
-                    "packer",
+                    BlindSpotKind.PACKER,
                     f"{m.name} protector ({_list(hits + class_hits)}): the app's real code is "
                     "encrypted in the APK and unpacked at run time",
                 )
@@ -172,7 +190,7 @@ def detect(
             claimed.update(hits)
             spots.append(
                 BlindSpot(
-                    m.kind,
+                    BlindSpotKind(m.kind),
                     f"{m.name}: {m.what} ({_list(hits)}) is not analysed; "
                     "only the app's Java/Kotlin side and its plugins are",
                 )
@@ -223,7 +241,7 @@ def _native(loaded: LoadedApp, markers: Markers, claimed: set[str]) -> list[Blin
         names = sorted({v for v in known.values()})
         spots.append(
             BlindSpot(
-                "native_code_known",
+                BlindSpotKind.NATIVE_CODE_KNOWN,
                 f"native libraries of well-known public projects ({_list(sorted(known))}: "
                 f"{', '.join(names)}); matched by file name",
             )
@@ -232,7 +250,7 @@ def _native(loaded: LoadedApp, markers: Markers, claimed: set[str]) -> list[Blin
     if unknown:
         spots.append(
             BlindSpot(
-                "native_code",
+                BlindSpotKind.NATIVE_CODE,
                 f"{len(unknown)} native librar{'y' if len(unknown) == 1 else 'ies'} "
                 f"({_list(unknown)}): compiled code is not analysed; it can call any Java API "
                 "through JNI",
@@ -249,7 +267,8 @@ def _dynamic(
 ) -> list[BlindSpot]:
     ids = catalogue.tagged("dynamic_code")
     native_ids = catalogue.tagged("native_code")
-    app_refs, sdk_refs = [], []
+    app_refs: list[CodeRef] = []
+    sdk_refs: list[CodeRef] = []
     for r in index.refs:
         if r.api_id in ids:
             (sdk_refs if r.origin.startswith("sdk:") else app_refs).append(r)
@@ -259,7 +278,7 @@ def _dynamic(
                         f"{r.location.short} in {r.location.dex}" for r in app_refs})  # fmt: skip
         spots.append(
             BlindSpot(
-                "dynamic_code",
+                BlindSpotKind.DYNAMIC_CODE,
                 f"code loaded at run time ({_list(where)}): what it loads is not in the "
                 "analysed dex unless it is one of the embedded files listed here",
             )
@@ -268,7 +287,7 @@ def _dynamic(
         sdks = sorted({r.origin[4:] for r in sdk_refs})
         spots.append(
             BlindSpot(
-                "dynamic_code_sdk",
+                BlindSpotKind.DYNAMIC_CODE_SDK,
                 f"class loaders in SDK code only ({', '.join(sdks)}): the SDK loads its own "
                 "modules, not the app's code",
             )
@@ -280,11 +299,11 @@ def _dynamic(
         if r.api_id in native_ids and r.api_id.endswith(".load") and not r.origin.startswith("sdk:")
     ]
     if by_path and not has_libs:
-        where = _list(sorted({r.location.short for r in by_path}))
+        sites = _list(sorted({r.location.short for r in by_path}))
         spots.append(
             BlindSpot(
-                "native_code",
-                f"System.load(path) in app code ({where}) "
+                BlindSpotKind.NATIVE_CODE,
+                f"System.load(path) in app code ({sites}) "
                 "loads a native library from a file outside the APK",
             )
         )
@@ -303,7 +322,7 @@ def missing_components(manifest: ManifestFacts, dexset: DexSet) -> tuple[BlindSp
     shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
     return (
         BlindSpot(
-            "missing_class",
+            BlindSpotKind.MISSING_CLASS,
             f"{len(missing)} manifest component class(es) are in no dex file: {shown}",
         ),
     )
@@ -313,7 +332,12 @@ def _encrypted(loaded: LoadedApp, dexset: DexSet, spots: list[BlindSpot]) -> lis
     blobs = [e for e in loaded.entries if _looks_encrypted(e)]
     if not blobs:
         return []
-    loaders = {"packer", "dynamic_code", "native_code", "missing_class"}
+    loaders = {
+        BlindSpotKind.PACKER,
+        BlindSpotKind.DYNAMIC_CODE,
+        BlindSpotKind.NATIVE_CODE,
+        BlindSpotKind.MISSING_CLASS,
+    }
     mechanism = [s.kind for s in spots if s.kind in loaders]
     reflective = [s for s in _LOADER_STRINGS if any(_has_string(d, s) for d in dexset.files)]
     shown = _list([f"{e.name} ({e.size // 1024} KiB)" for e in blobs])
@@ -321,21 +345,21 @@ def _encrypted(loaded: LoadedApp, dexset: DexSet, spots: list[BlindSpot]) -> lis
         how = ", ".join(dict.fromkeys(mechanism)) or "a class loader named in a string"
         return [
             BlindSpot(
-                "encrypted_asset",
+                BlindSpotKind.ENCRYPTED_ASSET,
                 f"encrypted or obfuscated payload(s) {shown}: high-entropy data in no known "
                 f"file format, in an app that can load code at run time ({how})",
             )
         ]
     return [
         BlindSpot(
-            "encrypted_data",
+            BlindSpotKind.ENCRYPTED_DATA,
             f"high-entropy data in no known file format ({shown}); nothing in the app can run "
             "it as code, so it is treated as data",
         )
     ]
 
 
-def _has_string(dex, value: str) -> bool:
+def _has_string(dex: DexFile, value: str) -> bool:
     try:
         return dex.find_string(value) is not None
     except DexFormatError:

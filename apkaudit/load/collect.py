@@ -40,7 +40,7 @@ from apkaudit.load.zipscan import (
     mib,
     unsafe_name,
 )
-from apkaudit.model import BlindSpot, Certificate, InputInfo
+from apkaudit.model import BlindSpot, BlindSpotKind, Certificate, InputInfo
 
 
 class Collector:
@@ -58,7 +58,7 @@ class Collector:
         self.parts: list[str] = []
         self.inspected = 0
 
-    def spot(self, kind: str, detail: str) -> None:
+    def spot(self, kind: BlindSpotKind, detail: str) -> None:
         self.spots.append(BlindSpot(kind, detail))
 
     def finish(
@@ -127,7 +127,10 @@ class Collector:
                 arsc = None  # labels stay unresolved; nothing else depends on it
         if arch.crc_mismatch:
             shown = ", ".join(clip(n) for n in dict.fromkeys(arch.crc_mismatch))
-            self.spot("zip_anomaly", f"{label}: CRC mismatch (Android would not load it): {shown}")
+            self.spot(
+                BlindSpotKind.ZIP_ANOMALY,
+                f"{label}: CRC mismatch (Android would not load it): {shown}",
+            )
         return manifest, arsc
 
     def _manifest(
@@ -143,19 +146,19 @@ class Collector:
         if entry is None:
             if role == "base":
                 raise InputError(self.path, missing_manifest_reason(arch, label))
-            self.spot("unreadable_split", f"{label}: no AndroidManifest.xml")
+            self.spot(BlindSpotKind.UNREADABLE_SPLIT, f"{label}: no AndroidManifest.xml")
             return b""
         try:
             raw = arch.read(entry, self.limits.max_manifest_size)
         except EntryLimit as exc:
             if role == "base":
                 raise LimitExceeded(self.path, str(exc)) from None
-            self.spot("unreadable_split", f"{label}: {exc}")
+            self.spot(BlindSpotKind.UNREADABLE_SPLIT, f"{label}: {exc}")
             return b""
         except EntryError as exc:
             if role == "base":
                 raise InputError(self.path, str(exc)) from None
-            self.spot("unreadable_split", f"{label}: {exc}")
+            self.spot(BlindSpotKind.UNREADABLE_SPLIT, f"{label}: {exc}")
             return b""
         # Every other copy of the manifest is read too; a different one is merged like a
         # feature split, since installers and analysers disagree on which copy counts.
@@ -164,7 +167,7 @@ class Collector:
                 try:
                     other = arch.read(it.entry, self.limits.max_manifest_size)
                 except EntryError as exc:
-                    self.spot("zip_duplicate_entry", f"{label}: {exc}")
+                    self.spot(BlindSpotKind.ZIP_DUPLICATE_ENTRY, f"{label}: {exc}")
                     continue
                 if other != raw:
                     self.manifests.append((f"{it.shown}#{it.entry.copy}", other))
@@ -176,17 +179,18 @@ class Collector:
         lim = self.limits
         if len(self.dex) >= lim.max_dex_files:
             self.spot(
-                "limit", f"{shown} not analysed: over the {lim.max_dex_files} dex files limit"
+                BlindSpotKind.LIMIT,
+                f"{shown} not analysed: over the {lim.max_dex_files} dex files limit",
             )
             return
         try:
             arch.check(entry, lim.max_dex_size)
         except EntryLimit as exc:
-            self.spot("limit", f"{shown} not analysed: {entry_reason(exc, entry)}")
+            self.spot(BlindSpotKind.LIMIT, f"{shown} not analysed: {entry_reason(exc, entry)}")
             return
         if entry.size and self.dex_bytes + entry.size > lim.max_total_dex_size:
             self.spot(
-                "limit",
+                BlindSpotKind.LIMIT,
                 f"{shown} not analysed: the dex files would exceed "
                 f"{mib(lim.max_total_dex_size)} in total (limit)",
             )
@@ -194,10 +198,10 @@ class Collector:
         try:
             data = arch.read(entry, lim.max_dex_size)
         except EntryLimit as exc:
-            self.spot("limit", f"{shown} not analysed: {entry_reason(exc, entry)}")
+            self.spot(BlindSpotKind.LIMIT, f"{shown} not analysed: {entry_reason(exc, entry)}")
             return
         except EntryError as exc:
-            self.spot("unreadable_dex", f"{shown}: {entry_reason(exc, entry)}")
+            self.spot(BlindSpotKind.UNREADABLE_DEX, f"{shown}: {entry_reason(exc, entry)}")
             return
         self._add_dex(shown, data)
 
@@ -206,7 +210,7 @@ class Collector:
         if digest in self.dex_digests:
             return  # an identical copy (duplicate entry, or the same jar twice): once is enough
         if self.dex_bytes + len(data) > self.limits.max_total_dex_size:
-            self.spot("limit", f"{shown} not analysed: over the total dex size limit")
+            self.spot(BlindSpotKind.LIMIT, f"{shown} not analysed: over the total dex size limit")
             return
         self.dex_digests.add(digest)
         self.dex_bytes += len(data)
@@ -223,7 +227,10 @@ class Collector:
                 head, dense = sample_entry(arch, e)
             elif self.inspected == MAX_INSPECTED:
                 self.inspected += 1
-                self.spot("limit", f"only the first {MAX_INSPECTED} asset files were inspected")
+                self.spot(
+                    BlindSpotKind.LIMIT,
+                    f"only the first {MAX_INSPECTED} asset files were inspected",
+                )
         self.entries.append(
             ZipEntry(it.shown, e.compressed_size, e.size, e.flags, e.method, head[:HEAD], dense)
         )
@@ -238,12 +245,13 @@ class Collector:
         is_zip = head.startswith(ZIP_MAGIC)
         if is_zip and depth + 1 > lim.max_nesting:
             self.spot(
-                "limit", f"{it.shown}: code archive nested too deep (limit {lim.max_nesting})"
+                BlindSpotKind.LIMIT,
+                f"{it.shown}: code archive nested too deep (limit {lim.max_nesting})",
             )
             return
         if e.size > lim.max_embedded_size:
             self.spot(
-                "limit",
+                BlindSpotKind.LIMIT,
                 f"{it.shown}: embedded code not analysed ({mib(e.size)}, over the "
                 f"{mib(lim.max_embedded_size)} limit)",
             )
@@ -251,13 +259,15 @@ class Collector:
         try:
             data = arch.read(e, lim.max_embedded_size)
         except EntryError as exc:
-            self.spot("unreadable_dex", f"{it.shown}: {entry_reason(exc, e)}")
+            self.spot(BlindSpotKind.UNREADABLE_DEX, f"{it.shown}: {entry_reason(exc, e)}")
             return
         before = len(self.dex)
         if not is_zip:
             self._add_dex(it.shown, data)
             if len(self.dex) > before:
-                self.spot("embedded_code", f"{it.shown}: a dex file in the APK, analysed")
+                self.spot(
+                    BlindSpotKind.EMBEDDED_CODE, f"{it.shown}: a dex file in the APK, analysed"
+                )
             return
         try:
             inner = Archive(io.BytesIO(data), len(data), lim)
@@ -274,21 +284,23 @@ class Collector:
         self.collect(inner, items, it.shown, pfx, depth=depth + 1, role="embedded")
         if len(self.dex) > before:
             what = "an APK" if "AndroidManifest.xml" in names else "a code archive"
-            self.spot("embedded_code", f"{it.shown}: {what} in the APK; its dex analysed")
+            self.spot(
+                BlindSpotKind.EMBEDDED_CODE, f"{it.shown}: {what} in the APK; its dex analysed"
+            )
 
     # ------------------------------------------------------------------ anomalies
 
     def anomalies(self, arch: Archive, label: str, prefix: str) -> None:
         if arch.recovered:
             self.spot(
-                "zip_damaged",
+                BlindSpotKind.ZIP_DAMAGED,
                 f"{label}: {arch.recovered}; {len(arch.entries)} entries recovered "
                 "from their local headers",
             )
         if arch.count_mismatch:
             declared, found = arch.count_mismatch
             self.spot(
-                "zip_anomaly",
+                BlindSpotKind.ZIP_ANOMALY,
                 f"{label}: the end record declares {declared} entries, the directory holds {found}",
             )
         # Bytes before the first entry the directory knows of. Local headers there are not
@@ -301,7 +313,7 @@ class Collector:
                 f" and {len(dups) - 5} more" if len(dups) > 5 else ""
             )
             self.spot(
-                "zip_duplicate_entry",
+                BlindSpotKind.ZIP_DUPLICATE_ENTRY,
                 f"{label}: duplicate entry names ({shown}); every copy was analysed, as "
                 "Android versions and analysers disagree on which one counts",
             )
@@ -311,7 +323,7 @@ class Collector:
                 f" and {len(flagged) - 5} more" if len(flagged) > 5 else ""
             )
             self.spot(
-                "zip_encryption_flag",
+                BlindSpotKind.ZIP_ENCRYPTION_FLAG,
                 f"{label}: {len(flagged)} entries have the encryption flag set ({shown}); "
                 "Android ignores the flag and reads them in clear, and so did this audit",
             )
@@ -321,7 +333,7 @@ class Collector:
                 f" and {len(unsafe) - 3} more" if len(unsafe) > 3 else ""
             )
             self.spot(
-                "zip_path_traversal",
+                BlindSpotKind.ZIP_PATH_TRAVERSAL,
                 f"{label}: entry names that point outside the archive ({shown}); "
                 "an attack on tools that extract files; nothing was written to disk",
             )
@@ -330,7 +342,7 @@ class Collector:
                 head = arch.head(e, HEAD)
                 code = head.startswith((DEX_MAGIC, ZIP_MAGIC))
                 self.spot(
-                    "limit" if code else "zip_bomb",
+                    BlindSpotKind.LIMIT if code else BlindSpotKind.ZIP_BOMB,
                     f"{prefix}{clip(e.name)} inflates {mib(e.compressed_size)} to "
                     f"{mib(e.size)} (ratio {e.ratio:.0f}): not inflated"
                     + ("; it starts like code, which stays unread" if code else ""),
@@ -345,9 +357,12 @@ class Collector:
             self._add_dex(f"{prefix}(prepended dex)", arch.read_at(0, n))
             analysed = "analysed as (prepended dex)" if len(self.dex) > before else "not analysed"
             self.spot(
-                "zip_prepended_data",
+                BlindSpotKind.ZIP_PREPENDED_DATA,
                 f"{label}: a DEX file ({arch.prefix} bytes) sits before the zip data (Janus, "
                 f"CVE-2017-13156: Android 5.0-8.0 ran it for v1-only signed APKs); {analysed}",
             )
             return
-        self.spot("zip_prepended_data", f"{label}: {arch.prefix} bytes of data before the zip data")
+        self.spot(
+            BlindSpotKind.ZIP_PREPENDED_DATA,
+            f"{label}: {arch.prefix} bytes of data before the zip data",
+        )

@@ -27,7 +27,7 @@ from apkaudit.load.zipscan import (
     mib,
 )
 from apkaudit.manifest import androguard_adapter as ag
-from apkaudit.model import Certificate, InputInfo
+from apkaudit.model import BlindSpotKind, Certificate, InputInfo
 
 
 def add_bundle(
@@ -44,7 +44,9 @@ def add_bundle(
             hint = None
     for e in arch.entries:
         if e.name.lower().endswith(".obb"):
-            col.spot("obb", f"{clip(e.name)}: expansion file ({mib(e.size)}), not analysed")
+            col.spot(
+                BlindSpotKind.OBB, f"{clip(e.name)}: expansion file ({mib(e.size)}), not analysed"
+            )
     opened = []
     names = bundle.nested_apks(list(by_name))
     for name in names:
@@ -64,7 +66,7 @@ def open_nested(col: Collector, outer: Archive, entry: Entry, name: str) -> Arch
         data = outer.read(entry, lim.max_entry_uncompressed)
         return Archive(io.BytesIO(data), len(data), lim)
     except (EntryError, ArchiveError) as exc:
-        col.spot("unreadable_split", f"{clip(name)}: {exc}")
+        col.spot(BlindSpotKind.UNREADABLE_SPLIT, f"{clip(name)}: {exc}")
         return None
 
 
@@ -80,7 +82,7 @@ def assemble(
             archives[name] = arch
     base = bundle.choose_base(infos, hint)
     if base is None:
-        unreadable = [b.detail for b in col.spots if b.kind == "unreadable_split"]
+        unreadable = [b.detail for b in col.spots if b.kind == BlindSpotKind.UNREADABLE_SPLIT]
         why = "; ".join(unreadable)
         # Older APKMirror files encrypt every APK inside: they read as non-zip data.
         encrypted = (kind == "apkm" and not infos and bool(unreadable)
@@ -99,7 +101,7 @@ def assemble(
             continue
         if info.split is None:
             col.spot(
-                "bundle_extra_apk",
+                BlindSpotKind.BUNDLE_EXTRA_APK,
                 f"{clip(info.name)}: a second full APK ({info.package}), not a split of "
                 f"{base.package}; its dex analysed with the app",
             )
@@ -111,12 +113,17 @@ def assemble(
 def split_info(col: Collector, name: str, arch: Archive) -> bundle.SplitInfo | None:
     entry = next((e for e in arch.entries if e.name == "AndroidManifest.xml"), None)
     if entry is None:
-        col.spot("unreadable_split", f"{clip(name)}: no AndroidManifest.xml; not analysed")
+        col.spot(
+            BlindSpotKind.UNREADABLE_SPLIT, f"{clip(name)}: no AndroidManifest.xml; not analysed"
+        )
         return None
     try:
         root = ag.manifest_xml(arch.read(entry, col.limits.max_manifest_size), name)
     except (EntryError, InputError) as exc:
-        col.spot("unreadable_split", f"{clip(name)}: {entry_reason(exc, entry)}; not analysed")
+        col.spot(
+            BlindSpotKind.UNREADABLE_SPLIT,
+            f"{clip(name)}: {entry_reason(exc, entry)}; not analysed",
+        )
         return None
     feature = (root.get(f"{{{ag.ANDROID_NS}}}isFeatureSplit") or "").lower() == "true"
     return bundle.SplitInfo(name, root.get("package") or "", root.get("split"), feature)
@@ -164,7 +171,7 @@ def load_dir(path: str, limits: Limits) -> LoadedApp:
             except ArchiveLimit as exc:
                 raise LimitExceeded(path, f"{name}: {exc}") from None
             except ArchiveError as exc:
-                col.spot("unreadable_split", f"{name}: {exc}")
+                col.spot(BlindSpotKind.UNREADABLE_SPLIT, f"{name}: {exc}")
         manifest, arsc, certs = assemble(col, opened, None, "dir", total=len(files))
     finally:
         for fh in handles:

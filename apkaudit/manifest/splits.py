@@ -16,7 +16,7 @@ from apkaudit.errors import InputError
 from apkaudit.manifest import androguard_adapter as ag
 from apkaudit.manifest.parse import parse_manifest
 from apkaudit.manifest.protoxml import ProtoError, looks_like_proto_manifest, proto_manifest
-from apkaudit.model import BlindSpot, Certificate, ManifestFacts
+from apkaudit.model import BlindSpot, BlindSpotKind, Certificate, ManifestFacts
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,7 +46,7 @@ def app_manifest(
     if damaged:
         spots.append(
             BlindSpot(
-                "manifest_damaged",
+                BlindSpotKind.MANIFEST_DAMAGED,
                 "AndroidManifest.xml breaks off part-way (a damaged or tampered chunk): "
                 f"only the {sum(1 for _ in xml.iter())} elements before the damage were read",
             )
@@ -55,10 +55,14 @@ def app_manifest(
         try:
             other_xml, other_damaged = decode(raw, fmt, path)
         except InputError as exc:
-            spots.append(BlindSpot("unreadable_split", f"{name}: {exc.reason}"))
+            spots.append(BlindSpot(BlindSpotKind.UNREADABLE_SPLIT, f"{name}: {exc.reason}"))
             continue
         if other_damaged:
-            spots.append(BlindSpot("manifest_damaged", f"{name}: its manifest breaks off part-way"))
+            spots.append(
+                BlindSpot(
+                    BlindSpotKind.MANIFEST_DAMAGED, f"{name}: its manifest breaks off part-way"
+                )
+            )
         facts = merge(facts, parse_manifest(other_xml, arsc=None))
     return AppManifest(xml=xml, facts=facts, blind_spots=tuple(spots))
 

@@ -13,12 +13,12 @@ from apkaudit.model import (
     CodeLocation,
     CodeRef,
     Component,
+    Confidence,
     Evidence,
     Finding,
     IntentFilter,
     Severity,
     Stage,
-    confidence_for,
 )
 from apkaudit.rules import RuleSet
 from apkaudit.rules.schema import (
@@ -37,6 +37,20 @@ from apkaudit.rules.schema import (
 )
 
 MAX_EVIDENCE = 12  # per finding; the count of the rest is said in the message
+
+
+def confidence_for(stage: Stage, *, unreachable: bool = False) -> Confidence:
+    """One table from ladder rung to confidence. Unreachable code lowers it one step."""
+    base = {
+        Stage.DECLARED: Confidence.LOW,
+        Stage.REFERENCED: Confidence.MEDIUM,
+        Stage.REACHABLE: Confidence.HIGH,
+        Stage.DATAFLOW: Confidence.HIGH,
+        Stage.LOOP: Confidence.HIGH,
+    }[stage]
+    if unreachable and base is not Confidence.LOW:
+        return list(Confidence)[base.rank - 1]
+    return base
 
 
 def evaluate(rules: RuleSet, facts: AppFacts, behaviours: Behaviours) -> tuple[Finding, ...]:
