@@ -266,9 +266,11 @@ class MethodFlow:
         elif op in O.CONST_STRING_OPS:
             st[regs[0]] = Value(tags=frozenset({"str"}), const=self.dex.string(insn.idx))
         elif op == O.CONST_CLASS:
+            assert insn.idx is not None  # format 21c: the decoder always sets the index
             name = self.dex.type_name(insn.idx)
             st[regs[0]] = Value(tags=frozenset({"class:" + name}), const=name)
         elif op == O.NEW_INSTANCE:
+            assert insn.idx is not None  # format 21c
             name = self.dex.type_name(insn.idx)
             st[regs[0]] = Value(objs=frozenset({("new", insn.offset, name)}))
         elif op == O.NEW_ARRAY:

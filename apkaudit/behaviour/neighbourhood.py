@@ -128,6 +128,7 @@ def callees_of(calls: Resolver, key: MethodKey) -> set[MethodKey]:
     allocated: set[str] = set()
     for insn in code.insns:
         if insn.op == O.NEW_INSTANCE:
+            assert insn.idx is not None  # format 21c: the decoder always sets the index
             allocated.add(dex.type_name(insn.idx))
         if insn.op not in O.INVOKE_OPS:
             continue
