@@ -52,8 +52,8 @@ def quiet() -> None:
     - apkInspector's warnings on the root logger are filtered out (other records pass).
     """
     _loguru.disable("androguard")
-    _axml.print = _no_print  # type: ignore[attr-defined]
-    _apk.print = _no_print  # type: ignore[attr-defined]
+    _axml.print = _no_print
+    _apk.print = _no_print
     logging.getLogger().addFilter(_DropApkInspector())
 
 
