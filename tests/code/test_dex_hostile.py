@@ -49,10 +49,10 @@ def test_one_interface_list_shared_by_every_class_is_decoded_once(sound: bytes) 
     off = _append(dex, struct.pack("<I", 400_000) + bytes(800_000))
     for i in range(ref.class_defs_size):
         struct.pack_into("<I", dex, ref.class_defs_off + 32 * i + 12, off)
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU, not wall: a loaded machine must not fail the bound
     crafted = DexFile("classes.dex", bytes(dex))
     lists = {id(c.interfaces) for c in crafted.classes.values()}
-    assert time.perf_counter() - t0 < 10
+    assert time.process_time() - t0 < 10
     assert len(crafted.classes) == 1353 and len(lists) == 1  # one tuple, shared
 
 
@@ -136,7 +136,7 @@ def test_a_catch_handler_larger_than_its_code_item_is_refused(sound: bytes) -> N
     assert 0 < sound[base] < 0x80
     dex = bytearray(sound)
     dex[pos : pos + 4] = bytes([0xFF, 0xFF, 0xFF, 0x3F])  # size 2^27 - 1 (type, addr) pairs
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     with pytest.raises(DexFormatError, match="catch handler"):
         DexFile("classes.dex", bytes(dex)).code(midx)
-    assert time.perf_counter() - t0 < 2
+    assert time.process_time() - t0 < 2

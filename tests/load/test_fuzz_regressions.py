@@ -74,9 +74,9 @@ def test_damaged_code_sizes_cannot_make_indexing_quadratic() -> None:
     for off in offsets:
         if off:
             struct.pack_into("<I", dex, off + 12, 0x7FFFFFFF)
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU, not wall: a loaded machine must not fail the bound
     assert harness.check("dex", bytes(dex), TIMEOUT) is None
-    assert time.perf_counter() - t0 < 5
+    assert time.process_time() - t0 < 5
 
 
 def _misplaced_class_data(apk_name: str, shift: int) -> bytes:
@@ -103,10 +103,10 @@ def test_damaged_class_data_is_linear_and_reported() -> None:
     from apkaudit.code.dex.reader import DexFile
 
     data = _misplaced_class_data("legit-a2dp-volume.apk", 5)
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     dex = DexFile("classes.dex", data)
     dex.method_count  # noqa: B018 - decodes every class_data item
-    assert time.perf_counter() - t0 < 5
+    assert time.process_time() - t0 < 5
     assert dex.damaged_classes > 1300  # of 1353: honest about what it skipped
     assert harness.check("dex", data, TIMEOUT) is None
 
