@@ -22,6 +22,7 @@ from apkaudit.coverage.hidden import coverage_of
 from apkaudit.errors import DexFormatError, InputError
 from apkaudit.facts import AppFacts
 from apkaudit.limits import DEFAULT_LIMITS, Deadline, Limits
+from apkaudit.load.files import open_regular, regular_size
 from apkaudit.load.icon import read_icon
 from apkaudit.load.loader import load_app
 from apkaudit.manifest.splits import app_manifest
@@ -135,21 +136,18 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
 
 
 def _input_info(path: str) -> InputInfo:
-    """Best-effort identity of a file we could not audit (hash only if it is small enough)."""
+    """Best-effort identity of a file we could not audit: hashed only if it is a regular file
+    (never a FIFO or a device) small enough to hash."""
     import hashlib
 
     try:
-        size = os.path.getsize(path)
-    except OSError:
-        return InputInfo(path=path, sha256="", size=0)
-    digest = ""
-    if size <= DEFAULT_LIMITS.max_file_size:
+        size = regular_size(path)
+        if size > DEFAULT_LIMITS.max_file_size:
+            return InputInfo(path=path, sha256="", size=size)
         h = hashlib.sha256()
-        try:
-            with open(path, "rb") as fh:
-                while chunk := fh.read(1 << 20):
-                    h.update(chunk)
-            digest = h.hexdigest()
-        except OSError:
-            pass
-    return InputInfo(path=path, sha256=digest, size=size)
+        with open_regular(path) as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        return InputInfo(path=path, sha256=h.hexdigest(), size=size)
+    except (OSError, InputError):
+        return InputInfo(path=path, sha256="", size=0)

@@ -11,6 +11,7 @@ by :mod:`apkaudit.corpus.outputs` from the rows, gating is :mod:`apkaudit.corpus
 
 from __future__ import annotations
 
+import errno
 import glob
 import hashlib
 import os
@@ -34,6 +35,8 @@ from apkaudit.corpus.worker import (
     relabel,
     run_one,
 )
+from apkaudit.errors import InputError
+from apkaudit.load.files import open_regular
 from apkaudit.model import AppResult
 
 APP_SUFFIXES = (".apk", ".xapk", ".apks", ".apkm", ".aab")
@@ -115,7 +118,11 @@ def discover(args: Sequence[str]) -> tuple[list[InputSpec], list[str]]:
 def _file_sha256(path: str) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
-    with open(path, "rb") as fh:
+    try:  # a FIFO or a device named *.apk is refused before it is read (reading never ends)
+        opened = open_regular(path)
+    except InputError as exc:
+        raise OSError(errno.EINVAL, exc.reason) from None
+    with opened as fh:
         while chunk := fh.read(1 << 20):
             h.update(chunk)
             size += len(chunk)

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from apkaudit.errors import InputError
 from apkaudit.limits import DEFAULT_LIMITS, Limits
 from apkaudit.load import bundle
-from apkaudit.load.files import Window, file_size
+from apkaudit.load.files import Window, file_size, open_regular
 from apkaudit.load.zipscan import STORED, Archive, ArchiveError, EntryError
 
 
@@ -51,11 +51,14 @@ def _archives_for_extras(spath: str, limits: Limits) -> Iterator[Archive]:
     if os.path.isdir(spath):
         for fname in sorted(os.listdir(spath), key=lambda n: (n != "base.apk", n)):
             if fname.lower().endswith(".apk"):
-                with open(os.path.join(spath, fname), "rb") as fh:
-                    yield Archive(fh, file_size(fh.name, limits), limits)
+                fpath = os.path.join(spath, fname)
+                size = file_size(fpath, limits)
+                with open_regular(fpath) as fh:
+                    yield Archive(fh, size, limits)
         return
-    with open(spath, "rb") as fh:
-        arch = Archive(fh, file_size(spath, limits), limits)
+    size = file_size(spath, limits)
+    with open_regular(spath) as fh:
+        arch = Archive(fh, size, limits)
         yield arch
         if "AndroidManifest.xml" in {e.name for e in arch.entries}:
             return  # an APK: nothing nested to search

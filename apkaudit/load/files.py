@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from typing import BinaryIO
 
 from apkaudit.errors import InputError, LimitExceeded
@@ -40,13 +41,66 @@ class Window:
         return data
 
 
-def file_size(path: str, limits: Limits) -> int:
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISDIR, "a directory"),
+)
+
+
+def not_regular(mode: int) -> str | None:
+    """What a file of this ``st_mode`` is when it is not a regular file (None if it is)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((what for test, what in _NOT_REGULAR if test(mode)), "not a regular file")
+
+
+def not_regular_entry(path: str) -> str | None:
+    """Why ``path`` is not (a link to) a regular file, or None if it is one (from ``stat``)."""
     try:
-        size = os.path.getsize(path)
-        if not os.path.isfile(path):
-            raise InputError(path, "not a regular file")
+        return not_regular(os.stat(path).st_mode)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror or exc})"
+
+
+def regular_size(path: str) -> int:
+    """The size of ``path`` if it is (a link to) a regular file; InputError otherwise.
+
+    Decided from ``stat`` alone, before the file is opened: opening a FIFO blocks until a
+    writer comes, reading /dev/zero never ends, and opening some devices has side effects.
+    """
+    try:
+        st = os.stat(path)
     except OSError as exc:
         raise InputError(path, f"cannot read file ({exc.strerror or exc})") from None
+    what = not_regular(st.st_mode)
+    if what is not None:
+        raise InputError(path, f"not a regular file: it is {what}")
+    return st.st_size
+
+
+def open_regular(path: str) -> BinaryIO:
+    """Open ``path`` for reading only if it is a regular file, without ever blocking: checked
+    by ``stat`` first, then opened non-blocking and checked again on the open descriptor (the
+    file may have been swapped for a FIFO in between)."""
+    regular_size(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise InputError(path, f"cannot read file ({exc.strerror or exc})") from None
+    what = not_regular(os.fstat(fd).st_mode)
+    if what is not None:
+        os.close(fd)
+        raise InputError(path, f"not a regular file: it is {what}")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
+
+
+def file_size(path: str, limits: Limits) -> int:
+    size = regular_size(path)
     if size == 0:
         raise InputError(path, "file is empty")
     if size > limits.max_file_size:

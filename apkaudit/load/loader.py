@@ -19,7 +19,13 @@ from apkaudit.load.aab import add_aab
 from apkaudit.load.app import LoadedApp, ZipEntry
 from apkaudit.load.collect import Collector
 from apkaudit.load.extras import read_entries, read_entry
-from apkaudit.load.files import file_size, hashes, no_manifest_reason, open_archive
+from apkaudit.load.files import (
+    file_size,
+    hashes,
+    no_manifest_reason,
+    open_archive,
+    open_regular,
+)
 from apkaudit.load.splits import add_bundle, load_dir
 from apkaudit.manifest import androguard_adapter as ag
 from apkaudit.model import InputInfo
@@ -34,7 +40,7 @@ def load_app(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> L
     if os.path.isdir(spath):
         return load_dir(spath, limits)
     size = file_size(spath, limits)
-    with open(spath, "rb") as fh:
+    with open_regular(spath) as fh:
         sha256, sha1, md5 = hashes(fh)
         arch = open_archive(spath, fh, size, limits)
         kind = bundle.classify([e.name for e in arch.entries], spath)

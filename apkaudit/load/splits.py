@@ -8,13 +8,21 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from typing import BinaryIO
 
 from apkaudit.errors import InputError, LimitExceeded
 from apkaudit.limits import Limits
 from apkaudit.load import bundle
 from apkaudit.load.app import LoadedApp
 from apkaudit.load.collect import Collector
-from apkaudit.load.files import Window, entry_reason, hashes
+from apkaudit.load.files import (
+    Window,
+    entry_reason,
+    hashes,
+    not_regular_entry,
+    open_regular,
+    regular_size,
+)
 from apkaudit.load.zipscan import (
     NOT_A_ZIP,
     STORED,
@@ -146,23 +154,25 @@ def load_dir(path: str, limits: Limits) -> LoadedApp:
         names = sorted(n for n in os.listdir(path) if n.lower().endswith(".apk"))
     except OSError as exc:
         raise InputError(path, f"cannot read folder ({exc.strerror or exc})") from None
-    files = [n for n in names if os.path.isfile(os.path.join(path, n))]
+    # Only regular files (or links to them): a FIFO or a device named *.apk is never opened.
+    files = [n for n in names if not_regular_entry(os.path.join(path, n)) is None]
     if not files:
         raise InputError(path, "folder holds no .apk files")
     total = 0
     digest = hashlib.sha256()
     for name in files:
         fpath = os.path.join(path, name)
-        total += os.path.getsize(fpath)
+        total += regular_size(fpath)
         if total > limits.max_file_size:
             raise LimitExceeded(
                 path, f"the APKs are {mib(total)}, over the {mib(limits.max_file_size)} limit"
             )
-        with open(fpath, "rb") as fh:
+        with open_regular(fpath) as fh:
             digest.update(f"{name}\0{hashes(fh)[0]}\n".encode())
     col = Collector(path, limits)
-    handles = [open(os.path.join(path, n), "rb") for n in files]  # noqa: SIM115
+    handles: list[BinaryIO] = []
     try:
+        handles.extend(open_regular(os.path.join(path, n)) for n in files)
         opened = []
         for name, fh in zip(files, handles, strict=True):
             size = os.fstat(fh.fileno()).st_size
