@@ -69,7 +69,7 @@ def xapk_base_hint(manifest_json: bytes) -> str | None:
         return None
     try:
         doc = json.loads(manifest_json.decode("utf-8", "replace"))
-    except ValueError:
+    except (ValueError, RecursionError):  # nested past the decoder's depth: no hint
         return None
     splits = doc.get("split_apks") if isinstance(doc, dict) else None
     if not isinstance(splits, list):

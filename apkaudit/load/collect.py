@@ -25,7 +25,7 @@ from apkaudit.load.entries import (
     HEAD,
     MAX_INSPECTED,
     Item,
-    dex_order,
+    art_dex_names,
     sample_entry,
     worth_inspecting,
 )
@@ -107,15 +107,16 @@ class Collector:
         manifest = b""
         if role != "embedded":
             manifest = self._manifest(arch, items, firsts, label, prefix, role)
+        rank = {name: i for i, name in enumerate(art_dex_names(firsts))}
         dex_items = sorted(
-            (it for it in items if DEX_NAME.match(it.logical)),
-            key=lambda it: (dex_order(it.logical), it.entry.copy),
+            (it for it in items if it.logical in rank),
+            key=lambda it: (rank[it.logical], it.entry.copy),
         )
         for it in dex_items:
             shown = it.dex_shown if it.entry.copy == 1 else f"{it.dex_shown}#{it.entry.copy}"
             self._read_dex(arch, it.entry, shown, label)
         for it in items:
-            if DEX_NAME.match(it.logical):
+            if it.logical in rank:
                 continue
             self._record(arch, it, prefix, depth)
         arsc = None
@@ -265,9 +266,7 @@ class Collector:
         if not is_zip:
             self._add_dex(it.shown, data)
             if len(self.dex) > before:
-                self.spot(
-                    BlindSpotKind.EMBEDDED_CODE, f"{it.shown}: a dex file in the APK, analysed"
-                )
+                self.spot(BlindSpotKind.EMBEDDED_CODE, f"{it.shown}: {_dex_outside_art(it)}")
             return
         try:
             inner = Archive(io.BytesIO(data), len(data), lim)
@@ -366,3 +365,15 @@ class Collector:
             BlindSpotKind.ZIP_PREPENDED_DATA,
             f"{label}: {arch.prefix} bytes of data before the zip data",
         )
+
+
+def _dex_outside_art(it: Item) -> str:
+    """How a dex file that ART does not load by itself is named in the blind spot."""
+    if "/" in it.logical:
+        return "a dex file in the APK, analysed"
+    if DEX_NAME.match(it.logical):
+        return (
+            "a dex file named like multidex that ART never loads (it loads classes.dex, "
+            "classes2.dex ... up to the first number missing); analysed as embedded code"
+        )
+    return "a dex file ART does not load by itself; analysed as embedded code"

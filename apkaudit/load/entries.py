@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from apkaudit.load.zipscan import STORED, Archive, Entry
@@ -48,6 +49,19 @@ def sample_entry(arch: Archive, e: Entry) -> tuple[bytes, bool]:
     return sample[:HEAD], dense
 
 
-def dex_order(name: str) -> int:
-    m = DEX_NAME.match(name)
-    return int(m.group(1) or 1) if m else 10**9
+def art_dex_names(names: Iterable[str]) -> tuple[str, ...]:
+    """The dex entries ART loads from an APK or jar, in its order: ``classes.dex``, then
+    ``classes2.dex``, ``classes3.dex`` ... up to the first number missing.
+
+    ART's multidex loader (DexFileLoader::GetMultiDexClassesDexName and OpenAll) asks for
+    exactly these names and stops at the first gap, so ``classes0.dex``, ``classes1.dex``,
+    ``classes01.dex`` or a ``classes5.dex`` after a missing ``classes4.dex`` are never loaded by
+    the platform: they are embedded code (the app can still load them itself).
+    """
+    present = set(names)
+    if "classes.dex" not in present:
+        return ()
+    order = ["classes.dex"]
+    while f"classes{len(order) + 1}.dex" in present:
+        order.append(f"classes{len(order) + 1}.dex")
+    return tuple(order)

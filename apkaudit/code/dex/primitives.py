@@ -8,6 +8,7 @@ and :class:`ByteBudget`, which keeps every decoding pass linear in the file's si
 from __future__ import annotations
 
 import functools
+import re
 import struct
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, Protocol, TypeVar
@@ -39,12 +40,35 @@ def uleb_token(t: bytes) -> int:
     return uleb(t, 0)[0]
 
 
+_PAIR = re.compile("[\ud800-\udbff][\udc00-\udfff]")
+_LONE = re.compile("[\ud800-\udfff]")
+
+
+def _joined(m: re.Match[str]) -> str:
+    pair = m[0]
+    return chr(0x10000 + ((ord(pair[0]) - 0xD800) << 10) + (ord(pair[1]) - 0xDC00))
+
+
 def mutf8(raw: bytes) -> str:
+    """A dex string as text that encodes to UTF-8 everywhere (JSON, hashes, terminals).
+
+    MUTF-8 writes a supplementary character (an emoji) as two 3-byte surrogates: each pair is
+    joined into the one code point it stands for, and a lone surrogate (not valid text, but
+    accepted by ART in strings) is spelled ``\\udXXX`` so that two names stay distinct.
+    """
     try:
-        return raw.decode("utf-8", "surrogatepass")
+        text = raw.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         # Modified UTF-8: NUL as C0 80. Anything else undecodable is replaced, not fatal.
-        return raw.replace(b"\xc0\x80", b"\x00").decode("utf-8", "replace")
+        plain = raw.replace(b"\xc0\x80", b"\x00")
+        try:
+            text = plain.decode("utf-8", "surrogatepass")
+        except UnicodeDecodeError:
+            text = plain.decode("utf-8", "replace")
+    if b"\xed" not in raw:  # no surrogate can be there: the common case stays one decode
+        return text
+    text = _PAIR.sub(_joined, text)
+    return _LONE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
 
 
 def sleb(data: bytes, pos: int) -> tuple[int, int]:
