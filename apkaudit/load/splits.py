@@ -35,6 +35,7 @@ from apkaudit.load.zipscan import (
     mib,
 )
 from apkaudit.manifest import androguard_adapter as ag
+from apkaudit.manifest.decode import manifest_xml
 from apkaudit.model import BlindSpotKind, Certificate, InputInfo
 
 
@@ -126,7 +127,7 @@ def split_info(col: Collector, name: str, arch: Archive) -> bundle.SplitInfo | N
         )
         return None
     try:
-        root = ag.manifest_xml(arch.read(entry, col.limits.max_manifest_size), name)
+        root = manifest_xml(arch.read(entry, col.limits.max_manifest_size), name)
     except (EntryError, InputError) as exc:
         col.spot(
             BlindSpotKind.UNREADABLE_SPLIT,

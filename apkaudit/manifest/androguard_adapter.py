@@ -9,6 +9,7 @@ load stage calls it before it first uses androguard (importing this module chang
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import logging
@@ -21,7 +22,6 @@ from androguard.core import axml as _axml
 from loguru import logger as _loguru
 from lxml import etree
 
-from apkaudit.errors import InputError
 from apkaudit.model import Certificate
 
 
@@ -63,18 +63,6 @@ ANDROID_NS = "http://schemas.android.com/apk/res/android"
 # ourselves, bounded, avoids androguard's unbounded zlib.decompress of hostile entries.
 _MAX_V1_BLOCK = 1024 * 1024
 
-# Text XML parser for hand-made manifests: no entities, no network, no DTD, no huge trees.
-_SAFE_XML = etree.XMLParser(
-    resolve_entities=False,
-    no_network=True,
-    huge_tree=False,
-    load_dtd=False,
-    dtd_validation=False,
-    remove_comments=True,
-    remove_pis=True,
-)
-
-
 # --------------------------------------------------------------------------- manifest (AXML)
 
 
@@ -88,45 +76,26 @@ class _TolerantPrinter(_axml.AXMLPrinter):
 
     def __init__(self, raw: bytes) -> None:
         self.root = None
-        self.failed = False
-        try:
+        with contextlib.suppress(Exception):  # androguard raises arbitrary types on hostile input
             super().__init__(raw)
-        except Exception:  # androguard raises arbitrary types on hostile input
-            self.failed = True
 
 
-def _looks_like_text_xml(raw: bytes) -> bool:
-    head = raw[:64].lstrip()
-    return head.startswith((b"<", b"\xef\xbb\xbf<", b"\xff\xfe<\x00", b"\xfe\xff\x00<"))
+def lenient_manifest(raw: bytes) -> etree._Element | None:
+    """androguard's reading of binary XML that Android itself refuses (the manifest stage reads
+    every manifest the platform accepts with its own reader, ``manifest.axml``): the elements
+    it could read, or None."""
+    root = _TolerantPrinter(raw).root
+    return root if root is not None and isinstance(root.tag, str) else None
 
 
-def manifest_xml(raw: bytes, path: str) -> etree._Element:
-    """Decode AndroidManifest.xml (binary AXML, or plain text XML) into an lxml element.
+@functools.cache
+def framework_attribute_names() -> dict[int, str]:
+    """Framework attribute resource id -> name (``0x01010003`` -> ``name``), from the SDK's
+    public.xml that androguard ships."""
+    from androguard.core.resources import public
 
-    A broken binary chunk yields the elements read before it; nothing readable raises
-    ``InputError``.
-    """
-    return decode_manifest(raw, path)[0]
-
-
-def decode_manifest(raw: bytes, path: str) -> tuple[etree._Element, bool]:
-    """:func:`manifest_xml`, and whether the binary XML broke off before its end (the elements
-    after the damage are missing)."""
-    if _looks_like_text_xml(raw):
-        try:
-            return etree.fromstring(raw, parser=_SAFE_XML), False
-        except (etree.XMLSyntaxError, ValueError) as exc:
-            raise InputError(path, f"AndroidManifest.xml is not well-formed XML: {exc}") from None
-    printer = _TolerantPrinter(raw)
-    root = printer.root
-    if root is None or not isinstance(root.tag, str):
-        raise InputError(path, "AndroidManifest.xml is not valid binary XML")
-    parser = getattr(printer, "axml", None)
-    try:
-        cut = parser is not None and not parser.is_valid()
-    except Exception:  # a parser left half-built by hostile input
-        cut = True
-    return root, printer.failed or cut
+    table = public.SYSTEM_RESOURCES["attributes"]["inverse"]
+    return {int(rid): str(name) for rid, name in table.items()}
 
 
 # --------------------------------------------------------------------------- resources (ARSC)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 from lxml import etree
 
 from apkaudit.errors import InputError
-from apkaudit.manifest import androguard_adapter as ag
+from apkaudit.manifest.decode import Decoded
+from apkaudit.manifest.decode import decode as decode_bytes
 from apkaudit.manifest.parse import parse_manifest
-from apkaudit.manifest.protoxml import ProtoError, looks_like_proto_manifest, proto_manifest
 from apkaudit.model import BlindSpot, BlindSpotKind, Certificate, ManifestFacts
 
 
@@ -70,12 +70,8 @@ def app_manifest(
 def decode(raw: bytes, fmt: str, path: str) -> tuple[etree._Element, bool]:
     """A manifest as an lxml tree (binary/text XML, or an .aab's protobuf) and whether its
     binary XML broke off part-way."""
-    if fmt == "proto" or looks_like_proto_manifest(raw):
-        try:
-            return proto_manifest(raw), False
-        except ProtoError as exc:
-            raise InputError(path, f"AndroidManifest.xml (protobuf) is unreadable: {exc}") from None
-    return ag.decode_manifest(raw, path)
+    got: Decoded = decode_bytes(raw, path, fmt=fmt)
+    return got.xml, got.damaged
 
 
 def merge(base: ManifestFacts, other: ManifestFacts) -> ManifestFacts:

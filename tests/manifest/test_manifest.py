@@ -17,6 +17,7 @@ from conftest import require_real
 
 from apkaudit.errors import InputError
 from apkaudit.manifest import androguard_adapter as adapter
+from apkaudit.manifest.decode import manifest_xml
 from apkaudit.manifest.parse import parse_manifest
 from apkaudit.model import Component, ManifestFacts
 
@@ -41,7 +42,7 @@ def facts(name: str) -> ManifestFacts:
     raw, arsc = entries(name)
     path = str(real_apk(name))
     return parse_manifest(
-        adapter.manifest_xml(raw, path), arsc=arsc, certificates=adapter.certificates(path)
+        manifest_xml(raw, path), arsc=arsc, certificates=adapter.certificates(path)
     )
 
 
@@ -70,7 +71,7 @@ def test_ahmyth_harvester_permissions_are_dangerous():
 @pytest.mark.real
 def test_label_resource_reference_is_resolved():
     raw, arsc = entries("harvester-ahmyth.apk")
-    root = adapter.manifest_xml(raw, "ahmyth")
+    root = manifest_xml(raw, "ahmyth")
     app = root.find("application")
     assert app.get(f"{{{adapter.ANDROID_NS}}}label") == "@7F060000"
     assert adapter.resolve_label("@7F060000", arsc) == "AhMyth"
@@ -268,7 +269,7 @@ HAND_MANIFEST = b"""<?xml version="1.0" encoding="utf-8"?>
 
 
 def hand_facts(text: bytes = HAND_MANIFEST) -> ManifestFacts:
-    return parse_manifest(adapter.manifest_xml(text, "hand.xml"))
+    return parse_manifest(manifest_xml(text, "hand.xml"))
 
 
 def test_hand_manifest_identity_and_flags():
@@ -373,7 +374,7 @@ def test_text_manifest_entities_are_not_resolved(tmp_path):
 @pytest.mark.parametrize("raw", [b"", b"\x03\x00", b"\x03\x00\x08\x00" + b"\xff" * 64, b"<man"])
 def test_garbage_manifest_is_an_input_error(raw):
     with pytest.raises(InputError) as info:
-        adapter.manifest_xml(raw, "bad.apk")
+        manifest_xml(raw, "bad.apk")
     assert info.value.path == "bad.apk"
     assert "\n" not in str(info.value)
 
@@ -383,7 +384,7 @@ def test_truncated_binary_manifest_gives_partial_facts_or_input_error():
     raw, _ = entries("legit-smssync.apk")
     for cut in range(0, len(raw), 97):
         try:
-            root = adapter.manifest_xml(raw[:cut], "cut.apk")
+            root = manifest_xml(raw[:cut], "cut.apk")
         except InputError:
             continue
         m = parse_manifest(root)  # must not raise
@@ -401,6 +402,6 @@ def test_androguard_stays_silent_on_corrupt_resources(capfd):
     adapter.certificates(str(real_apk("malformed-truncated.apk")))
     for cut in (100, 1000, 3000):
         with contextlib.suppress(InputError):
-            adapter.manifest_xml(raw[:cut], "cut.apk")
+            manifest_xml(raw[:cut], "cut.apk")
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")
