@@ -14,12 +14,14 @@ from functools import cached_property
 from apkaudit.code.catalogue import Catalogue, WatchedItem
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.disasm import excerpt
+from apkaudit.code.dex.handles import CONST_METHOD_HANDLE, INVOKE_CUSTOM_OPS, site_targets
 from apkaudit.code.dex.reader import ClassDef, Code, DexFile, MethodRef
 from apkaudit.errors import DexFormatError
 from apkaudit.limits import NO_DEADLINE, Deadline
 from apkaudit.model import BlindSpot, BlindSpotKind, CodeIndex, CodeLocation, CodeRef, RefKind
 
 _FIELD_READS = O.SGET_OPS | O.IGET_OPS
+_HANDLE_OPS = INVOKE_CUSTOM_OPS | {CONST_METHOD_HANDLE}
 
 
 @dataclass(frozen=True)
@@ -134,8 +136,17 @@ def _resolve(dex: DexFile, catalogue: Catalogue) -> _Watch:
 
 
 def _matches(dex: DexFile, w: _Watch, code: Code) -> Iterator[tuple[int, WatchedItem, str]]:
+    handles, sites = dex.handle_targets
     for insn in code.insns:
         if insn.idx is None:
+            continue
+        if insn.op in _HANDLE_OPS:  # a call through a method handle or call site
+            for midx in site_targets(insn.op, insn.idx, handles, sites):
+                items = w.methods.get(midx)
+                if items:
+                    target = dex.method_ref(midx).descriptor
+                    for item in items:
+                        yield insn.offset, item, target
             continue
         pool = O.POOLS[insn.op]
         if pool == O.METHOD and insn.op in O.INVOKE_OPS:

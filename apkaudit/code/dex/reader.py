@@ -17,6 +17,12 @@ from functools import cached_property
 
 from apkaudit.code.dex.code_items import Code, DexCode, EncodedMethod, TryBlock
 from apkaudit.code.dex.decode import Insn, decode, switch_targets
+from apkaudit.code.dex.handles import (
+    call_site_targets,
+    find_site_operands,
+    method_handle_targets,
+    site_targets,
+)
 from apkaudit.code.dex.primitives import ByteBudget, guarded
 from apkaudit.code.dex.tables import NO_INDEX, ClassDef, FieldRef, MethodRef, split_params
 from apkaudit.errors import DexFormatError
@@ -80,11 +86,40 @@ class DexFile(DexCode):
         return index
 
     def invokers(self, method_ids: Iterable[int]) -> set[int]:
-        """Candidate methods (defined here) that invoke any of ``method_ids``."""
-        index = self._invoke_index
+        """Candidate methods (defined here) that invoke any of ``method_ids``, directly or
+        through a method handle or call site."""
+        index, through = self._invoke_index, self._handle_invokers
         out: set[int] = set()
         for i in method_ids:
             out.update(index.get(i, ()))
+            out.update(through.get(i, ()))
+        return out
+
+    @cached_property
+    def handle_targets(self) -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
+        """(method handle -> method id, call site -> method ids): see :mod:`.handles`."""
+        return self._read_handles()
+
+    @guarded
+    def _read_handles(self) -> tuple[dict[int, int], dict[int, tuple[int, ...]]]:
+        handles = method_handle_targets(self)
+        return handles, call_site_targets(self, handles)
+
+    @cached_property
+    def _handle_invokers(self) -> dict[int, set[int]]:
+        """method id -> methods holding a const-method-handle or invoke-custom that calls it
+        (empty, at no cost, for the dex files without method handles: nearly all)."""
+        handles, sites = self.handle_targets
+        out: dict[int, set[int]] = {}
+        starts, ends, _ = self._code_spans
+        if not (handles or sites) or not len(starts):
+            return out
+        for pos, op, idx in find_site_operands(self.data, starts[0], max(ends)):
+            em = self.method_at(pos)
+            if em is None:
+                continue
+            for target in site_targets(op, idx, handles, sites):
+                out.setdefault(target, set()).add(em.method_idx)
         return out
 
     # ------------------------------------------------------------------ reference search
