@@ -286,4 +286,3 @@ def test_uncalled_sdk_loop_is_at_most_possible(audit) -> None:
     (chain,) = chains(result, "contacts_to_sms_destination")
     assert chain.reachable is False and chain.origin == "sdk:Cordova SMS plugin"
     assert result.verdicts.bulk_sms_to_contacts is P
-    assert "SMS010" not in {f.rule_id for f in result.findings}
