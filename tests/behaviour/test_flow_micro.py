@@ -43,6 +43,10 @@ VERDICTS = {
     "flow-object-sensitivity-neg": BULK_NEG,
     "flow-loop-via-field": BULK,
     "flow-loop-via-field-neg": BULK_NEG,
+    "flow-loop-via-icc": BULK,
+    "flow-loop-via-icc-neg": BULK_NEG,
+    "flow-loop-via-static": BULK,
+    "flow-loop-via-static-neg": BULK_NEG,
     "flow-icc": UPLOAD,
     "flow-icc-neg": UPLOAD_NEG,
     "flow-icc-implicit": UPLOAD,
@@ -142,6 +146,24 @@ CHAINS = {
         loop="a cursor over the contact list",
         stage=Stage.LOOP,
     ),
+    # 6 (variants). The loop carried by a value handed on once per iteration: an Intent extra
+    # to a Service that texts it, a static field a helper texts.
+    "flow-loop-via-icc": Expect(
+        "contacts_to_sms_destination",
+        (("source", "MainActivity.blast", 0x14), ("source", "MainActivity.blast", 0x38)),
+        ("sink", "SendService.onStartCommand", 0x1E),
+        via=(("call", "MainActivity.blast", 0x58),),
+        loop="a cursor over the contact list",
+        stage=Stage.LOOP,
+    ),
+    "flow-loop-via-static": Expect(
+        "contacts_to_sms_destination",
+        (("source", "MainActivity.blast", 0x14), ("source", "MainActivity.blast", 0x38)),
+        ("sink", "Notifier.notifyCurrent", 0x16),
+        via=(("transform", "Notifier.notifyCurrent", 0x0),),
+        loop="a cursor over the contact list",
+        stage=Stage.LOOP,
+    ),
     # 9. ICC1: an explicit Intent to a Service, an implicit one to an Activity (getIntent()).
     "flow-icc": Expect(
         "contacts_to_network",
@@ -197,13 +219,16 @@ PENDING = {
         "flow-field-container", "flow-field-container-static", "flow-field-container-map",
         "flow-field-container-sb", "flow-object-sensitivity", "flow-object-sensitivity-neg",
         "flow-loop-via-field", "flow-loop-via-field-neg", "flow-icc", "flow-icc-implicit",
+        "flow-loop-via-icc", "flow-loop-via-icc-neg", "flow-loop-via-static",
+        "flow-loop-via-static-neg",
         "flow-icc-sms-receiver", "flow-sdk-loop-neg", "flow-picked-contact-neg",
     },
     "chains": {
         "flow-async-progress", "flow-async-postexecute", "flow-handler-message",
         "flow-handler-bundle", "flow-field-container", "flow-field-container-static",
         "flow-field-container-map", "flow-field-container-sb", "flow-object-sensitivity",
-        "flow-loop-via-field", "flow-icc", "flow-icc-implicit",
+        "flow-loop-via-field", "flow-icc", "flow-icc-implicit", "flow-loop-via-icc",
+        "flow-loop-via-static",
     },
     "absent": {"flow-object-sensitivity-neg"},
 }  # fmt: skip

@@ -91,6 +91,10 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-icc-sms-receiver": (SMS, RBI),
     "flow-icc-sms-receiver-neg": (SMS, RBI),  # RECEIVE_SMS declared
     "flow-loop-via-field": (CONTACTS | SMS, RBI),
+    "flow-loop-via-icc": (CONTACTS | SMS, RBI),
+    "flow-loop-via-icc-neg": (CONTACTS | SMS, RBI),
+    "flow-loop-via-static": (CONTACTS | SMS, RBI),
+    "flow-loop-via-static-neg": (CONTACTS | SMS, RBI),
     "flow-loop-via-field-neg": (CONTACTS | SMS, RBI),
     "flow-object-sensitivity": (CONTACTS | SMS, RBI),
     "flow-object-sensitivity-neg": (CONTACTS | SMS, RBI),
