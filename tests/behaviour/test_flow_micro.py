@@ -219,7 +219,7 @@ PENDING = {
         "flow-field-container", "flow-field-container-static", "flow-field-container-map",
         "flow-field-container-sb", "flow-object-sensitivity", "flow-object-sensitivity-neg",
         "flow-loop-via-field", "flow-loop-via-field-neg", "flow-icc", "flow-icc-implicit",
-        "flow-loop-via-icc", "flow-loop-via-icc-neg", "flow-loop-via-static",
+        "flow-loop-via-icc", "flow-loop-via-static",
         "flow-loop-via-static-neg",
         "flow-icc-sms-receiver", "flow-sdk-loop-neg", "flow-picked-contact-neg",
     },
