@@ -47,6 +47,8 @@ VERDICTS = {
     "flow-loop-via-icc-neg": BULK_NEG,
     "flow-loop-via-static": BULK,
     "flow-loop-via-static-neg": BULK_NEG,
+    "flow-lifecycle-field": BULK,
+    "flow-lifecycle-field-neg": BULK_NEG,
     "flow-icc": UPLOAD,
     "flow-icc-neg": UPLOAD_NEG,
     "flow-icc-implicit": UPLOAD,
@@ -162,6 +164,16 @@ CHAINS = {
         ("sink", "Notifier.notifyCurrent", 0x16),
         via=(("transform", "Notifier.notifyCurrent", 0x0),),
         loop="a cursor over the contact list",
+        stage=Stage.LOOP,
+    ),
+    # Lifecycle: onCreate stores the numbers in a field of the activity, onResume texts them
+    # (no app code calls either: the field store, not a call site, links them).
+    "flow-lifecycle-field": Expect(
+        "contacts_to_sms_destination",
+        (("source", "ContactRepo.load", 0x1E), ("source", "ContactRepo.load", 0x42)),
+        ("sink", "MainActivity.onResume", 0x3C),
+        via=(("transform", "MainActivity.onResume", 0x6),),
+        loop="an iterator over the contact list",
         stage=Stage.LOOP,
     ),
     # 9. ICC1: an explicit Intent to a Service, an implicit one to an Activity (getIntent()).

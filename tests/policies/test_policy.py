@@ -90,6 +90,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-icc-neg": (CONTACTS, RBI),
     "flow-icc-sms-receiver": (SMS, RBI),
     "flow-icc-sms-receiver-neg": (SMS, RBI),  # RECEIVE_SMS declared
+    "flow-lifecycle-field": (CONTACTS | SMS, RBI),
+    "flow-lifecycle-field-neg": (CONTACTS | SMS, RBI),
     "flow-loop-via-field": (CONTACTS | SMS, RBI),
     "flow-loop-via-icc": (CONTACTS | SMS, RBI),
     "flow-loop-via-icc-neg": (CONTACTS | SMS, RBI),
