@@ -14,7 +14,7 @@ from apkaudit.behaviour.interproc import MAX_FLOW_COST, analyse_flows
 from apkaudit.behaviour.kinds import Provider
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import compute_reachability
-from apkaudit.behaviour.verdicts import derive_verdicts
+from apkaudit.behaviour.verdicts import SMS_ACTIONS, derive_verdicts
 from apkaudit.facts import AppFacts
 from apkaudit.limits import NO_DEADLINE, Deadline
 from apkaudit.model import (
@@ -52,7 +52,10 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         methods.update((h.location.class_name, h.location.method) for h in chain.hops)
     reach = compute_reachability(program.dex, methods, entry_classes(facts)) if methods else {}
     chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
-    verdicts = derive_verdicts(facts, chains, reach, flows.classified, flow_analysed=True)
+    sms_rx = frozenset().union(*(flows.receivers.get(a, frozenset()) for a in SMS_ACTIONS))
+    verdicts = derive_verdicts(
+        facts, chains, reach, flows.classified, flow_analysed=True, sms_receivers=sms_rx
+    )
     notes = []
     unresolved = sum(1 for p in flows.queries.values() if p is Provider.UNRESOLVED)
     if unresolved:

@@ -96,19 +96,6 @@ MUTATOR_PREFIXES = (
     "update",
     "<init>",
 )
-ASYNC_TASK = "Landroid/os/AsyncTask;"
-
-RUNNABLE_SINKS = {  # (method name) -> index of the Runnable/Callable argument
-    "post": 1,
-    "postDelayed": 1,
-    "postAtTime": 1,
-    "runOnUiThread": 1,
-    "execute": 1,
-    "submit": 1,
-    "schedule": 1,
-    "scheduleAtFixedRate": 1,
-    "scheduleWithFixedDelay": 1,
-}
 
 
 def cls_short(desc: str) -> str:

@@ -6,8 +6,10 @@ from collections.abc import Iterable, Mapping
 
 from apkaudit.behaviour.context import SinkEvent
 from apkaudit.behaviour.kinds import ChainKind, LabelKind, Sink, Source
+from apkaudit.behaviour.models.providers import PICKED_QUERY
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.values import Label, Step
+from apkaudit.behaviour.verdicts import PICKED
 from apkaudit.code.dex.disasm import excerpt
 from apkaudit.model import Chain, CodeLocation, Stage
 from apkaudit.model import Hop as ChainHop
@@ -62,13 +64,16 @@ def build_chains(
         hops = tuple(_to_hop(program, h) for h in _dedupe(raw))
         if ev.sink is Sink.JS_BRIDGE:
             hops = _name_bridge(bridges, hops)
-        loop_sink = ev.sink is Sink.SMS_DESTINATION and ev.in_loop
+        # Bulk needs a loop driven by the data itself (a cursor or a list of the contacts).
+        loop_sink = ev.sink is Sink.SMS_DESTINATION and ev.in_loop and label.kind in ev.loop_kinds
         stage = Stage.REFERENCED if assumed else (Stage.LOOP if loop_sink else Stage.DATAFLOW)
         origins = {origin_of(h.location.class_name) for h in hops}
         origin = "app" if "app" in origins else sorted(origins)[0]
         notes: tuple[str, ...] = ()
         if assumed:
             notes = ("one step passes through an app method outside the analysed neighbourhood",)
+        if label.kind is LabelKind.CONTACTS and PICKED_QUERY in label.path[0].description:
+            notes = (*notes, PICKED)
         chain = Chain(
             kind, Source(label.kind), ev.sink, hops, ev.in_loop, ev.loop, stage, None, origin, notes
         )

@@ -7,14 +7,16 @@ field store, and where events, queries and bridges are recorded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from apkaudit.behaviour.kinds import LabelKind, Provider, Sink
-from apkaudit.behaviour.values import BLANK, Label, Step, StepCache, Value
-from apkaudit.code.dex.reader import MethodRef
+from apkaudit.behaviour.kinds import HopRole, LabelKind, Provider, Sink
+from apkaudit.behaviour.values import BLANK, Label, Obj, Step, StepCache, Value
+from apkaudit.code.dex.reader import Insn, MethodRef
 
 MethodKey = tuple[str, str]
+ParamPath = tuple[int, tuple[str, ...]]  # (parameter, access path below it)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -26,22 +28,73 @@ class SinkEvent:
     in_loop: bool
     loop: str  # what drives the loop, in words ("a cursor over the contact list")
     loop_kinds: frozenset[LabelKind] = frozenset()  # the data kinds the loop condition carries
+    # How the loop is driven (loops.FORMS), and the summarised method's parameters that drive
+    # it: a callee's loop over its parameter's list is resolved at each call site.
+    loop_forms: tuple[str, ...] = ()
+    loop_rel: frozenset[ParamPath] = frozenset()
 
 
 @dataclass
 class Summary:
+    """What a method does, in terms of its parameters (labels of kind PARAM, with access
+    paths): what reaches sinks, what goes to global fields, what it stores into its
+    parameters' objects, which parameters' objects escape, and what it returns."""
+
     ret: Value = BLANK
-    param_sinks: dict[int, set[tuple[SinkEvent, bool]]] = field(default_factory=dict)
-    param_fields: dict[int, set[str]] = field(default_factory=dict)
+    # (parameter, access) -> the best event per (sink, last step, in a loop), and whether it
+    # passed through an app method outside the analysis (a bounded set, as for chains)
+    param_sinks: dict[ParamPath, dict[tuple[object, ...], tuple[SinkEvent, bool]]] = field(
+        default_factory=dict
+    )
+    param_fields: dict[ParamPath, set[str]] = field(default_factory=dict)
+    param_writes: dict[ParamPath, Value] = field(default_factory=dict)
+    param_escapes: set[int] = field(default_factory=set)
+
+    def add_sink(self, at: ParamPath, ev: SinkEvent, assumed: bool) -> None:
+        bucket = self.param_sinks.setdefault(at, {})
+        key = (ev.sink, ev.path[-1:], ev.in_loop)
+        old = bucket.get(key)
+        if old is None or _rank(ev, assumed) < _rank(*old):
+            bucket[key] = (ev, assumed)
+
+    def sinks_only(self) -> bool:
+        return self.ret == BLANK and not (
+            self.param_fields or self.param_writes or self.param_escapes
+        )
+
+    def empty(self) -> bool:
+        return self.ret == BLANK and not (
+            self.param_sinks or self.param_fields or self.param_writes or self.param_escapes
+        )
 
     def signature(self) -> tuple[object, ...]:
         """Comparable form, to detect a fixpoint."""
         return (
             self.ret.labels,
+            self.ret.objs,
             self.ret.tags,
-            tuple(sorted((k, frozenset(v)) for k, v in self.param_sinks.items())),
+            tuple(sorted((k, frozenset(v.values())) for k, v in self.param_sinks.items())),
             tuple(sorted((k, frozenset(v)) for k, v in self.param_fields.items())),
+            tuple(sorted((k, v.labels, v.objs) for k, v in self.param_writes.items())),
+            frozenset(self.param_escapes),
         )
+
+
+def _rank(ev: SinkEvent, assumed: bool) -> tuple[object, ...]:
+    """Lower is better, a total order (the event kept never depends on the order found)."""
+    return (assumed, len(ev.path), ev.path, ev.loop_forms, sorted(ev.loop_rel))
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """A framework hand-off found at a call (edges.py): the override the framework runs, its
+    arguments, how the step reads, and the callbacks that receive the override's result."""
+
+    key: MethodKey
+    summary: Summary
+    args: list[Value]
+    desc: str
+    then: tuple[tuple[MethodKey, Summary, str], ...] = ()
 
 
 class FlowContext(Protocol):
@@ -56,9 +109,11 @@ class FlowContext(Protocol):
         self, ref: MethodRef, op: int, args: list[Value]
     ) -> list[tuple[MethodKey, Summary]]: ...
 
-    def async_targets(
-        self, ref: MethodRef, args: list[Value]
-    ) -> list[tuple[MethodKey, Summary, list[Value]]]: ...
+    def handoffs(self, ref: MethodRef, args: list[Value]) -> list[Handoff]: ...
+
+    def record_receiver(self, actions: frozenset[str], classes: frozenset[str]) -> None: ...
+
+    def components_for(self, kinds: tuple[str, ...], action: str) -> set[str]: ...
 
     def is_app_class(self, name: str) -> bool: ...
 
@@ -73,3 +128,41 @@ class FlowContext(Protocol):
     def record_bridge(self, name: str, classes: set[str], step: Step) -> None: ...
 
     def record_reflective_send(self, steps: tuple[Step, ...]) -> None: ...
+
+
+class Frame(Protocol):
+    """One method's analysis as the heap, call-site, container and ICC code see it
+    (flow.MethodFlow implements it)."""
+
+    ctx: FlowContext
+    key: MethodKey
+    is_static: bool
+    summary: Summary
+    heap: dict[Obj, Value]
+    escaped: set[Obj]
+    deref_cache: dict[tuple[object, ...], Value]
+    cells_read: set[object]
+    final: bool
+
+    def step(self, insn: Insn, role: HopRole, desc: str) -> Step: ...
+
+    def sink(
+        self,
+        sink: Sink,
+        labels: frozenset[Label],
+        step: Step,
+        pos: int,
+        inner: SinkEvent | None = None,
+    ) -> None: ...
+
+    def taint_obj(
+        self, objs: Iterable[Obj], labels: frozenset[Label], tags: frozenset[str] = ...
+    ) -> None: ...
+
+    def heap_changed(self, reread: bool = True) -> None: ...
+
+    def summary_write(self, index: int, access: tuple[str, ...], v: Value) -> None: ...
+
+    def write_global(self, fdesc: str, v: Value) -> None: ...
+
+    def per_iteration(self, pos: int, v: Value) -> Value: ...

@@ -14,8 +14,9 @@ from __future__ import annotations
 import heapq
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from apkaudit.behaviour import callsite, containers, heap, icc, loops
 from apkaudit.behaviour.apis import COLLECTION_PUTS, MUTATOR_PREFIXES, TRANSFORMS, cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.cfg import CFG
@@ -26,7 +27,6 @@ from apkaudit.behaviour.values import (
     BLANK,
     EMPTY,
     Label,
-    LabelKind,
     Obj,
     Step,
     Value,
@@ -34,7 +34,7 @@ from apkaudit.behaviour.values import (
     cap,
     extend_all,
     join_all,
-    kinds_of,
+    param_label,
     parts,
 )
 from apkaudit.code.dex import opcodes as O
@@ -51,12 +51,17 @@ class MethodFlow:
     is_static: bool
     param_types: tuple[str, ...]
     entry_labels: dict[int, frozenset[Label]] = field(default_factory=dict)
+    entry_objs: dict[int, frozenset[Obj]] = field(default_factory=dict)  # icc.entry_objs
     summary: Summary = field(default_factory=Summary)
     heap: dict[Obj, Value] = field(default_factory=dict)
     field_objs: dict[str, set[Obj]] = field(default_factory=lambda: defaultdict(set))
     conds: dict[int, Value] = field(default_factory=dict)  # insn position -> tested value
+    escaped: set[Obj] = field(default_factory=set)  # objects of ours that left the method
+    deref_cache: dict[tuple[object, ...], Value] = field(default_factory=dict)  # heap.deref
+    cells_read: set[object] = field(default_factory=set)  # heap cells read (heap._join)
+    _loops: dict[int, loops.LoopInfo] = field(default_factory=dict)  # final pass only
     _heap_changed: bool = False
-    _final: bool = False  # sink events are recorded only once the heap is stable
+    final: bool = False  # sink events are recorded only once the heap is stable
 
     # ------------------------------------------------------------------ driver
 
@@ -70,7 +75,7 @@ class MethodFlow:
             self._pass(entry)
             if not self._heap_changed:
                 break
-        self._final = True  # one more pass with loop conditions and heap complete
+        self.final = True  # one more pass with loop conditions and heap complete
         self._pass(entry)
         self._flush_fields()
         return self.summary
@@ -80,14 +85,15 @@ class MethodFlow:
         r = self.code.registers - self.code.ins
         types = (() if self.is_static else ("L",)) + self.param_types
         for logical, t in enumerate(types):
-            param = Label(kind=LabelKind.PARAM, index=logical)
-            labels = frozenset({param}) | self.entry_labels.get(logical, EMPTY)
-            regs[r] = Value(labels, frozenset({("param", logical)}))
+            labels = frozenset({param_label(logical)}) | self.entry_labels.get(logical, EMPTY)
+            objs = frozenset({("param", logical)}) | self.entry_objs.get(logical, EMPTY)
+            regs[r] = Value(labels, objs)
             r += 2 if t in ("J", "D") else 1
         return regs
 
     def _pass(self, entry: dict[int, Value]) -> None:
         """One worklist run to a fixpoint of the register states, in reverse postorder."""
+        self._loops.clear()  # the loop conditions seen so far change from pass to pass
         blocks = self.cfg.blocks
         rpo = self.cfg.rpo
         states: dict[int, dict[int, Value]] = {0: entry}
@@ -124,6 +130,7 @@ class MethodFlow:
         """A register's value including the taint of the objects it may point to."""
         v = state.get(reg, BLANK)
         if v.objs:
+            self.cells_read.update(v.objs)
             extra = [self.heap[o] for o in v.objs if o in self.heap]
             if extra:
                 labels = cap(v.labels | frozenset().union(*(e.labels for e in extra)))
@@ -139,35 +146,45 @@ class MethodFlow:
             new = Value(cap(old.labels | labels), EMPTY, old.tags | tags)
             if new != old:
                 self.heap[o] = new
-                self._heap_changed = True
+                # An array element may have been read by index (aget, the reflection model).
+                elem = len(o) == 2 and isinstance(o[1], int)
+                self.heap_changed(elem or o in self.cells_read)
+
+    def loop_at(self, pos: int) -> loops.LoopInfo:
+        li = self._loops.get(pos)
+        if li is None:
+            li = self._loops[pos] = loops.loop_info(self.cfg, self.conds, pos)
+        return li
+
+    def per_iteration(self, pos: int, v: Value) -> Value:
+        return loops.per_iteration(self.loop_at(pos), v)
+
+    def heap_changed(self, reread: bool = True) -> None:
+        """The heap changed; ``reread``: a cell already read changed, so another pass."""
+        if reread:
+            self._heap_changed = True
+        if self.deref_cache:
+            self.deref_cache.clear()
+
+    def summary_write(self, index: int, access: tuple[str, ...], v: Value) -> None:
+        """The method stores ``v`` into its parameter ``index``'s object at ``access``. Objects
+        it allocated are not exported (the caller makes a cell for one when it is written to,
+        callsite.store); the parameters' objects are."""
+        objs = frozenset(o for o in v.objs if heap.root(o) is not None)
+        if not v.labels and not objs:
+            return
+        key = (index, access)
+        old = self.summary.param_writes.get(key, BLANK)
+        new = Value(cap(old.labels | v.labels), old.objs | objs, old.tags | v.tags)
+        if new != old:
+            self.summary.param_writes[key] = new
+
+    def write_global(self, fdesc: str, v: Value) -> None:
+        self._write_field(fdesc, v)
 
     def elements(self, array: Value, index: int) -> list[Value]:
         """What the heap holds at ``index`` of the arrays ``array`` may point to."""
         return [self.heap[(o, index)] for o in array.objs if (o, index) in self.heap]
-
-    def loop_info(self, pos: int) -> tuple[bool, str, frozenset[LabelKind]]:
-        loop = self.cfg.loop_at(pos)
-        if loop < 0:
-            return False, "", frozenset()
-        blocks = self.cfg.loop_blocks[loop]
-        drivers: list[str] = []
-        kinds: set[LabelKind] = set()
-        for p, v in self.conds.items():
-            if self.cfg.block_of[p] not in blocks:
-                continue
-            k = kinds_of(v.labels)
-            kinds |= k
-            over = " and ".join(_NOUNS.get(x, x) for x in sorted(k)) or "local data"
-            if "bound:parts" in v.tags:
-                drivers.append("the parts of one message")
-            elif "cond:cursor" in v.tags:
-                drivers.append(f"a cursor over {over}")
-            elif "cond:iterator" in v.tags:
-                drivers.append(f"an iterator over {over}")
-            elif "bound" in v.tags:
-                drivers.append(f"an index bounded by the size of {over}")
-        desc = ", ".join(dict.fromkeys(drivers)) or "a loop"
-        return True, desc, frozenset(kinds)
 
     def sink(
         self,
@@ -177,33 +194,32 @@ class MethodFlow:
         pos: int,
         inner: SinkEvent | None = None,
     ) -> None:
-        if not self._final:
+        if not self.final:
             return
-        in_loop, loop, kinds = self.loop_info(pos)
+        li = self.loop_at(pos)
+        in_loop, loop, kinds, forms, rel = li.in_loop, li.desc, li.kinds, li.forms, li.rel
+        if inner is not None:  # the callee's loop, when the call is not in one of ours
+            if not in_loop:
+                loop, forms = inner.loop, inner.loop_forms
+            in_loop = in_loop or inner.in_loop
+            kinds, rel = kinds | inner.loop_kinds, rel | inner.loop_rel
+        path = (step,) + (inner.path if inner else ())
         for lb in labels:
-            path = (step,) + (inner.path if inner else ())
             ev = SinkEvent(
                 sink=sink,
-                path=path,
-                in_loop=in_loop or (inner.in_loop if inner else False),
-                loop=loop if in_loop else (inner.loop if inner else ""),
-                loop_kinds=kinds | (inner.loop_kinds if inner else frozenset()),
+                path=path if lb.concrete else lb.path + path,
+                in_loop=in_loop,
+                loop=loop,
+                loop_kinds=kinds,
+                loop_forms=forms,
+                loop_rel=rel,
             )
+            if lb.iteration and not in_loop:  # handed on once per iteration of a loop
+                ev = replace(ev, in_loop=True, loop=lb.iteration, loop_kinds=kinds | {lb.kind})
             if lb.concrete:
                 self.ctx.record_event(lb, ev, lb.assumed)
             else:
-                self.summary.param_sinks.setdefault(lb.index, set()).add(
-                    (
-                        SinkEvent(
-                            sink=ev.sink,
-                            path=lb.path + ev.path,
-                            in_loop=ev.in_loop,
-                            loop=ev.loop,
-                            loop_kinds=ev.loop_kinds,
-                        ),
-                        lb.assumed,
-                    )
-                )
+                self.summary.add_sink((lb.index, lb.access), ev, lb.assumed)
 
     def network_sink(self, pos: int, insn: Insn, values: Iterable[Value], desc: str) -> None:
         labels = frozenset().union(*(a.labels for a in values))
@@ -217,7 +233,7 @@ class MethodFlow:
         self.ctx.record_bridge(name, classes, step)
 
     def record_reflective_send(self, steps: tuple[Step, ...]) -> None:
-        if self._final:
+        if self.final:
             self.ctx.record_reflective_send(steps)
 
     def _flush_fields(self) -> None:
@@ -225,12 +241,21 @@ class MethodFlow:
             extra = [self.heap[o] for o in objs if o in self.heap]
             if extra:
                 self._write_field(f, join_all(extra))
+        heap.flush(self)
 
     def _write_field(self, fdesc: str, v: Value) -> None:
+        old = self.ctx.fields.get(fdesc)
+        if (
+            old is not None
+            and v.labels <= old.labels
+            and v.tags <= old.tags
+            and (old.const == v.const or old.const is None)
+        ):
+            return  # nothing new (the common case in later passes)
         concrete = frozenset(lb for lb in v.labels if lb.concrete)
         for lb in v.labels:
             if not lb.concrete:
-                self.summary.param_fields.setdefault(lb.index, set()).add(fdesc)
+                self.summary.param_fields.setdefault((lb.index, lb.access), set()).add(fdesc)
         old = self.ctx.fields.get(fdesc, BLANK)
         new = Value(
             cap(old.labels | concrete),
@@ -242,6 +267,7 @@ class MethodFlow:
             new = Value(new.labels, EMPTY, new.tags, v.const)
         if new != old:
             self.ctx.fields[fdesc] = new
+            self.deref_cache.clear()
 
     # ------------------------------------------------------------------ transfer function
 
@@ -258,7 +284,9 @@ class MethodFlow:
         elif op in O.RETURN_OPS:
             v = self.val(st, regs[0])
             s = self.summary
-            s.ret = s.ret.join(Value(v.labels, EMPTY, v.tags, v.const))
+            rel = frozenset(o for o in v.objs if heap.root(o) is not None)
+            s.ret = s.ret.join(Value(v.labels, rel, v.tags, v.const))
+            heap.escape(self, v.objs - rel)
         elif op in O.CONST_OPS:
             st[regs[0]] = Value(const=insn.lit)
             if op in O.CONST_WIDE_OPS:
@@ -300,6 +328,7 @@ class MethodFlow:
             st[regs[0]] = Value(labels, tags=arr.tags & {"msg_parts"})
         elif op in O.APUT_OPS:
             src = self.val(st, regs[0])
+            heap.escape(self, src.objs)
             arr = st.get(regs[1], BLANK)
             self.taint_obj(arr.objs, src.labels)
             idx = st.get(regs[2], BLANK).const
@@ -309,10 +338,19 @@ class MethodFlow:
             self._field_read(insn, st)
         elif op in O.IPUT_OPS or op in O.SPUT_OPS:
             fdesc = self.dex.field_ref(insn.idx).descriptor
+            raw = st.get(regs[0], BLANK)
             v = self.val(st, regs[0])
-            self._write_field(fdesc, v)
-            for o in st.get(regs[0], BLANK).objs:
-                self.field_objs[fdesc].add(o)
+            v = Value(v.labels, raw.objs, v.tags, v.const)
+            # An object of ours or a parameter's keeps its own cell (heap.py); other objects
+            # and static fields are the global, field-based store.
+            holders = st.get(regs[1], BLANK).objs if op in O.IPUT_OPS else EMPTY
+            if op in O.SPUT_OPS or not heap.write(self, holders, fdesc, v):
+                self._write_field(fdesc, self.per_iteration(pos, v))
+                for o in raw.objs:
+                    self.field_objs[fdesc].add(o)
+                heap.escape(self, raw.objs)
+            elif heap.rooted(holders):
+                self._write_field(fdesc, self.per_iteration(pos, heap.own_data(v)))
         elif op in O.INVOKE_OPS:
             return self._invoke(pos, insn, st)
         elif op in O.IF_OPS:
@@ -334,14 +372,15 @@ class MethodFlow:
         provider = self.ctx.uri_fields.get(f"{fref.class_name}->{fref.name}")
         if provider:
             tags.add("uri:" + provider)
+        step = self.step(insn, HopRole.TRANSFORM, f"read from field {_short_field(fdesc)}")
         if labels:
-            labels = extend_all(
-                labels,
-                self.step(insn, HopRole.TRANSFORM, f"read from field {_short_field(fdesc)}"),
-            )
-        st[insn.regs[0]] = Value(
-            labels, frozenset({("field", fdesc)}), frozenset(tags), stored.const
-        )
+            labels = extend_all(labels, step)
+        objs: frozenset[Obj] = frozenset({("field", fdesc)})
+        if insn.op in O.IGET_OPS:  # the object's own cell, or a parameter-relative label
+            own = heap.read(self, st.get(insn.regs[1], BLANK).objs, fdesc, step)
+            labels = cap(labels | own.labels)
+            objs |= own.objs
+        st[insn.regs[0]] = Value(labels, objs, frozenset(tags), stored.const)
 
     # ------------------------------------------------------------------ calls
 
@@ -367,17 +406,25 @@ class MethodFlow:
         areg = self._args(insn, ref)
         args = [self.val(st, r) for r in areg]
         cls, name = ref.class_name, ref.name
+        call = Call(flow=self, pos=pos, insn=insn, ref=ref, regs=areg, args=args, state=st)
         model = MODELS.get(name)
         if model is not None:
-            call = Call(flow=self, pos=pos, insn=insn, ref=ref, regs=areg, args=args, state=st)
             result = model(call)
             if result is not None:
                 return result
-        # App methods we analysed: apply their summaries.
+        result = icc.model(self, call)
+        if result is None:
+            result = containers.model(self, call)
+        if result is not None:
+            return result
+        # App methods we analysed: apply their summaries; framework hand-offs (edges.py).
         callees = self.ctx.callees(ref, insn.op, args)
-        async_calls = self.ctx.async_targets(ref, args)
-        if callees or async_calls:
-            return self._apply_summaries(pos, insn, args, callees, async_calls)
+        handoffs = self.ctx.handoffs(ref, args)
+        if callees or handoffs:
+            return callsite.apply_all(self, pos, insn, args, callees, handoffs)
+        if not self.ctx.is_app_class(cls):  # a library may keep what it is given
+            for a in args if insn.op in O.STATIC_INVOKES else args[1:]:
+                heap.escape(self, a.objs)
         if self.ctx.retrofit and self.ctx.is_unimplemented_interface(cls):
             self.network_sink(pos, insn, args[1:], f"calls the web API {cls_short(cls)}.{name}")
         assumed = self.ctx.is_app_class(cls)  # an app method outside the analysed neighbourhood
@@ -397,6 +444,7 @@ class MethodFlow:
                 incoming = extend_all(incoming, self.step(insn, HopRole.TRANSFORM, put))
             streams = frozenset().union(*(a.tags & {"net_stream"} for a in args[1:]))
             self.taint_obj(args[0].objs or {("anon", insn.offset)}, incoming, streams)
+            containers.unkeyed(self, args[0].objs, incoming)
         ret = ref.return_type
         if ret == "V":
             return BLANK
@@ -408,53 +456,6 @@ class MethodFlow:
         if args and not static:
             tags = args[0].tags & {"msg_parts", "net_stream"}
         return Value(cap(labels), objs, tags)
-
-    def _apply_summaries(
-        self,
-        pos: int,
-        insn: Insn,
-        args: list[Value],
-        callees: list[tuple[MethodKey, Summary]],
-        async_calls: list[tuple[MethodKey, Summary, list[Value]]],
-    ) -> Value:
-        ret = BLANK
-        calls = [(k, s, args) for k, s in callees] + list(async_calls)
-        for key, summ, cargs in calls:
-            step = self.step(
-                insn, HopRole.CALL, f"calls {cls_short(key[0])}.{key[1].split('(')[0]}"
-            )
-            # Taint the caller's values carried into sinks inside the callee.
-            for i, events in summ.param_sinks.items():
-                if i >= len(cargs):
-                    continue
-                for ev, assumed in events:
-                    labels = cargs[i].labels
-                    if assumed:
-                        labels = assumed_all(labels)
-                    self.sink(ev.sink, labels, step, pos, inner=ev)
-            for i, fields in summ.param_fields.items():
-                if i < len(cargs):
-                    for f in fields:
-                        self._write_field(
-                            f, Value(extend_all(cargs[i].labels, step), EMPTY, cargs[i].tags)
-                        )
-            r = summ.ret
-            labels = frozenset(lb.extend(step) for lb in r.labels if lb.concrete)
-            for lb in r.labels:
-                if not lb.concrete and lb.index < len(cargs):
-                    labels |= frozenset(
-                        x.extend_path(lb.path).extend(step) for x in cargs[lb.index].labels
-                    )
-            ret = ret.join(Value(cap(labels), frozenset({("ret", insn.offset)}), r.tags, r.const))
-        return ret
-
-
-_NOUNS: dict[str, str] = {
-    "contacts": "the contact list",
-    "sms": "SMS messages",
-    "call_log": "the call log",
-    "network": "data from the network",
-}
 
 
 def _short_field(fdesc: str) -> str:

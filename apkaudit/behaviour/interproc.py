@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from apkaudit.behaviour import edges, icc
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.cfg import CFG, build_cfg
 from apkaudit.behaviour.chains import build_chains
-from apkaudit.behaviour.context import SinkEvent, Summary
+from apkaudit.behaviour.context import Handoff, SinkEvent, Summary
 from apkaudit.behaviour.flow import MethodFlow
 from apkaudit.behaviour.kinds import HopRole, Provider, Sink
 from apkaudit.behaviour.neighbourhood import (
@@ -67,6 +68,7 @@ class FlowResult:
     query_uris: dict[Site, str]  # query site -> URI text, when known
     complete: bool  # False when a bound cut the neighbourhood
     oversized: tuple[MethodKey, ...] = ()  # methods over MAX_FLOW_COST, not interpreted
+    receivers: dict[str, frozenset[str]] = field(default_factory=dict)  # action -> registered
 
 
 @dataclass
@@ -87,6 +89,9 @@ class AppFlow:
     bridges: dict[str, tuple[set[str], Step]] = field(default_factory=dict)
     entry_labels: dict[MethodKey, dict[int, frozenset[Label]]] = field(default_factory=dict)
     js_methods: frozenset[MethodKey] = frozenset()
+    filters: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # icc.py
+    components: frozenset[str] = frozenset()
+    dynamic_receivers: dict[str, set[str]] = field(default_factory=dict)
     _cfgs: dict[MethodKey, CFG] = field(default_factory=dict)
     oversized: set[MethodKey] = field(default_factory=set)
     # Incremental fixpoint: what each method's last analysis depended on and produced.
@@ -110,14 +115,46 @@ class AppFlow:
         self._depend(keys)
         return [(k, self.summaries[k]) for k in keys]
 
-    def async_targets(
-        self, ref: MethodRef, args: list[Value]
-    ) -> list[tuple[MethodKey, Summary, list[Value]]]:
+    def handoffs(self, ref: MethodRef, args: list[Value]) -> list[Handoff]:
+        """The framework hand-offs of this call (edges.py), with the override's arguments."""
+        if not edges.edges_for(ref.name):
+            return []
+        found = edges.resolve(
+            self.resolver,
+            ref.class_name,
+            ref.name,
+            ref.param_types,
+            lambda i: args[i].objs if i < len(args) else frozenset(),
+        )
         out = []
-        for key, cargs in self.resolver.async_edges(ref, args):
-            if key in self.summaries:
-                out.append((key, self.summaries[key], cargs))
-        self._depend([k for k, _, _ in out])
+        for edge, key, on in found:
+            summ = self.summaries.get(key)
+            if summ is None:
+                continue
+            cargs = [args[j] if j is not None and j < len(args) else BLANK for j in edge.map(on)]
+            then: list[tuple[MethodKey, Summary, str]] = []
+            for k2 in self.resolver.methods_named(key[0], edge.then) if edge.then else ():
+                if k2 in self.summaries:
+                    then.append((k2, self.summaries[k2], f"hands the result to {_short(k2)}"))
+            desc = edge.desc.format(
+                target=_short(key), call=ref.name, owner=cls_short(ref.class_name)
+            )
+            out.append(Handoff(key, summ, cargs, desc, tuple(then)))
+        self._depend([h.key for h in out] + [k for h in out for k, _, _ in h.then])
+        return out
+
+    def record_receiver(self, actions: frozenset[str], classes: frozenset[str]) -> None:
+        for a in actions:
+            self.dynamic_receivers.setdefault(a, set()).update(classes)
+
+    def components_for(self, kinds: tuple[str, ...], action: str) -> set[str]:
+        """The app's components of ``kinds`` whose filters (manifest or registered at run
+        time) take ``action``."""
+        out: set[str] = set()
+        for k in kinds:
+            out |= self.filters.get(("activity" if k == "activity-alias" else k, action), set())
+        if "receiver" in kinds:
+            out |= self.dynamic_receivers.get(action, set())
         return out
 
     def _depend(self, keys: list[MethodKey]) -> None:
@@ -193,6 +230,7 @@ class AppFlow:
             is_static=static,
             param_types=ref.param_types,
             entry_labels=self.entry_labels.get(key, {}),
+            entry_objs=icc.entry_objs(key, self.components),
         )
         self.current = key
         self.deps[key] = (set(), set())
@@ -228,6 +266,10 @@ class AppFlow:
         for lb in summary.ret.labels:
             if lb.concrete and lb.kind is not LabelKind.NETWORK:
                 self.record_event(lb, event, lb.assumed)
+
+
+def _short(key: MethodKey) -> str:
+    return f"{cls_short(key[0])}.{key[1].split('(')[0]}"
 
 
 def _event_rank(ev: Event) -> tuple[object, ...]:
@@ -272,6 +314,8 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
 def analyse_flows(facts: AppFacts, program: Program, deadline: Deadline) -> FlowResult:
     resolver = Resolver(program.dex, program.attributor, Hierarchy.of(program.dex))
     flow = AppFlow(facts=facts, program=program, deadline=deadline, resolver=resolver)
+    flow.filters = icc.targets_by_action(facts.manifest)
+    flow.components = icc.component_classes(facts.manifest)
     cat = program.catalogue
     for item in cat.items:
         if item.kind != "field":
@@ -310,8 +354,13 @@ def analyse_flows(facts: AppFacts, program: Program, deadline: Deadline) -> Flow
     # Phase 1: classify every provider query (its method and the helpers it calls for the Uri).
     queries = query_methods(facts)
     if queries:
-        phase1 = sorted(queries | {c for k in queries for c in callees_of(resolver, k)})
-        _fixpoint(flow, phase1, rounds=2)
+        phase1 = queries | {c for k in queries for c in callees_of(resolver, k)}
+        # The query of an activity result's Intent: the methods of its class that may have
+        # asked the user to pick a contact (icc.PICKED_CONTACT).
+        for cls, sig in queries:
+            if sig == icc.RESULT:
+                phase1 |= set(resolver.class_methods(cls))
+        _fixpoint(flow, sorted(phase1), rounds=2)
     data_sources = any(p in PERSONAL for p in flow.queries.values())
     data_sources = data_sources or bool(facts.refs_tagged("sms_intercept")) or bool(js)
     # Phase 2: whole-app flow over a bounded neighbourhood, only if a flow is possible.
@@ -335,4 +384,5 @@ def analyse_flows(facts: AppFacts, program: Program, deadline: Deadline) -> Flow
         query_uris=dict(flow.query_uris),
         complete=complete,
         oversized=tuple(sorted(flow.oversized)),
+        receivers={a: frozenset(c) for a, c in sorted(flow.dynamic_receivers.items())},
     )

@@ -2,15 +2,17 @@
 
 Seeds are methods where a flow can start or end (from the code index), JavaScript-bridge
 methods and network callbacks; the neighbourhood adds callers and callees to a bounded depth,
-the framework's hidden edges (AsyncTask, Thread, Executor, Handler), and the writers of app
-fields that the selected methods read.
+the framework's hand-offs (edges.py: the overrides a call makes the framework run, and the
+methods that create the objects of selected overrides), and the writers of app fields that
+the selected methods read.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from apkaudit.behaviour.apis import RUNNABLE_SINKS, cls_short
+from apkaudit.behaviour import edges
+from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.kinds import HopRole, LabelKind
 from apkaudit.behaviour.reachability import find_callers
 from apkaudit.behaviour.resolve import Resolver
@@ -116,7 +118,9 @@ def callback_entries(
     return out
 
 
-def callees_of(calls: Resolver, key: MethodKey) -> set[MethodKey]:
+def callees_of(calls: Resolver, key: MethodKey, edges_only: bool = False) -> set[MethodKey]:
+    """The app methods ``key`` may call, and the overrides its hand-offs run (only those
+    with ``edges_only``)."""
     found = calls.dex.defined_method(*key)
     if found is None:
         return set()
@@ -125,25 +129,29 @@ def callees_of(calls: Resolver, key: MethodKey) -> set[MethodKey]:
     if code is None:
         return set()
     out: set[MethodKey] = set()
-    allocated: set[str] = set()
+    allocated = frozenset(
+        ("new", 0, dex.type_name(i.idx))
+        for i in code.insns
+        if i.op == O.NEW_INSTANCE and i.idx is not None  # format 21c: always set
+    )
     for insn in code.insns:
-        if insn.op == O.NEW_INSTANCE:
-            assert insn.idx is not None  # format 21c: the decoder always sets the index
-            allocated.add(dex.type_name(insn.idx))
         if insn.op not in O.INVOKE_OPS:
             continue
         ref = dex.method_ref(insn.idx)
-        if calls.is_app_class(ref.class_name):
+        if not edges_only and calls.is_app_class(ref.class_name):
             out.update(calls.targets(ref, insn.op, []))
-        if (
-            ref.name in ("execute", "executeOnExecutor")
-            or ref.name in RUNNABLE_SINKS
-            or (ref.name == "<init>" and ref.class_name == "Ljava/lang/Thread;")
-        ):
-            for cls in allocated | {ref.class_name}:
-                if cls in calls.dex.classes:
-                    for name in ("doInBackground", "run", "call"):
-                        out.update(calls.named(cls, name))
+        if edges.edges_for(ref.name):  # framework hand-offs: the overrides they run
+            found = edges.resolve(
+                calls, ref.class_name, ref.name, ref.param_types, lambda _i: allocated
+            )
+            for edge, key, _on in found:
+                # An override that gets only its own object (a Runnable's run) is selected
+                # when it reads or sends data itself (a seed); one the call hands data to is
+                # selected here.
+                if edge.carries_data:
+                    out.add(key)
+                if edge.then:
+                    out.update(calls.methods_named(key[0], edge.then))
     return out
 
 
@@ -182,6 +190,24 @@ def _field_writers(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:
     return out
 
 
+def _handoff_creators(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:
+    """For selected overrides the framework runs after a hand-off (doInBackground, run,
+    handleMessage, onReceive ...), the methods that create their objects: the hand-off is made
+    where the task, runnable or handler is built (the rule reachability uses too)."""
+    targets = edges.target_names()
+    classes = {cls for cls, sig in methods if sig.split("(")[0] in targets}
+    refs = {(c, sig) for c in classes for sig in _constructors(calls, c)}
+    found = find_callers(calls.dex, refs) if refs else {}
+    return {caller for callers in found.values() for caller in callers}
+
+
+def _constructors(calls: Resolver, cls: str) -> list[str]:
+    hit = calls.dex.classes.get(cls)
+    if hit is None:
+        return []
+    return [r.signature for _, r in hit[0].methods_of(cls) if r.name == "<init>"]
+
+
 def select_methods(calls: Resolver, seeds: set[MethodKey]) -> tuple[list[MethodKey], bool]:
     def keep(keys: set[MethodKey]) -> set[MethodKey]:
         return {k for k in keys if calls.is_app_class(k[0]) and calls.dex.defined_method(*k)}
@@ -207,6 +233,11 @@ def select_methods(calls: Resolver, seeds: set[MethodKey]) -> tuple[list[MethodK
         nxt = keep(nxt) - selected
         selected |= nxt
         frontier = nxt
+    creators = keep(_handoff_creators(calls, selected)) - selected
+    selected |= creators
+    for k in creators:  # the objects they build (constructors) and hand off (edge targets)
+        selected |= keep({c for c in callees_of(calls, k) if c[1].startswith("<init>")})
+        selected |= keep(callees_of(calls, k, edges_only=True))
     writers = keep(_field_writers(calls, selected)) - selected
     selected |= writers
     for k in writers:

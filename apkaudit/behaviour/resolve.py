@@ -1,18 +1,17 @@
-"""Which app methods a call can run: class-hierarchy resolution and the framework's edges.
+"""Which app methods a call can run: class-hierarchy resolution.
 
 A call resolves to app methods only (an SDK whose category is modelled at its API, see
 OPAQUE_CATEGORIES, is not followed into). Virtual calls go to every override below the named
-class unless the receiver's allocation site names its class; AsyncTask.execute, Thread,
-Executor and Handler calls also reach the task's doInBackground or the Runnable's run.
+class unless the receiver's allocation site names its class. The framework's hand-offs
+(AsyncTask, Handler, Runnable ...) are resolved from the table in edges.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from apkaudit.behaviour.apis import ASYNC_TASK, RUNNABLE_SINKS
 from apkaudit.behaviour.reachability import Hierarchy
-from apkaudit.behaviour.values import BLANK, Value, new_classes
+from apkaudit.behaviour.values import Value, new_classes
 from apkaudit.code.attribution import Attributor
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import MethodRef
@@ -81,37 +80,22 @@ class Resolver:
         found = sorted(k for k in keys if k)
         return found if len(found) <= MAX_FANOUT else []
 
-    def async_edges(self, ref: MethodRef, args: list[Value]) -> list[tuple[MethodKey, list[Value]]]:
-        name = ref.name
-        out: list[tuple[MethodKey, list[Value]]] = []
-        if name in ("execute", "executeOnExecutor") and args:
-            params = (
-                args[2]
-                if name == "executeOnExecutor" and len(args) > 2
-                else (args[1] if len(args) > 1 else BLANK)
-            )
-            for cls in self.classes_of(args[0], ref.class_name):
-                if ASYNC_TASK in self.hier.ancestors(cls):
-                    for key in self.named(cls, "doInBackground"):
-                        out.append((key, [args[0], params]))
-        runnable = None
-        if name == "<init>" and ref.class_name == "Ljava/lang/Thread;":
-            runnable = next((a for a in args[1:] if a.objs), None)
-        elif name in RUNNABLE_SINKS and len(args) > RUNNABLE_SINKS[name]:
-            runnable = args[RUNNABLE_SINKS[name]]
-        if runnable is not None:
-            for cls in self.classes_of(runnable, None):
-                for sig in ("run()V", "call()Ljava/lang/Object;"):
-                    k = self.resolve(cls, sig)
-                    if k:
-                        out.append((k, [runnable]))
-        return out
+    def methods_named(self, cls: str, name: str) -> list[MethodKey]:
+        """Methods called ``name`` that an object of ``cls`` runs (its own, else inherited)."""
+        for c in (cls, *self.hier.ancestors(cls)):
+            if not self.is_app_class(c):
+                continue
+            found = self.named(c, name)
+            if found:
+                return found
+        return []
 
-    def classes_of(self, v: Value, static_type: str | None) -> set[str]:
-        classes = new_classes(v.objs) & set(self.dex.classes)
-        if not classes and static_type and static_type in self.dex.classes:
-            classes = {static_type}
-        return classes
+    def class_methods(self, cls: str) -> list[MethodKey]:
+        hit = self.dex.classes.get(cls)
+        if not hit:
+            return []
+        dex = hit[0]
+        return [(cls, r.signature) for i, r in dex.methods_of(cls) if i in dex.defined_methods]
 
     def named(self, cls: str, name: str) -> list[MethodKey]:
         hit = self.dex.classes.get(cls)

@@ -10,7 +10,7 @@ Everything is bounded: label sets per kind and path lengths are capped.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import cast
 
 from apkaudit.behaviour.kinds import HopRole, LabelKind, Provider
@@ -93,6 +93,13 @@ class Label:
     index: int = -1  # parameter index for kind PARAM
     path: tuple[Step, ...] = ()
     assumed: bool = False  # passed through an app method we could not analyse
+    # For kind PARAM: the access path below the parameter this label stands for: field
+    # descriptors, and "k:KEY" for the entry KEY of a Bundle, Intent, map or JSON object
+    # (heap.py). Empty: the parameter's own value.
+    access: tuple[str, ...] = ()
+    # The loop (in words) in which this value was handed on once per iteration, to a field,
+    # an Intent or a message read elsewhere: a sink it reaches runs once per iteration too.
+    iteration: str = ""
 
     def extend(self, step: Step) -> Label:
         # Idempotent: a step already on the path is not added again. This keeps the lattice
@@ -102,22 +109,55 @@ class Label:
         path = self.path
         if len(path) >= MAX_PATH:
             path = path[:4] + path[-(MAX_PATH - 6) :]
-        return Label(kind=self.kind, index=self.index, path=(*path, step), assumed=self.assumed)
+        return Label(
+            kind=self.kind,
+            index=self.index,
+            path=(*path, step),
+            assumed=self.assumed,
+            access=self.access,
+            iteration=self.iteration,
+        )
 
     def extend_path(self, steps: tuple[Step, ...], assumed: bool = False) -> Label:
+        """``extend`` by each step in turn, in one pass (callee paths meet at every call)."""
         out = self
-        for h in steps:
-            out = out.extend(h)
+        if steps:
+            path = list(self.path)
+            seen = set(path)
+            for h in steps:
+                if h in seen:
+                    continue
+                if len(path) >= MAX_PATH:
+                    path = path[:4] + path[-(MAX_PATH - 6) :]
+                    seen = set(path)
+                path.append(h)
+                seen.add(h)
+            out = Label(
+                kind=self.kind,
+                index=self.index,
+                path=tuple(path),
+                assumed=self.assumed,
+                access=self.access,
+                iteration=self.iteration,
+            )
         if assumed and not out.assumed:
             out = out.as_assumed()
         return out
 
     def as_assumed(self) -> Label:
-        return Label(kind=self.kind, index=self.index, path=self.path, assumed=True)
+        return replace(self, assumed=True)
+
+    def per_iteration(self, loop: str) -> Label:
+        return self if self.iteration else replace(self, iteration=loop)
 
     @property
     def concrete(self) -> bool:
         return self.kind is not _PARAM
+
+
+def param_label(index: int, access: tuple[str, ...] = ()) -> Label:
+    """A label for parameter ``index`` (at ``access`` below it) of the method being analysed."""
+    return Label(kind=LabelKind.PARAM, index=index, access=access)
 
 
 def source(kind: LabelKind, step: Step) -> Label:
@@ -132,9 +172,9 @@ def cap(labels: frozenset[Label]) -> frozenset[Label]:
     """Keep at most a few labels per (kind, param index): the shortest, unassumed paths."""
     if len(labels) <= MAX_LABELS_PER_KIND:
         return labels
-    groups: dict[tuple[str, int], list[Label]] = {}
+    groups: dict[tuple[str, int, tuple[str, ...]], list[Label]] = {}
     for lb in labels:
-        groups.setdefault((lb.kind, lb.index), []).append(lb)
+        groups.setdefault((lb.kind, lb.index, lb.access), []).append(lb)
     if all(len(g) <= MAX_LABELS_PER_KIND for g in groups.values()):
         return labels
     out: list[Label] = []

@@ -11,10 +11,20 @@ from collections.abc import Mapping, Sequence
 
 from apkaudit.behaviour.kinds import ChainKind, Provider
 from apkaudit.facts import AppFacts
-from apkaudit.model import Chain, CodeRef, Level, Verdicts
+from apkaudit.model import BlindSpotKind, Chain, CodeRef, Level, Stage, Verdicts
 
 MethodKey = tuple[str, str]
 Reach = Mapping[MethodKey, bool | None]
+SMS_ACTIONS = ("android.provider.Telephony.SMS_RECEIVED", "android.provider.Telephony.SMS_DELIVER")
+# A chain note: the contact texted is one the user picked (chains.py adds it).
+PICKED = "the contact was picked by the user (ACTION_PICK): one person, not the contact list"
+_UNPROVEN = frozenset(
+    {
+        BlindSpotKind.ZIP_DUPLICATE_ENTRY,
+        BlindSpotKind.ZIP_PREPENDED_DATA,
+        BlindSpotKind.EMBEDDED_CODE,
+    }
+)
 _READ = {
     Provider.CONTACTS: ("contacts_uri", "android.permission.READ_CONTACTS"),
     Provider.SMS: ("sms_uri", "android.permission.READ_SMS"),
@@ -27,15 +37,20 @@ def _methods(refs: Sequence[CodeRef]) -> set[MethodKey]:
 
 
 def read_level(
-    facts: AppFacts, source: Provider, reach: Reach, classified: set[MethodKey]
+    facts: AppFacts,
+    source: Provider,
+    reach: Reach,
+    classified: set[MethodKey],
+    sms_receivers: frozenset[str] = frozenset(),
 ) -> Level:
-    """``classified``: methods where a provider query was resolved to ``source``."""
+    """``classified``: methods where a provider query was resolved to ``source``;
+    ``sms_receivers``: receivers the code registers for incoming SMS at run time."""
     tag, perm = _READ[source]
     refs = facts.refs_tagged(tag)
     query_methods = _methods(facts.refs_tagged("provider_query"))
     sites = classified | (_methods(refs) & query_methods)
     declared = facts.manifest.has_permission(perm)
-    if source is Provider.SMS and declared_receiver(facts):
+    if source is Provider.SMS and (declared_receiver(facts) or sms_receivers):
         # Reading each incoming SMS as it arrives is reading the user's SMS.
         sites |= _methods(facts.refs_tagged("sms_intercept"))
         declared = declared or facts.manifest.has_permission("android.permission.RECEIVE_SMS")
@@ -55,10 +70,7 @@ def read_level(
 
 
 def declared_receiver(facts: AppFacts) -> bool:
-    return bool(
-        facts.manifest.receivers_for("android.provider.Telephony.SMS_RECEIVED")
-        or facts.manifest.receivers_for("android.provider.Telephony.SMS_DELIVER")
-    )
+    return any(facts.manifest.receivers_for(a) for a in SMS_ACTIONS)
 
 
 def sms_send_level(facts: AppFacts, chains: Sequence[Chain], reach: Reach) -> Level:
@@ -76,8 +88,26 @@ def sms_send_level(facts: AppFacts, chains: Sequence[Chain], reach: Reach) -> Le
     return Level.POSSIBLE if declared else Level.NONE
 
 
-def _strongest(chains: Sequence[Chain], kind: ChainKind) -> Chain | None:
+def bulk_level(c: Chain, *, hidden: bool = False) -> Level:
+    """Contacts to SMS destinations (issue 11's verdict policy). Bulk needs a loop driven by
+    the contacts themselves (stage LOOP); a loop driven by something else is "likely"; one
+    send (to one contact, or one the user picked) or a chain whose end is proven unreachable
+    is at most "possible"; one entirely inside an SDK not proven called, at most "likely".
+    ``hidden``: part of the code (or the manifest) is out of sight, so nothing is proven
+    unreachable and an unreachable loop stays "likely"."""
+    if PICKED in c.notes:
+        return Level.POSSIBLE
+    if c.reachable is False:
+        return Level.LIKELY if hidden and c.stage is Stage.LOOP else Level.POSSIBLE
+    if c.stage is Stage.LOOP:
+        return Level.CONFIRMED if c.origin == "app" or c.reachable else Level.LIKELY
+    return Level.LIKELY if c.in_loop else Level.POSSIBLE
+
+
+def _strongest(chains: Sequence[Chain], kind: ChainKind, hidden: bool = False) -> Chain | None:
     cs = [c for c in chains if c.kind == kind]
+    if cs and kind is ChainKind.CONTACTS_TO_SMS_DESTINATION:
+        return max(cs, key=lambda c: (bulk_level(c, hidden=hidden).rank, c.stage, c.in_loop))
     return max(cs, key=lambda c: (c.reachable is not False, c.in_loop, c.stage)) if cs else None
 
 
@@ -88,9 +118,10 @@ def derive_verdicts(
     classified: Mapping[Provider, set[MethodKey]],
     *,
     flow_analysed: bool,
+    sms_receivers: frozenset[str] = frozenset(),
 ) -> Verdicts:
     def read(p: Provider) -> Level:
-        return read_level(facts, p, reach, classified.get(p, set()))
+        return read_level(facts, p, reach, classified.get(p, set()), sms_receivers)
 
     contacts, sms, call_log = read(Provider.CONTACTS), read(Provider.SMS), read(Provider.CALL_LOG)
     send = sms_send_level(facts, chains, reach)
@@ -113,9 +144,12 @@ def derive_verdicts(
         upload = Level.POSSIBLE
 
     bulk = Level.NONE
-    c = _strongest(chains, ChainKind.CONTACTS_TO_SMS_DESTINATION)
+    # Unreachable is not proven when code is hidden, or when which copy of a class runs is
+    # uncertain (duplicate or prepended dex) or code is loaded at run time.
+    unproven = hidden or any(s.kind in _UNPROVEN for s in facts.coverage.blind_spots)
+    c = _strongest(chains, ChainKind.CONTACTS_TO_SMS_DESTINATION, unproven)
     if c is not None:
-        bulk = Level.CONFIRMED if c.in_loop and c.reachable is not False else Level.LIKELY
+        bulk = bulk_level(c, hidden=unproven)
     elif contacts.rank >= Level.LIKELY.rank and send.rank >= Level.LIKELY.rank:
         same_method = _methods(facts.refs_tagged("contacts_uri")) & _methods(
             facts.refs_tagged("sms_send")

@@ -79,6 +79,7 @@ def test_bulk_sms_chain_across_helper_asynctask_and_field(audit) -> None:
         ("source", "ContactRepo.loadNumbers", 0x1E),
         ("source", "ContactRepo.loadNumbers", 0x44),
         ("call", "MainActivity.onCreate", 0x10),
+        ("call", "MainActivity.onCreate", 0x22),  # execute: the framework runs doInBackground
         ("transform", "BlastTask.doInBackground", 0x0),
         ("call", "BlastTask.doInBackground", 0x28),
         ("sink", "SmsHelper.send", 0x12),

@@ -224,40 +224,6 @@ ABSENT = {
     "flow-icc-implicit-neg": "contacts_to_network",
 }
 
-# What the engine does not do yet (strict: an unexpected pass fails, so the list stays true).
-PENDING = {
-    "verdicts": {
-        "flow-async-progress", "flow-async-postexecute", "flow-handler-bundle",
-        "flow-field-container", "flow-field-container-static", "flow-field-container-map",
-        "flow-field-container-sb", "flow-object-sensitivity", "flow-object-sensitivity-neg",
-        "flow-loop-via-field", "flow-loop-via-field-neg", "flow-icc", "flow-icc-implicit",
-        "flow-loop-via-icc", "flow-loop-via-static",
-        "flow-loop-via-static-neg",
-        "flow-icc-sms-receiver", "flow-sdk-loop-neg", "flow-picked-contact-neg",
-    },
-    "chains": {
-        "flow-async-progress", "flow-async-postexecute", "flow-handler-message",
-        "flow-handler-bundle", "flow-field-container", "flow-field-container-static",
-        "flow-field-container-map", "flow-field-container-sb", "flow-object-sensitivity",
-        "flow-loop-via-field", "flow-icc", "flow-icc-implicit", "flow-loop-via-icc",
-        "flow-loop-via-static",
-    },
-    "absent": {"flow-object-sensitivity-neg"},
-}  # fmt: skip
-
-
-def _params(names, group: str):
-    pending = PENDING[group]
-    return [
-        pytest.param(
-            n,
-            marks=[pytest.mark.xfail(strict=True, reason="engine work of issue 11 pending")]
-            if n in pending
-            else [],
-        )
-        for n in sorted(names)
-    ]
-
 
 def chains(result: AppResult, kind: str) -> list[Chain]:
     return [c for c in result.behaviours.chains if c.kind == kind]
@@ -272,7 +238,7 @@ def hops(chain: Chain) -> list[tuple[str, str, int]]:
     return out
 
 
-@pytest.mark.parametrize("name", _params(VERDICTS, "verdicts"))
+@pytest.mark.parametrize("name", sorted(VERDICTS))
 def test_micro_case_verdicts(audit, name: str) -> None:
     result = audit(fixture_apk(name))
     assert result.status == "ok", result.error
@@ -280,7 +246,7 @@ def test_micro_case_verdicts(audit, name: str) -> None:
     assert got == dict(zip(KEYS, VERDICTS[name], strict=True))
 
 
-@pytest.mark.parametrize("name", _params(CHAINS, "chains"))
+@pytest.mark.parametrize("name", sorted(CHAINS))
 def test_micro_case_chain(audit, name: str) -> None:
     want = CHAINS[name]
     found = chains(audit(fixture_apk(name)), want.kind)
@@ -298,7 +264,7 @@ def test_micro_case_chain(audit, name: str) -> None:
     assert chain.reachable is True and chain.origin == want.origin
 
 
-@pytest.mark.parametrize("name", _params(ABSENT, "absent"))
+@pytest.mark.parametrize("name", sorted(ABSENT))
 def test_micro_case_twin_has_no_chain(audit, name: str) -> None:
     result = audit(fixture_apk(name))
     assert result.status == "ok", result.error
@@ -317,7 +283,6 @@ def test_sms_receiver_twin_is_never_registered(audit) -> None:
         assert all(c.reachable is reachable for c in found)
 
 
-@pytest.mark.xfail(strict=True, reason="verdict policy of issue 11 pending")
 def test_uncalled_sdk_loop_is_at_most_possible(audit) -> None:
     result = audit(fixture_apk("flow-sdk-loop-neg"))
     (chain,) = chains(result, "contacts_to_sms_destination")

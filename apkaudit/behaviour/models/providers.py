@@ -27,6 +27,7 @@ _PROVIDER_NAMES = {
     Provider.OTHER: "other",
     Provider.UNRESOLVED: "(unresolved)",
 }
+PICKED_QUERY = "a contact the user picked"
 _URI_CLASSES = ("Landroid/net/Uri;", "Landroid/content/ContentUris;", "Landroid/net/Uri$Builder;")
 
 
@@ -38,7 +39,10 @@ def query(c: Call) -> Value | None:
         return None
     uri = args[1]
     provider = provider_of(uri)
-    step = c.step(HopRole.SOURCE, f"queries the {_PROVIDER_NAMES.get(provider, provider)} provider")
+    desc = f"queries the {_PROVIDER_NAMES.get(provider, provider)} provider"
+    if "picked" in uri.tags:  # the Intent an ACTION_PICK returned (icc.py)
+        desc += f" ({PICKED_QUERY})"
+    step = c.step(HopRole.SOURCE, desc)
     c.flow.record_query(step, provider, _uri_text(uri))
     kind = PERSONAL.get(provider)
     if kind is not None:

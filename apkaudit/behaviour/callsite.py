@@ -1,0 +1,160 @@
+"""Applying a callee's summary at a call site, in the caller's terms.
+
+A summary speaks of the callee's parameters (``Label("param", i, access=...)``): what reaches a
+sink, what is stored into a parameter's object, what is returned, what escapes. Here each is
+translated to the caller's values: its own labels, its own objects' cells (so an effect lands
+on the instance passed, not on every instance of the class), or, when the caller's value is
+itself a parameter, a parameter-relative effect of the caller's summary. Sinks are recorded at
+the call site, so a callee's send sits in the caller's loop.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from apkaudit.behaviour import heap, loops
+from apkaudit.behaviour.apis import cls_short
+from apkaudit.behaviour.context import Frame, Handoff, MethodKey, SinkEvent, Summary
+from apkaudit.behaviour.kinds import HopRole
+from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value, cap, extend_all
+from apkaudit.code.dex.reader import Insn
+
+
+def arg_labels(m: Frame, cargs: list[Value], i: int, access: tuple[str, ...]) -> frozenset[Label]:
+    """The caller's labels for the callee's parameter ``i`` at ``access``."""
+    if i >= len(cargs):
+        return EMPTY
+    v = cargs[i]
+    if not access:
+        return v.labels
+    got = heap.deref(m, v.objs, access).labels
+    if v.labels and (not v.objs or any(heap.untracked(o) for o in v.objs)):
+        # An object we do not follow: any data it carries (its parameter labels would only
+        # stand for the whole parameter, not this part of it).
+        concrete = frozenset(lb for lb in v.labels if lb.concrete)
+        if concrete:
+            got = cap(got | concrete)
+    return got
+
+
+def map_labels(m: Frame, labels, cargs: list[Value], step: Step) -> frozenset[Label]:
+    out: set[Label] = set()
+    for lb in labels:
+        if lb.concrete:
+            out.add(lb.extend(step))
+            continue
+        for x in arg_labels(m, cargs, lb.index, lb.access):
+            out.add(x.extend_path(lb.path, lb.assumed).extend(step))
+    return cap(frozenset(out))
+
+
+def map_objs(m: Frame, objs, cargs: list[Value], at: int = -1) -> frozenset[Obj]:
+    """The caller's objects for a summary's objects: its arguments' for parameter objects, and
+    one new object per call site for an object the callee allocated (``at``: the call)."""
+    out: set[Obj] = set()
+    for o in objs:
+        if heap.is_precise(o):
+            if at >= 0:
+                inner = o[1][-1] if isinstance(o[1], tuple) else o[1]
+                out.add(("new", (at, inner), o[2]))
+            continue
+        r = heap.root(o)
+        if r is None or r[0] >= len(cargs):
+            continue
+        if not r[1]:
+            out |= cargs[r[0]].objs
+        else:
+            out |= heap.deref(m, cargs[r[0]].objs, r[1]).objs
+    return frozenset(out)
+
+
+def _resolve_loop(m: Frame, ev: SinkEvent, cargs: list[Value]) -> SinkEvent:
+    """The callee's loop over its parameters, in the caller's terms (what the loop is over)."""
+    if not ev.loop_rel:
+        return ev
+    got = frozenset().union(*(arg_labels(m, cargs, i, acc) for i, acc in ev.loop_rel))
+    kinds = ev.loop_kinds | {lb.kind for lb in got if lb.concrete}
+    rel = frozenset((lb.index, lb.access) for lb in got if not lb.concrete)
+    loop = loops.describe(ev.loop_forms, kinds) if ev.in_loop else ev.loop
+    return replace(ev, loop=loop, loop_kinds=frozenset(kinds), loop_rel=rel)
+
+
+def store(m: Frame, objs, access: tuple[str, ...], v: Value, at: int = -1) -> None:
+    """Put ``v`` at ``access`` below the caller's objects ``objs``."""
+    if not access:
+        m.taint_obj(objs, v.labels, v.tags)
+        return
+    targets = objs
+    for elem in access[:-1]:  # walk to the holder, making a cell for a holder not seen yet
+        nxt = heap.deref(m, targets, (elem,)).objs
+        missing = [o for o in targets if heap.is_precise(o) and not m.heap.get(heap.cell(elem, o))]
+        for o in missing:
+            made = ("new", (at, len(elem)), "")
+            heap.write(m, [o], elem, Value(objs=frozenset({made})))
+            nxt |= {made}
+        targets = nxt
+    last = access[-1]
+    if not heap.write(m, targets, last, v):
+        if last.startswith("k:"):
+            m.taint_obj([o for o in targets if not heap.is_precise(o)], v.labels, v.tags)
+        else:
+            m.write_global(last, Value(v.labels, EMPTY, v.tags))
+    elif heap.rooted(targets) and not last.startswith("k:"):
+        m.write_global(last, heap.own_data(v))
+
+
+def apply(m: Frame, pos: int, step: Step, summ: Summary, cargs: list[Value]) -> Value:
+    """The effects of one callee at this call site; returns the call's result."""
+    if summ.empty() or (not m.final and summ.sinks_only()):
+        return BLANK  # sinks are recorded in the final pass only
+    for (i, acc), events in summ.param_sinks.items() if m.final else ():
+        labels = arg_labels(m, cargs, i, acc)
+        if not labels:
+            continue
+        for ev, assumed in events.values():
+            got = frozenset(lb.as_assumed() for lb in labels) if assumed else labels
+            m.sink(ev.sink, got, step, pos, inner=_resolve_loop(m, ev, cargs))
+    for (i, acc), fields in summ.param_fields.items():
+        labels = arg_labels(m, cargs, i, acc)
+        if labels:
+            tags = cargs[i].tags if i < len(cargs) else EMPTY
+            v = m.per_iteration(pos, Value(extend_all(labels, step), EMPTY, tags))
+            for f in fields:
+                m.write_global(f, v)
+    for (i, acc), w in summ.param_writes.items():
+        if i < len(cargs):
+            objs = map_objs(m, w.objs, cargs, step.offset)
+            wv = Value(map_labels(m, w.labels, cargs, step), objs, w.tags)
+            if wv.labels or wv.objs:
+                store(m, cargs[i].objs, acc, wv, step.offset)
+    for i in summ.param_escapes:
+        if i < len(cargs):
+            heap.escape(m, cargs[i].objs)
+    r = summ.ret
+    if r is BLANK:
+        return BLANK
+    labels = map_labels(m, r.labels, cargs, step)
+    objs = frozenset({("ret", step.offset)}) | map_objs(m, r.objs, cargs)
+    return Value(labels, objs, r.tags, r.const)
+
+
+def apply_all(
+    m: Frame,
+    pos: int,
+    insn: Insn,
+    args: list[Value],
+    callees: list[tuple[MethodKey, Summary]],
+    handoffs: list[Handoff],
+) -> Value:
+    """The call's app callees (its result), then the framework hand-offs it makes: the
+    override runs later and the call returns no data of it; its result goes to ``then``."""
+    ret = BLANK
+    for key, summ in callees:
+        step = m.step(insn, HopRole.CALL, f"calls {cls_short(key[0])}.{key[1].split('(')[0]}")
+        ret = ret.join(apply(m, pos, step, summ, args))
+    for h in handoffs:
+        r = apply(m, pos, m.step(insn, HopRole.CALL, h.desc), h.summary, h.args)
+        for _key, summ, desc in h.then:
+            cargs = [h.args[0] if h.args else BLANK, r]
+            apply(m, pos, m.step(insn, HopRole.CALL, desc), summ, cargs)
+    return ret

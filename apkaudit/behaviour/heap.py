@@ -1,0 +1,234 @@
+"""The per-method heap: fields and keyed entries of objects, relative to who can see them.
+
+An object allocated in the method (``("new", offset, class)``) is *precise*: its fields and
+keyed entries (Bundle/Intent extras, map and JSON keys) are cells of this heap, so two
+instances are never merged. A parameter's object (``("param", i)``) and what is reached from it
+(``("pf", i, access)``) are *relative*: reads give labels that stand for "parameter i at this
+access path", writes become summary effects, and the caller applies both to its own objects at
+the call site (so the effect lands inside the caller's loop). Anything else (an object read from
+a field, returned by a library) goes to the global, field-based store, as does a precise object
+once it escapes (stored into such an object or a static field, returned, handed to a library).
+
+Cell keys: ``("f", obj, field_descriptor)`` and ``("k", obj, key)``; access path elements are
+field descriptors and ``"k:KEY"`` (``"k:*"``: a key not known as a constant).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import cast
+
+from apkaudit.behaviour.context import Frame
+from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value, cap, extend_all
+from apkaudit.behaviour.values import param_label as _param_label
+
+MAX_ACCESS = 3  # access path length (FlowDroid bounds it too; its default is 5)
+ANY_KEY = "k:*"
+Access = tuple[str, ...]
+
+
+def is_precise(o: Obj) -> bool:
+    return bool(o) and o[0] == "new"
+
+
+def untracked(o: Obj) -> bool:
+    """An object whose cells this method does not know: read from a field, returned by a
+    library call, or otherwise anonymous (an intent a component receives is the ICC store's)."""
+    return not is_precise(o) and o[0] not in ("param", "pf", "intent", "result")
+
+
+def root(o: Obj) -> tuple[int, Access] | None:
+    """(parameter, access) when ``o`` is a parameter's object or one reached from it."""
+    if o and o[0] == "param":
+        return cast(int, o[1]), ()
+    if o and o[0] == "pf":
+        return cast(int, o[1]), cast(Access, o[2])
+    return None
+
+
+def class_of(o: Obj) -> str:
+    """The class of an allocation site (``("new", offset, class)``)."""
+    return cast(str, o[2])
+
+
+Cell = tuple[object, ...]  # ("f", obj, field descriptor) | ("k", obj, key)
+
+
+def cell(elem: str, o: Obj) -> Cell:
+    return ("k", o, elem[2:]) if elem.startswith("k:") else ("f", o, elem)
+
+
+# Field types that hold framework services, not data: reading ``this.context`` or
+# ``this.handler`` gives no parameter-relative label (it would follow every value derived
+# from them through the method for nothing).
+_SERVICE_TYPES = (
+    "Landroid/content/Context;", "Landroid/app/", "Landroid/view/", "Landroid/widget/",
+    "Landroid/os/Handler;", "Landroid/os/Looper;", "Landroid/content/ContentResolver;",
+    "Landroid/content/pm/", "Ljava/lang/Thread;", "Ljava/util/concurrent/",
+    "Landroid/telephony/SmsManager;", "Landroid/net/ConnectivityManager;",
+    "Landroid/location/LocationManager;", "Landroid/telephony/TelephonyManager;",
+)  # fmt: skip
+
+
+def carries_data(elem: str) -> bool:
+    if elem.startswith("k:"):
+        return True
+    ftype = elem.rsplit(":", 1)[-1]
+    return ftype != "Z" and not ftype.startswith(_SERVICE_TYPES)
+
+
+def param_label(index: int, access: Access) -> Label:
+    return _param_label(index, access)
+
+
+def read(m: Frame, objs: Iterable[Obj], elem: str, step: Step | None = None) -> Value:
+    """The value at ``obj.elem`` for every object in ``objs`` (global store not included)."""
+    labels: set[Label] = set()
+    out: set[Obj] = set()
+    keyed = elem.startswith("k:")
+    for o in objs:
+        cells = [cell(elem, o)]
+        if keyed:
+            cells.append(("k", o, "*"))
+        for c in cells:
+            m.cells_read.add(c)
+            v = m.heap.get(c)
+            if v is not None:
+                labels |= v.labels
+                out |= v.objs
+        if keyed and not is_precise(o):
+            m.cells_read.add(o)
+            if o in m.heap:
+                labels |= m.heap[o].labels  # taint put into an unknown map some other way
+        r = root(o)
+        if r is not None and len(r[1]) < MAX_ACCESS:
+            acc = (*r[1], elem)
+            if carries_data(elem):
+                labels.add(param_label(r[0], acc))
+            out.add(("pf", r[0], acc))
+    got = frozenset(labels)
+    if step is not None and got:
+        got = extend_all(got, step)
+    return Value(cap(got), frozenset(out))
+
+
+def write(m: Frame, objs: Iterable[Obj], elem: str, v: Value) -> bool:
+    """Store ``v`` at ``obj.elem``; False when some object is not ours (the caller then writes
+    the global store)."""
+    shared = not objs
+    kept = Value(v.labels, frozenset(o for o in v.objs if is_precise(o) or root(o)), v.tags)
+    for o in objs:
+        r = root(o)
+        if is_precise(o):
+            _join(m, cell(elem, o), kept)
+        elif r is not None and len(r[1]) < MAX_ACCESS:
+            _join(m, cell(elem, o), kept)
+            m.summary_write(r[0], (*r[1], elem), kept)
+        else:
+            shared = True
+    return not shared
+
+
+def _join(m: Frame, key: Cell, v: Value) -> None:
+    old = m.heap.get(key, BLANK)
+    new = Value(cap(old.labels | v.labels), old.objs | v.objs, old.tags | v.tags)
+    if new != old:
+        m.heap[key] = new
+        # Another pass is needed only if the cell was read before this write (in program
+        # order of this pass or an earlier one); reads after it see the new value already.
+        m.heap_changed(key in m.cells_read)
+
+
+def rooted(objs: Iterable[Obj]) -> bool:
+    """Whether some of ``objs`` are a parameter's (``this``'s) objects."""
+    return any(root(o) is not None for o in objs)
+
+
+def own_data(v: Value) -> Value:
+    """What of ``v``, stored into a parameter's object, also goes to the global store: the
+    data the method itself read (a framework callback such as onCreate storing into ``this``
+    has no caller to apply its summary), not what a caller passed in (applied at the call
+    site, so two instances stay apart)."""
+    return Value(frozenset(lb for lb in v.labels if lb.concrete), EMPTY, v.tags)
+
+
+def deref(m: Frame, objs: frozenset[Obj], access: Access) -> Value:
+    """The caller's value at ``access`` below ``objs`` (for a callee's parameter-relative
+    label): its own cells, the global store below field-loaded objects, and labels relative to
+    the caller's parameters where the path starts at one of them."""
+    key = (objs, access)
+    hit = m.deref_cache.get(key)
+    if hit is None:
+        hit = m.deref_cache[key] = _deref(m, objs, access)
+    return hit
+
+
+def _deref(m: Frame, objs: frozenset[Obj], access: Access) -> Value:
+    final: set[Label] = set()
+    rel: set[Obj] = set()
+    cur = set(objs)
+    for i, elem in enumerate(access):
+        last = i == len(access) - 1
+        keyed = elem.startswith("k:")
+        nxt: set[Obj] = set()
+        for o in cur:
+            r = root(o)
+            if r is not None and len(r[1]) + len(access) - i <= MAX_ACCESS:
+                acc = (*r[1], *access[i:])
+                final.add(param_label(r[0], acc))
+                rel.add(("pf", r[0], acc))
+            for c in (cell(elem, o), ("k", o, "*")) if keyed else (cell(elem, o),):
+                m.cells_read.add(c)
+                v = m.heap.get(c)
+                if v is not None:
+                    nxt |= v.objs
+                    if last:
+                        final |= v.labels
+            if last and keyed and not is_precise(o):
+                m.cells_read.add(o)
+                if o in m.heap:
+                    final |= m.heap[o].labels
+            if last and not keyed and o[0] == "field":
+                final |= m.ctx.read_field(elem).labels
+        cur = nxt
+    m.cells_read.update(cur)
+    for o in cur:
+        if o in m.heap:
+            final |= m.heap[o].labels
+    return Value(cap(frozenset(final)), frozenset(cur | rel))
+
+
+def escape(m: Frame, objs: Iterable[Obj]) -> None:
+    """Objects that leave the method's sight: their cells go to the global store at the end."""
+    for o in objs:
+        r = root(o)
+        if is_precise(o):
+            m.escaped.add(o)
+        elif r is not None:
+            m.summary.param_escapes.add(r[0])
+
+
+def flush(m: Frame) -> None:
+    """Write the cells of escaped objects (and of objects reachable from them) to the global
+    store, and content written into field-loaded objects back to their field."""
+    fields: dict[Obj, list[tuple[str, Value]]] = {}
+    for key, v in m.heap.items():
+        if len(key) == 3 and key[0] == "f":
+            fields.setdefault(cast(Obj, key[1]), []).append((cast(str, key[2]), v))
+    todo = list(m.escaped)
+    seen: set[Obj] = set()
+    while todo:
+        o = todo.pop()
+        if o in seen:
+            continue
+        seen.add(o)
+        for fdesc, v in fields.get(o, ()):
+            if v.labels:
+                m.write_global(fdesc, v)
+            todo.extend(x for x in v.objs if is_precise(x))
+    for o, v in list(m.heap.items()):
+        if len(o) == 2 and o[0] == "field" and v.labels:
+            m.write_global(cast(str, o[1]), Value(v.labels, EMPTY, v.tags))
+        r = root(o)
+        if r is not None and v.labels:
+            m.summary_write(r[0], r[1], Value(v.labels, EMPTY, v.tags))

@@ -1,0 +1,222 @@
+"""Inter-component communication: Intents sent to the app's own components.
+
+At ``startService``/``startActivity``/``sendBroadcast``/``bindService`` (and their variants)
+the Intent's target is resolved the way the platform does it for the app's own components:
+explicitly (``new Intent(ctx, X.class)``, ``setClass``, ``setClassName``) or by action against
+the manifest's intent filters and the receivers registered at run time
+(``registerReceiver(r, new IntentFilter(ACTION))``). Each extra the Intent carries is written
+to the ICC store under (target component, key); in the target, the Intent its entry methods
+receive (``onStartCommand``, ``onHandleIntent``, ``onReceive``, ``onBind``, and ``getIntent()``
+in an activity) reads that store, key by key. This is the IC3/IccTA design reduced to what
+the app's own manifest and constants say (Octeau et al., ICSE 2015; Li et al., ICSE 2015).
+"""
+
+from __future__ import annotations
+
+from apkaudit.behaviour import heap
+from apkaudit.behaviour.apis import cls_short
+from apkaudit.behaviour.call import Call
+from apkaudit.behaviour.containers import INTENT, INTENT_ACTION, INTENT_COMPONENT
+from apkaudit.behaviour.context import Frame
+from apkaudit.behaviour.kinds import HopRole
+from apkaudit.behaviour.values import EMPTY, Step, Value, cap, extend_all
+from apkaudit.code.dex.reader import MethodRef
+from apkaudit.model import ManifestFacts, java_to_descriptor
+
+# call name -> the component kinds it starts
+SENDS = {
+    "startService": ("service",),
+    "startForegroundService": ("service",),
+    "bindService": ("service",),
+    "startActivity": ("activity", "activity-alias"),
+    "startActivityForResult": ("activity", "activity-alias"),
+    "startActivityIfNeeded": ("activity", "activity-alias"),
+    "startActivities": ("activity", "activity-alias"),
+    "sendBroadcast": ("receiver",),
+    "sendOrderedBroadcast": ("receiver",),
+    "sendStickyBroadcast": ("receiver",),
+    "sendBroadcastAsUser": ("receiver",),
+    "sendBroadcastSync": ("receiver",),  # LocalBroadcastManager
+}
+# Entry methods whose Intent parameter (logical index) is the one a sender sent.
+ENTRY_INTENTS = {
+    "onStartCommand(Landroid/content/Intent;II)I": 1,
+    "onStart(Landroid/content/Intent;I)V": 1,
+    "onHandleIntent(Landroid/content/Intent;)V": 1,
+    "onBind(Landroid/content/Intent;)Landroid/os/IBinder;": 1,
+    "onRebind(Landroid/content/Intent;)V": 1,
+    "onUnbind(Landroid/content/Intent;)Z": 1,
+    "onReceive(Landroid/content/Context;Landroid/content/Intent;)V": 2,
+    "onNewIntent(Landroid/content/Intent;)V": 1,
+}
+FILTER = "Landroid/content/IntentFilter;"
+FILTER_ACTIONS = "Landroid/content/IntentFilter;->actions:Ljava/lang/String;"
+
+
+def store_key(component: str, key: str) -> str:
+    return f"icc:{component}:{key}"
+
+
+def targets_by_action(manifest: ManifestFacts) -> dict[tuple[str, str], set[str]]:
+    """(component kind, action) -> component classes whose manifest filters declare it."""
+    out: dict[tuple[str, str], set[str]] = {}
+    for c in manifest.components:
+        kind = "activity" if c.kind == "activity-alias" else c.kind
+        for f in c.intent_filters:
+            for a in f.actions:
+                out.setdefault((kind, a), set()).add(java_to_descriptor(c.name))
+    return out
+
+
+PICK_ACTIONS = ("android.intent.action.PICK", "android.intent.action.GET_CONTENT")
+CONTACT_TYPES = ("vnd.android.cursor.dir/phone_v2", "vnd.android.cursor.dir/contact",
+                 "vnd.android.cursor.item/phone_v2", "vnd.android.cursor.dir/person")  # fmt: skip
+PICKED_CONTACT = "pick:contacts"  # pseudo-field: the app lets the user pick a contact
+RESULT = "onActivityResult(IILandroid/content/Intent;)V"
+
+
+_CLASSES = frozenset({INTENT, FILTER})
+_NAMES = frozenset({"getIntent", "registerReceiver", *SENDS})
+
+
+def model(m: Frame, call: Call) -> Value | None:
+    ref, insn, args = call.ref, call.insn, call.args
+    name = ref.name
+    if ref.class_name not in _CLASSES and name not in _NAMES:
+        return None
+    if ref.class_name == INTENT and _picks_contact(ref, args):
+        m.write_global(PICKED_CONTACT, Value(tags=frozenset({"picked"})))
+        return None
+    if ref.class_name == INTENT and name == "getData" and args:
+        result = any(o[0] == "result" for o in args[0].objs)
+        if result and "picked" in m.ctx.read_field(PICKED_CONTACT).tags:
+            tags = frozenset({"uri", "uri:contacts", "picked"})
+            return Value(args[0].labels, frozenset({("ret", insn.offset)}), tags)
+        return None
+    if name == "getIntent" and ref.return_type == INTENT and args:
+        cls = _component_of(m, args[0], ref.class_name)
+        if cls:
+            return Value(objs=frozenset({("intent", cls), ("ret", insn.offset)}))
+        return None
+    if name == "<init>" and ref.class_name == FILTER and len(args) > 1:
+        _filter_action(m, args[0], args[1])
+        return None
+    if name == "addAction" and ref.class_name == FILTER and len(args) > 1:
+        _filter_action(m, args[0], args[1])
+        return None
+    if name == "registerReceiver" and len(args) > 2:
+        actions = _actions(m, args[2])
+        classes = {heap.class_of(o) for o in args[1].objs if heap.is_precise(o)}
+        classes = {c for c in classes if m.ctx.is_app_class(c)}
+        if classes:
+            m.ctx.record_receiver(frozenset(actions) or frozenset({"*"}), frozenset(classes))
+        return None
+    kinds = SENDS.get(name)
+    if kinds is None:
+        return None
+    idx = next((i for i, t in enumerate(ref.param_types, 1) if t == INTENT), None)
+    if idx is None or idx >= len(args):
+        return None
+    intent = args[idx]
+    targets = _targets(m, intent, kinds)
+    for cls in sorted(targets):
+        step = m.step(insn, HopRole.CALL, f"starts {cls_short(cls)} with this Intent ({name})")
+        _send(m, intent, cls, step, call.pos)
+    if not targets:
+        heap.escape(m, intent.objs)
+    return Value(objs=frozenset({("ret", insn.offset)})) if ref.return_type != "V" else Value()
+
+
+def _picks_contact(ref: MethodRef, args: list[Value]) -> bool:
+    """``new Intent(ACTION_PICK, <contacts URI>)`` or ``setType(<contact MIME type>)``."""
+    if (
+        ref.name == "<init>"
+        and len(args) > 2
+        and ref.param_types[:2]
+        == (
+            "Ljava/lang/String;",
+            "Landroid/net/Uri;",
+        )
+    ):
+        return args[1].const in PICK_ACTIONS and "uri:contacts" in args[2].tags
+    if ref.name in ("setType", "setDataAndType") and len(args) > 1:
+        return args[-1].const in CONTACT_TYPES
+    return False
+
+
+def _component_of(m: Frame, recv: Value, static_type: str) -> str | None:
+    if ("param", 0) in recv.objs and not m.is_static:
+        return m.key[0]
+    classes = {heap.class_of(o) for o in recv.objs if heap.is_precise(o)}
+    if len(classes) == 1:
+        return next(iter(classes))
+    return static_type if m.ctx.is_app_class(static_type) else None
+
+
+def _filter_action(m: Frame, flt: Value, action: Value) -> None:
+    if isinstance(action.const, str):
+        for o in flt.objs:
+            if heap.is_precise(o):
+                old = m.heap.get(("f", o, FILTER_ACTIONS), Value())
+                new = Value(EMPTY, EMPTY, old.tags | {"action:" + action.const})
+                if new != old:
+                    m.heap[("f", o, FILTER_ACTIONS)] = new
+                    m.heap_changed()
+
+
+def _actions(m: Frame, flt: Value) -> set[str]:
+    out: set[str] = set()
+    for o in flt.objs:
+        cell = m.heap.get(("f", o, FILTER_ACTIONS))
+        if cell is not None:
+            out |= {t[7:] for t in cell.tags if t.startswith("action:")}
+    return out
+
+
+def _targets(m: Frame, intent: Value, kinds: tuple[str, ...]) -> set[str]:
+    out: set[str] = set()
+    for o in intent.objs:
+        comp = m.heap.get(("f", o, INTENT_COMPONENT))
+        if comp is not None:
+            out |= {
+                t[6:] for t in comp.tags if t.startswith("class:") and m.ctx.is_app_class(t[6:])
+            }
+        act = m.heap.get(("f", o, INTENT_ACTION))
+        if act is not None:
+            for t in act.tags:
+                if t.startswith("action:"):
+                    out |= m.ctx.components_for(kinds, t[7:])
+    return out
+
+
+def _send(m: Frame, intent: Value, cls: str, step: Step, pos: int) -> None:
+    """Write the Intent's extras to the ICC store of ``cls`` (started in a loop over the data:
+    once per iteration)."""
+    m.cells_read.update(intent.objs)
+    for o in intent.objs:
+        if heap.is_precise(o):
+            for key, v in list(m.heap.items()):
+                if len(key) == 3 and key[0] == "k" and key[1] == o and v.labels:
+                    labels = extend_all(v.labels, step)
+                    got = m.per_iteration(pos, Value(cap(labels)))
+                    m.write_global(store_key(cls, f"k:{key[2]}"), got)
+        elif heap.root(o) is None and o in m.heap and m.heap[o].labels:
+            labels = extend_all(m.heap[o].labels, step)
+            got = m.per_iteration(pos, Value(cap(labels)))
+            m.write_global(store_key(cls, heap.ANY_KEY), got)
+
+
+def component_classes(manifest: ManifestFacts) -> frozenset[str]:
+    return frozenset(java_to_descriptor(c.name) for c in manifest.components)
+
+
+def entry_objs(key: tuple[str, str], components: frozenset[str]) -> dict[int, frozenset]:
+    """The Intent parameter of a component entry method stands for what senders sent it; the
+    Intent of onActivityResult is the result of an activity the app started."""
+    cls, sig = key
+    if sig == RESULT:
+        return {3: frozenset({("result", cls)})}
+    i = ENTRY_INTENTS.get(sig)
+    if i is not None and cls in components:
+        return {i: frozenset({("intent", cls)})}
+    return {}
