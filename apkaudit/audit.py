@@ -100,7 +100,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         spots += (BlindSpot(BlindSpotKind.NO_DEX, "the app contains no readable dex file"),)
     coverage = coverage_of(spots)
     facts = AppFacts(manifest=manifest, code=index, coverage=coverage)
-    program = Program(dex=dexset, catalogue=catalogue, attributor=attributor)
+    program = Program(dex=dexset, catalogue=catalogue, attributor=attributor, arsc=loaded.arsc)
     try:
         behaviours = analyse(facts, program, deadline)
     except DexFormatError as exc:

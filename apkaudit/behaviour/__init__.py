@@ -10,10 +10,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from apkaudit.behaviour.apis import cls_short
+from apkaudit.behaviour.destinations import app_destinations, with_destinations
 from apkaudit.behaviour.interproc import MAX_FLOW_COST, analyse_flows
 from apkaudit.behaviour.kinds import Provider
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import compute_reachability
+from apkaudit.behaviour.resolver import Resolver
 from apkaudit.behaviour.verdicts import SMS_ACTIONS, derive_verdicts
 from apkaudit.facts import AppFacts
 from apkaudit.limits import NO_DEADLINE, Deadline
@@ -52,6 +54,12 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         methods.update((h.location.class_name, h.location.method) for h in chain.hops)
     reach = compute_reachability(program.dex, methods, entry_classes(facts)) if methods else {}
     chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
+    resolver = Resolver(program.dex, resource=_resources(program))
+    chains = with_destinations(resolver, chains, program.attributor.origin)
+    sends = tuple(
+        (r.location, r.origin) for r in facts.refs_tagged("network_send")
+    )
+    destinations = app_destinations(resolver, chains, sends)
     sms_rx = frozenset().union(*(flows.receivers.get(a, frozenset()) for a in SMS_ACTIONS))
     verdicts = derive_verdicts(
         facts, chains, reach, flows.classified, flow_analysed=True, sms_receivers=sms_rx
@@ -79,6 +87,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         chains=chains,
         notes=tuple(notes),
         blind_spots=spots,
+        destinations=destinations,
         reachability=tuple(sorted((c, m, r) for (c, m), r in reach.items())),
         queries=tuple(
             sorted(
@@ -100,3 +109,12 @@ def _query(
         excerpt=program.dex.excerpt(loc),
         origin=program.attributor.origin(loc.class_name),
     )
+
+
+def _resources(program: Program):
+    arsc = program.arsc
+    if not arsc:
+        return lambda _rid: None
+    from apkaudit.manifest.androguard_adapter import resolve_resource
+
+    return lambda rid: resolve_resource(f"@{rid:08x}", arsc)

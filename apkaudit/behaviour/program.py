@@ -18,3 +18,4 @@ class Program:
     dex: DexSet
     catalogue: Catalogue
     attributor: Attributor
+    arsc: bytes | None = None  # resources.arsc: string resources a URL may come from
