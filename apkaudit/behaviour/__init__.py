@@ -16,6 +16,7 @@ from apkaudit.behaviour.kinds import Provider
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import compute_reachability
 from apkaudit.behaviour.resolver import Resolver
+from apkaudit.behaviour.trigger import chain_triggers, sms_sends
 from apkaudit.behaviour.verdicts import SMS_ACTIONS, derive_verdicts
 from apkaudit.facts import AppFacts
 from apkaudit.limits import NO_DEADLINE, Deadline
@@ -60,6 +61,8 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         (r.location, r.origin) for r in facts.refs_tagged("network_send")
     )
     destinations = app_destinations(resolver, chains, sends)
+    texts = sms_sends(facts, resolver, chains)
+    chains = chain_triggers(chains, texts)
     sms_rx = frozenset().union(*(flows.receivers.get(a, frozenset()) for a in SMS_ACTIONS))
     verdicts = derive_verdicts(
         facts, chains, reach, flows.classified, flow_analysed=True, sms_receivers=sms_rx
@@ -88,6 +91,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         notes=tuple(notes),
         blind_spots=spots,
         destinations=destinations,
+        sms_sends=texts,
         reachability=tuple(sorted((c, m, r) for (c, m), r in reach.items())),
         queries=tuple(
             sorted(
