@@ -13,6 +13,7 @@ from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.destinations import app_destinations, with_destinations
 from apkaudit.behaviour.interproc import MAX_FLOW_COST, analyse_flows
 from apkaudit.behaviour.kinds import Provider
+from apkaudit.behaviour.lending import classify_lending
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import compute_reachability
 from apkaudit.behaviour.resolver import Resolver
@@ -92,6 +93,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         blind_spots=spots,
         destinations=destinations,
         sms_sends=texts,
+        lending_app=classify_lending(facts),
         reachability=tuple(sorted((c, m, r) for (c, m), r in reach.items())),
         queries=tuple(
             sorted(

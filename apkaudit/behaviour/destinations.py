@@ -23,11 +23,13 @@ from apkaudit.code.dex.values import method_annotation_values
 from apkaudit.errors import DexFormatError
 from apkaudit.model import Chain, CodeLocation, Destination, Resolution
 
-MAX_SINK_SITES = 64  # network sends outside chains whose address is looked up
+MAX_SINK_SITES = 16  # network sends in app code outside chains whose address is looked up
+MAX_SINK_EVALS = 48  # method evaluations spent on them
 MAX_KEYS = 16
 MAX_TEXTS = 4
 
 _HOLE = "\x00"
+_LOCAL_SCHEMES = {"file", "content", "android.resource", "data", "about", "javascript", "asset"}
 _URL = re.compile(r"^(?:([A-Za-z][A-Za-z0-9+.-]*):)?//([^/?#]*)([^?#]*)(.*)$", re.S)
 _HOSTNAME = re.compile(r"^[A-Za-z0-9.-]+$|^\[[0-9A-Fa-f:.]+\]$")
 
@@ -298,13 +300,14 @@ def app_destinations(
                 chains=(*old.chains, i),
                 payload_keys=tuple(dict.fromkeys((*old.payload_keys, *d.payload_keys)))[:MAX_KEYS],
             )
-    for loc, origin in send_sites[:MAX_SINK_SITES]:
-        if loc in seen_sites:
-            continue
+    resolver.limit = min(resolver.limit, resolver.evals + MAX_SINK_EVALS)
+    resolver.global_fields = False
+    own = [(loc, o) for loc, o in send_sites if not o.startswith("sdk:") and loc not in seen_sites]
+    for loc, origin in own[:MAX_SINK_SITES]:
         for addr in addresses_at(resolver, loc)[:4]:
             d = destination_of(addr, loc, origin)
             key = (d.url, d.api)
-            if d.host and key not in by_url:  # an unknown address with no data says nothing
+            if d.host and d.scheme not in _LOCAL_SCHEMES and key not in by_url:  # an unknown address with no data says nothing
                 by_url[key] = d
     return tuple(by_url.values())
 

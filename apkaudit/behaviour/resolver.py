@@ -47,6 +47,10 @@ class Resolver:
     dex: DexSet
     resource: Callable[[int], str | None] = lambda _rid: None
     evals: int = 0
+    limit: int = MAX_EVALS  # raise or lower it per phase (see destinations.app_destinations)
+    # Look for a field's writers in the whole app (one byte search per dex and field), or only
+    # in its own class (cheap; private fields and most "set once" fields live there).
+    global_fields: bool = True
     _cache: dict[tuple, MethodEval | None] = field(default_factory=dict)
     _syms: dict[tuple, object] = field(default_factory=dict)
     _busy: set[tuple] = field(default_factory=set)
@@ -95,7 +99,7 @@ class Resolver:
         if ck in self._cache:
             return self._cache[ck]
         ev = None
-        if self.evals < MAX_EVALS:
+        if self.evals < self.limit:
             self.evals += 1
             try:
                 found = self.dex.defined_method(*key)
@@ -225,30 +229,46 @@ class Resolver:
         return alt(values) if values else UNKNOWN
 
     def writers(self, fdesc: str) -> list[tuple[MethodKey, int]]:
-        """(method, offset) of every iput/sput of the field, in dex order."""
+        """(method, offset) of the iput/sput of the field: its own class first, then (when
+        ``global_fields``) every dex."""
         if fdesc in self._writers:
             return self._writers[fdesc]
-        out: list[tuple[MethodKey, int]] = []
         cls, rest = fdesc.split("->", 1)
         name, _, ftype = rest.partition(":")
-        for dex in self.dex.files:
+        out: list[tuple[MethodKey, int]] = []
+        hit = self.dex.classes.get(cls)
+        if hit is not None:
+            dex, cdef = hit
             try:
                 ids = {i for i, f in dex.fields_of(cls) if f.name == name and f.type == ftype}
-                if not ids:
-                    continue
-                for midx in sorted(dex.find_refs(fields=ids)):
-                    code = self.dex.code(dex, midx)
-                    if code is None:
-                        continue
-                    ref = dex.method_ref(midx)
-                    for insn in code.insns:
-                        if (insn.op in O.IPUT_OPS or insn.op in O.SPUT_OPS) and insn.idx in ids:
-                            out.append(((ref.class_name, ref.signature), insn.offset))
+                if ids:
+                    methods = [m.method_idx for m in dex.class_methods(cdef) if m.code_off]
+                    out = self._writes_in(dex, methods, ids)
             except DexFormatError:
-                continue
-            if len(out) >= 4 * MAX_WRITERS:
-                break
+                out = []
+        if not out and self.global_fields:
+            for dex in self.dex.files:
+                try:
+                    ids = {i for i, f in dex.fields_of(cls) if f.name == name and f.type == ftype}
+                    if ids:
+                        out.extend(self._writes_in(dex, sorted(dex.find_refs(fields=ids)), ids))
+                except DexFormatError:
+                    continue
+                if len(out) >= 4 * MAX_WRITERS:
+                    break
         self._writers[fdesc] = out
+        return out
+
+    def _writes_in(self, dex: DexFile, methods, ids: set[int]) -> list[tuple[MethodKey, int]]:
+        out: list[tuple[MethodKey, int]] = []
+        for midx in methods:
+            code = self.dex.code(dex, midx)
+            if code is None:
+                continue
+            ref = dex.method_ref(midx)
+            for insn in code.insns:
+                if (insn.op in O.IPUT_OPS or insn.op in O.SPUT_OPS) and insn.idx in ids:
+                    out.append(((ref.class_name, ref.signature), insn.offset))
         return out
 
     def _ret(self, sym: Sym, depth: int, calls: dict) -> object:

@@ -1,0 +1,149 @@
+"""Where the data goes (issue 10 item 1): the address of each network sink, how it was resolved
+and under which keys the data was put, per dest-* fixture and on real APKs."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import fixture_apk, require_real
+
+from apkaudit.model import AppResult, Chain, Destination, Resolution
+
+CONSTANT, BUILT, RESOURCE, UNRESOLVED = (
+    Resolution.CONSTANT, Resolution.BUILT, Resolution.RESOURCE, Resolution.UNRESOLVED,
+)  # fmt: skip
+
+
+def _network_chains(app: AppResult) -> list[Chain]:
+    assert app.behaviours is not None
+    return [c for c in app.behaviours.chains if c.sink == "network"]
+
+
+def _by_sink(app: AppResult) -> dict[str, Destination]:
+    """sink method name -> the destination of the chain ending there."""
+    out = {}
+    for c in _network_chains(app):
+        assert c.destination is not None, c.hops[-1].location.short
+        out[c.hops[-1].location.method.split("(")[0]] = c.destination
+    return out
+
+
+def _host(d: Destination) -> tuple:
+    return (d.scheme, d.host, d.port, d.path, d.resolution, d.api)
+
+
+def test_json_post_to_a_constant_url(audit) -> None:
+    app = audit(fixture_apk("dest-json-post"))
+    [chain] = _network_chains(app)
+    assert chain.kind == "contacts_to_network"
+    d = chain.destination
+    assert d is not None
+    assert _host(d) == ("https", "api.pinjamkilat.example", 8443, "/v2/contacts/upload",
+                        CONSTANT, "urlconnection")  # fmt: skip
+    assert d.url == "https://api.pinjamkilat.example:8443/v2/contacts/upload"
+    assert d.payload_keys == ("name", "phone", "contacts")
+    assert d.location is not None and d.location.short.endswith("Harvest.uploadContacts@0xec")
+    assert [e.short for e in d.evidence] == [
+        "com.apkaudit.fixture.destjsonpost.Harvest.uploadContacts@0xa6"
+    ]
+    [app_dest] = app.behaviours.destinations
+    assert (app_dest.host, app_dest.data, app_dest.chains) == (
+        "api.pinjamkilat.example", ("contacts",), (0,)
+    )
+
+
+def test_json_post_neg_lists_the_host_with_no_data(audit) -> None:
+    app = audit(fixture_apk("dest-json-post-neg"))
+    assert _network_chains(app) == []
+    [d] = app.behaviours.destinations
+    assert (d.host, d.path, d.resolution, d.data, d.chains) == (
+        "api.weathernow.example", "/v1/forecast", CONSTANT, (), ()
+    )
+
+
+def test_base_url_field_plus_path(audit) -> None:
+    d = _by_sink(audit(fixture_apk("dest-base-url")))["syncAgenda"]
+    assert _host(d) == ("https", "prestamo-rapido.example", None, "/api/v1/agenda", BUILT, "okhttp")
+    assert d.payload_keys == ("telefono",)
+    # the base URL from the static field's writer (<clinit>) and the path constant
+    assert [e.short.rsplit(".", 1)[1] for e in d.evidence] == ["<clinit>@0x0", "syncAgenda@0x86"]
+
+
+def test_base_url_from_preferences_is_unresolved(audit) -> None:
+    d = _by_sink(audit(fixture_apk("dest-base-url-neg")))["syncAgenda"]
+    assert (d.host, d.resolution, d.api) == ("", UNRESOLVED, "okhttp")
+    assert d.url == "…v1/agenda"  # what is known: the path constant after a run-time base
+
+
+def test_builders(audit) -> None:
+    got = {m: _host(d) for m, d in _by_sink(audit(fixture_apk("dest-builders"))).items()}
+    assert got == {
+        "viaUriBuilder": ("https", "h1.builders.example", None, "/v1/contacts", BUILT,
+                          "urlconnection"),
+        "viaFormat": ("https", "h2.builders.example", None, "/api/contacts", BUILT, "okhttp"),
+        "viaSocketIo": ("http", "10.1.2.3", 3000, "", CONSTANT, "socket.io"),
+        "viaSocket": ("tcp", "203.0.113.9", 4444, "", CONSTANT, "tcp"),
+        "viaResource": ("https", "h5.builders.example", None, "/r/upload", RESOURCE,
+                        "urlconnection"),
+    }  # fmt: skip
+    urls = {d.url for d in audit(fixture_apk("dest-builders")).behaviours.destinations}
+    assert "https://h1.builders.example/v1/contacts?src=builder" in urls
+    assert not any("decoy" in u for u in urls)
+
+
+def test_http_libraries(audit) -> None:
+    by = _by_sink(audit(fixture_apk("dest-libs")))
+    assert {m: _host(d) for m, d in by.items()} == {
+        "viaVolley": ("https", "h6.libs.example", None, "/volley/contacts", CONSTANT, "volley"),
+        "viaHttpPost": ("http", "h7.libs.example", None, "/upload.php", CONSTANT, "apache-http"),
+        "viaRetrofit": ("https", "h8.libs.example", None, "/v3/contacts", BUILT, "retrofit"),
+    }
+    assert by["viaVolley"].payload_keys == ("agenda",)
+    assert by["viaHttpPost"].payload_keys == ("contacts",)  # the form field's name
+    # Retrofit: baseUrl + the @POST("v3/contacts") of the interface method
+    assert "com.apkaudit.fixture.destlibs.LoanApi.upload@0x0" in [
+        e.short for e in by["viaRetrofit"].evidence
+    ]
+
+
+def test_run_time_addresses_stay_unresolved(audit) -> None:
+    by = _by_sink(audit(fixture_apk("dest-builders-neg")))
+    assert {m: (d.host, d.resolution) for m, d in by.items()} == {
+        "viaExtra": ("", UNRESOLVED),
+        "viaPrefs": ("", UNRESOLVED),
+        "viaServerReply": ("", UNRESOLVED),
+    }
+    assert by["viaPrefs"].url == "https://…/api/contacts"
+    hosts = {d.host for d in audit(fixture_apk("dest-builders-neg")).behaviours.destinations}
+    assert hosts == {""}  # never the decoys, never the config endpoint's host for the socket
+
+
+def test_endpoint1_names_the_host(audit) -> None:
+    """Micro-case 16: a constant URL passed to a post(url, body) helper."""
+    d = _by_sink(audit(fixture_apk("dest-endpoint1")))["post"]
+    assert _host(d) == ("https", "collect.endpoint1.example", None, "/c", CONSTANT,
+                        "urlconnection")  # fmt: skip
+    assert [e.short for e in d.evidence] == [
+        "com.apkaudit.fixture.destendpoint1.MainActivity.onCreate@0xe"
+    ]
+
+
+def test_endpoint1_neg_follows_the_call_that_carried_the_data(audit) -> None:
+    app = audit(fixture_apk("dest-endpoint1-neg"))
+    d = _by_sink(app)["post"]
+    assert (d.host, d.alternatives) == ("collect.endpoint1.example", ())
+    listed = {x.host: x.data for x in app.behaviours.destinations}
+    assert listed == {"collect.endpoint1.example": ("contacts",), "ping.endpoint1.example": ()}
+
+
+@pytest.mark.real
+def test_ahmyth_names_its_socket_io_server(audit) -> None:
+    app = audit(require_real() / "harvester-ahmyth.apk")
+    dests = {c.kind: c.destination for c in _network_chains(app)}
+    assert set(dests) == {"contacts_to_network", "sms_to_network", "call_log_to_network"}
+    for d in dests.values():
+        assert d is not None
+        assert _host(d) == ("http", "0.0.0.0", 42474, "", BUILT, "socket.io")
+        assert d.url == "http://0.0.0.0:42474?model=…&manf=…&release=…&id=…"
+    assert "contactsList" in dests["contacts_to_network"].payload_keys
+    [server] = [d for d in app.behaviours.destinations if d.host == "0.0.0.0"]
+    assert server.data == ("call_log", "contacts", "sms")
