@@ -58,11 +58,9 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
     chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
     resolver = Resolver(program.dex, resource=_resources(program))
     chains = with_destinations(resolver, chains, program.attributor.origin)
-    sends = tuple(
-        (r.location, r.origin) for r in facts.refs_tagged("network_send")
-    )
+    sends = tuple((r.location, r.origin) for r in facts.refs_tagged("network_send"))
     destinations = app_destinations(resolver, chains, sends)
-    texts = sms_sends(facts, resolver, chains)
+    texts = sms_sends(facts, program, resolver, chains)
     chains = chain_triggers(chains, texts)
     sms_rx = frozenset().union(*(flows.receivers.get(a, frozenset()) for a in SMS_ACTIONS))
     verdicts = derive_verdicts(
@@ -93,7 +91,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         blind_spots=spots,
         destinations=destinations,
         sms_sends=texts,
-        lending_app=classify_lending(facts),
+        lending_app=classify_lending(facts, program),
         reachability=tuple(sorted((c, m, r) for (c, m), r in reach.items())),
         queries=tuple(
             sorted(

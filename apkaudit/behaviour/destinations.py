@@ -268,9 +268,13 @@ def chain_destination(resolver: Resolver, chain: Chain, origin_of) -> Destinatio
     return replace(best, payload_keys=keys, alternatives=tuple(a for a in alts if a)[:4])
 
 
-def with_destinations(resolver: Resolver, chains: tuple[Chain, ...], origin_of) -> tuple[Chain, ...]:
+def with_destinations(
+    resolver: Resolver, chains: tuple[Chain, ...], origin_of
+) -> tuple[Chain, ...]:
     return tuple(
-        replace(c, destination=chain_destination(resolver, c, origin_of)) if c.sink == "network" else c
+        replace(c, destination=chain_destination(resolver, c, origin_of))
+        if c.sink == "network"
+        else c
         for c in chains
     )
 
@@ -307,7 +311,9 @@ def app_destinations(
         for addr in addresses_at(resolver, loc)[:4]:
             d = destination_of(addr, loc, origin)
             key = (d.url, d.api)
-            if d.host and d.scheme not in _LOCAL_SCHEMES and key not in by_url:  # an unknown address with no data says nothing
+            if (
+                d.host and d.scheme not in _LOCAL_SCHEMES and key not in by_url
+            ):  # an unknown address with no data says nothing
                 by_url[key] = d
     return tuple(by_url.values())
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+from apkaudit.behaviour.program import Program
 from apkaudit.code.catalogue import load_sdks
 from apkaudit.facts import AppFacts
 from apkaudit.load.arsc_strings import pool_strings
@@ -45,9 +46,13 @@ class Term:
 @cache
 def lending_terms() -> tuple[tuple[Term, ...], tuple[Term, ...]]:
     """(lending words, KYC terms) from code/catalogue/lending.toml."""
-    raw = tomllib.loads(files("apkaudit.code.catalogue").joinpath("lending.toml").read_text("utf-8"))
+    raw = tomllib.loads(
+        files("apkaudit.code.catalogue").joinpath("lending.toml").read_text("utf-8")
+    )
     terms = tuple(
-        Term(t.lower(), g["strength"], g["match"], g["lang"]) for g in raw["term"] for t in g["terms"]
+        Term(t.lower(), g["strength"], g["match"], g["lang"])
+        for g in raw["term"]
+        for t in g["terms"]
     )
     kyc = tuple(Term(t.lower(), "weak", g["match"], "kyc") for g in raw["kyc"] for t in g["terms"])
     return terms, kyc
@@ -71,7 +76,7 @@ def _in_words(term: Term, words: list[str], text: str) -> bool:
     return term.value in words
 
 
-def classify_lending(facts: AppFacts) -> LendingApp:
+def classify_lending(facts: AppFacts, program: Program) -> LendingApp:
     terms, kyc = lending_terms()
     signals: list[LendingSignal] = []
     ident = facts.manifest.identity
@@ -80,17 +85,20 @@ def classify_lending(facts: AppFacts) -> LendingApp:
         words = _words(text)
         for t in terms:
             if _in_words(t, words, text):
-                signals.append(LendingSignal(kind=kind, value=t.value, strength=t.strength,
-                                             detail=text[:120]))  # fmt: skip
+                signals.append(
+                    LendingSignal(kind=kind, value=t.value, strength=t.strength, detail=text[:120])
+                )
 
     if ident.label:
         named("label", ident.label)
     if ident.package:
         named("package", ident.package)
-    signals.extend(_sdk_signals(facts))
-    signals.extend(_class_signals(facts, terms))
-    decided = _score(signals) >= YES_AT and any(s.kind in ("label", "package", "sdk") for s in signals)
-    signals.extend(_string_signals(facts, terms, kyc, dex_strings=not decided))
+    signals.extend(_sdk_signals(program))
+    signals.extend(_class_signals(program, terms))
+    decided = _score(signals) >= YES_AT and any(
+        s.kind in ("label", "package", "sdk") for s in signals
+    )
+    signals.extend(_string_signals(program, terms, kyc, dex_strings=not decided))
     signals = _dedupe(signals)
     score = _score(signals)
     if score >= YES_AT:
@@ -114,30 +122,40 @@ def _dedupe(signals: list[LendingSignal]) -> list[LendingSignal]:
 
 
 def _score(signals: list[LendingSignal]) -> int:
-    strong_named = any(s.strength == "strong" and s.kind in ("label", "package", "sdk") for s in signals)
+    strong_named = any(
+        s.strength == "strong" and s.kind in ("label", "package", "sdk") for s in signals
+    )
     if strong_named:
         return YES_AT
-    found_strong = {s.value for s in signals if s.strength == "strong" and s.kind in ("class", "string")}
-    weak_named = {s.value for s in signals if s.strength == "weak" and s.kind in ("label", "package")}
+    found_strong = {
+        s.value for s in signals if s.strength == "strong" and s.kind in ("class", "string")
+    }
+    weak_named = {
+        s.value for s in signals if s.strength == "weak" and s.kind in ("label", "package")
+    }
     kyc = any(s.kind == "kyc" for s in signals)
     return min(len(found_strong), 3) + min(len(weak_named), 2) + int(kyc)
 
 
-def _sdk_signals(facts: AppFacts) -> list[LendingSignal]:
+def _sdk_signals(program: Program) -> list[LendingSignal]:
     sdks = [s for s in load_sdks() if s.category in ("credit_scoring", "kyc")]
     prefixes = {("L" + p.replace(".", "/")): s for s in sdks for p in s.prefixes}
     keys = tuple(prefixes)
     found: dict[str, LendingSignal] = {}
-    for cls in facts.dex.classes:
+    for cls in program.dex.classes:
         if cls.startswith(keys):
             sdk = next(s for p, s in prefixes.items() if cls.startswith(p))
             if sdk.name not in found:
                 strength = "strong" if sdk.category == "credit_scoring" else "weak"
                 kind = "sdk" if sdk.category == "credit_scoring" else "kyc"
+                example = cls[1:-1].replace("/", ".")
+                category = sdk.category.replace("_", "-")
                 found[sdk.name] = LendingSignal(
-                    kind=kind, value=sdk.name, strength=strength,
-                    detail=f"{sdk.category.replace('_', '-')} SDK, e.g. class {cls[1:-1].replace('/', '.')}"[:120],
-                )  # fmt: skip
+                    kind=kind,
+                    value=sdk.name,
+                    strength=strength,
+                    detail=f"{category} SDK, e.g. class {example}"[:120],
+                )
     return list(found.values())
 
 
@@ -146,11 +164,15 @@ def _sdk_prefixes() -> tuple[str, ...]:
     return tuple("L" + p.replace(".", "/") for s in load_sdks() for p in s.prefixes)
 
 
-def _class_signals(facts: AppFacts, terms: tuple[Term, ...]) -> list[LendingSignal]:
+def _class_signals(program: Program, terms: tuple[Term, ...]) -> list[LendingSignal]:
     """Strong latin/pinyin words in the app's own class and package names (LoanApplyActivity):
     one search per word over all the names, lower-cased and joined."""
-    wanted = [t for t in terms if t.strength == "strong" and t.match in ("prefix", "word") and t.value.isascii()]
-    names = [c[1:-1] for c in facts.dex.classes if not c.startswith(_sdk_prefixes())]
+    wanted = [
+        t
+        for t in terms
+        if t.strength == "strong" and t.match in ("prefix", "word") and t.value.isascii()
+    ]
+    names = [c[1:-1] for c in program.dex.classes if not c.startswith(_sdk_prefixes())]
     joined = "\n".join(names)
     lowered = joined.lower()
     found: list[LendingSignal] = []
@@ -168,8 +190,14 @@ def _class_signals(facts: AppFacts, terms: tuple[Term, ...]) -> list[LendingSign
                 continue
             if t.match == "word" and after.isalpha() and not after.isupper():
                 continue
-            found.append(LendingSignal(kind="class", value=t.value, strength="strong",
-                                       detail=_line_at(joined, pos).replace("/", ".")[:120]))  # fmt: skip
+            found.append(
+                LendingSignal(
+                    kind="class",
+                    value=t.value,
+                    strength="strong",
+                    detail=_line_at(joined, pos).replace("/", ".")[:120],
+                )
+            )
             break
         if len(found) >= 4:
             break
@@ -177,14 +205,14 @@ def _class_signals(facts: AppFacts, terms: tuple[Term, ...]) -> list[LendingSign
 
 
 def _string_signals(
-    facts: AppFacts, terms: tuple[Term, ...], kyc: tuple[Term, ...], *, dex_strings: bool
+    program: Program, terms: tuple[Term, ...], kyc: tuple[Term, ...], *, dex_strings: bool
 ) -> list[LendingSignal]:
     """Strong lending words and KYC terms in resources.arsc and, when the label, package and
     SDKs have not decided already, in the first MAX_DEX_STRING_BYTES of dex string data (UI
     text hard-coded in the code; the rest is mostly identifiers)."""
     wanted = [t for t in terms if t.strength == "strong"] + list(kyc)
     found: dict[str, LendingSignal] = {}
-    pool = pool_strings(facts.loaded.arsc)
+    pool = pool_strings(program.arsc)
     if pool:
         blob = "\n".join(pool).lower()
         for t in wanted:
@@ -192,7 +220,7 @@ def _string_signals(
             if hit is not None and t.value not in found:
                 found[t.value] = _string_signal(t, _line_at(blob, hit), "resources")
     budget = MAX_DEX_STRING_BYTES if dex_strings else 0
-    for dex in facts.dex.files:
+    for dex in program.dex.files:
         offs = dex._string_offs
         if not offs or budget <= 0:
             continue
@@ -239,8 +267,12 @@ def _string_around(data: bytes, pos: int) -> str | None:
 
 def _string_signal(t: Term, text: str, where: str) -> LendingSignal:
     kind = "kyc" if t.lang == "kyc" else "string"
-    return LendingSignal(kind=kind, value=t.value, strength="weak" if kind == "kyc" else t.strength,
-                         detail=f"{where}: {text.strip()[:100]}")  # fmt: skip
+    return LendingSignal(
+        kind=kind,
+        value=t.value,
+        strength="weak" if kind == "kyc" else t.strength,
+        detail=f"{where}: {text.strip()[:100]}",
+    )
 
 
 def _line_at(blob: str, pos: int) -> str:
@@ -278,7 +310,9 @@ def _find_bytes(region: bytes, t: Term, start: int = 0) -> int | None:
         before = chr(region[pos - 1]) if pos else " "
         end = pos + len(needle)
         after = chr(region[end]) if end < len(region) else " "
-        if _boundary_ok(before if before.isascii() else "a", after if after.isascii() else "a", t.match):
+        if _boundary_ok(
+            before if before.isascii() else "a", after if after.isascii() else "a", t.match
+        ):
             return pos
         pos = region.find(needle, pos + 1)
     return None

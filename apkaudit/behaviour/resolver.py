@@ -20,6 +20,7 @@ from apkaudit.behaviour.symbolic import (
     Alt,
     MethodEval,
     MethodKey,
+    Num,
     Obj,
     Sym,
     Text,
@@ -67,8 +68,8 @@ class Resolver:
             return out
         if is_resource_read(ref) and len(args) > 1:
             rid = args[1]
-            value = self.resource(rid.value) if hasattr(rid, "value") else None
-            if value is not None:
+            value = self.resource(rid.value) if isinstance(rid, Num) else None
+            if isinstance(rid, Num) and value is not None:
                 loc = CodeLocation(ev.dex.name, ev.key[0], ev.key[1], insn.offset)
                 return Text((value,), frozenset({loc}), resource=f"{rid.value:#010x}")
             return Text((None,))
@@ -94,7 +95,9 @@ class Resolver:
             seen += 1
         return None
 
-    def evaluate(self, key: MethodKey, bindings: tuple[object, ...] | None = None) -> MethodEval | None:
+    def evaluate(
+        self, key: MethodKey, bindings: tuple[object, ...] | None = None
+    ) -> MethodEval | None:
         ck = (key, bindings)
         if ck in self._cache:
             return self._cache[ck]
@@ -181,7 +184,7 @@ class Resolver:
                 callers = set()
             for ckey in sorted(callers)[:MAX_CALLERS]:
                 sites.extend(self._invokes_in(ckey, cls, sig))
-        values = []
+        values: list[object] = []
         for loc in sites[: MAX_CALLERS * 2]:
             ev = self.evaluate((loc.class_name, loc.method))
             got = ev.arg_values(loc.offset) if ev else None
@@ -216,12 +219,14 @@ class Resolver:
             dex = hit[0]
             init = static_values(dex, cls)
             for fidx, fref in dex.fields_of(cls):
-                if fref.name == name and fidx in init and isinstance(init[fidx], str):
-                    values.append(Text((init[fidx],), frozenset({CodeLocation(dex.name, cls, "<clinit>()V", 0)})))
+                initial = init.get(fidx)
+                if fref.name == name and isinstance(initial, str):
+                    where = CodeLocation(dex.name, cls, "<clinit>()V", 0)
+                    values.append(Text((initial,), frozenset({where})))
         for key, offset in self.writers(fdesc)[:MAX_WRITERS]:
             ev = self.evaluate(key)
             regs = ev.state_at(offset) if ev else None
-            if regs is None:
+            if ev is None or regs is None:
                 values.append(UNKNOWN)
                 continue
             insn = ev.code.insns[ev.code.index_of(offset)]

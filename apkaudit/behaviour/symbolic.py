@@ -357,10 +357,10 @@ class MethodEval:
             regs[r[0]] = Obj("array", (*self.key, insn.offset))
         elif op in O.APUT_OPS:
             arr, idx = regs.get(r[1]), regs.get(r[2])
-            if isinstance(arr, Obj) and arr.kind == "array" and isinstance(idx, Num):
-                if 0 <= idx.value < 16:
-                    new = arr.with_attrs(**{f"e{idx.value}": regs.get(r[0], UNKNOWN)})
-                    replace_obj(regs, arr, new)
+            in_range = isinstance(idx, Num) and 0 <= idx.value < 16
+            if isinstance(arr, Obj) and arr.kind == "array" and isinstance(idx, Num) and in_range:
+                new = arr.with_attrs(**{f"e{idx.value}": regs.get(r[0], UNKNOWN)})
+                replace_obj(regs, arr, new)
         elif op in O.IGET_OPS or op in O.SGET_OPS:
             fdesc = self.dex.field_ref(insn.idx).descriptor if insn.idx is not None else ""
             regs[r[0]] = self.local_fields.get(fdesc, Sym("field", (fdesc,)))
@@ -378,9 +378,12 @@ class MethodEval:
             return UNKNOWN if result is NotImplemented else result
         elif op == 0x1F:  # check-cast keeps the value
             pass
-        elif op in (0x0D, 0x20, 0x21) or 0x2D <= op <= 0x31 or 0x44 <= op <= 0x4A:
-            regs[r[0]] = UNKNOWN
-        elif 0x7B <= op <= 0xE2:  # arithmetic and conversions
+        elif (
+            op in (0x0D, 0x20, 0x21)
+            or 0x2D <= op <= 0x31
+            or 0x44 <= op <= 0x4A
+            or 0x7B <= op <= 0xE2
+        ):
             regs[r[0]] = UNKNOWN
         return UNKNOWN
 

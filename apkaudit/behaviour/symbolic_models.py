@@ -109,7 +109,9 @@ def _string_builder(ref: MethodRef, args: list[object]) -> object:
         return _mutate(recv, "sb", text=start)
     if ref.name == "append" and len(args) > 1:
         base = recv.get("text") if isinstance(recv, Obj) else None
-        return _mutate(recv, "sb", text=concat(base if base is not None else Text((None,)), args[1]))
+        return _mutate(
+            recv, "sb", text=concat(base if base is not None else Text((None,)), args[1])
+        )
     if ref.name == "toString":
         return text_of(recv)
     return NotImplemented
@@ -188,7 +190,9 @@ def _uri(ref: MethodRef, args: list[object]) -> object:
         if name == "<init>" and len(args) > 1:
             return _mutate(args[0], "uri", url=text_of(args[1]))
         if name in ("toString", "toURL", "toURI", "url", "uri") and args:
-            return _obj("uri", args[0], url=url_of(args[0])) if name != "toString" else url_of(args[0])
+            return (
+                _obj("uri", args[0], url=url_of(args[0])) if name != "toString" else url_of(args[0])
+            )
         if name == "withAppendedPath" and len(args) > 1:
             return _obj("uri", args[0], url=concat(url_of(args[0]), "/", args[1]))
         if name in ("buildUpon", "newBuilder") and args:
@@ -272,8 +276,13 @@ def _url(ref: MethodRef, args: list[object]) -> object:
             return _mutate(recv, "url", url=text_of(args[1]))
         if types[:2] == ("Ljava/lang/String;", "Ljava/lang/String;") and len(args) >= 4:
             if len(types) >= 3 and types[2] == "I":  # protocol, host, port, file
-                return _mutate(recv, "url", url=concat(args[1], "://", args[2], ":", args[3],
-                                                       args[4] if len(args) > 4 else ""))
+                return _mutate(
+                    recv,
+                    "url",
+                    url=concat(
+                        args[1], "://", args[2], ":", args[3], args[4] if len(args) > 4 else ""
+                    ),
+                )
             return _mutate(recv, "url", url=concat(args[1], "://", args[2], args[3]))
         if types and types[0] == "Ljava/net/URL;" and len(args) > 2:
             return _mutate(recv, "url", url=concat(url_of(args[1]), args[2]))
@@ -316,9 +325,9 @@ def _okhttp(ref: MethodRef, args: list[object]) -> object:
         if name == "build":
             return _obj("okreq", ("okreq", recv), url=_attr(recv, "url"))
         return recv if isinstance(recv, Obj) else NotImplemented
-    if cls in ("Lokhttp3/OkHttpClient;", "Lcom/squareup/okhttp/OkHttpClient;"):
-        if name in ("newCall", "newWebSocket") and len(args) > 1:
-            return _obj("okcall", ("okcall", args[1]), url=url_of(args[1]))
+    clients = ("Lokhttp3/OkHttpClient;", "Lcom/squareup/okhttp/OkHttpClient;")
+    if cls in clients and name in ("newCall", "newWebSocket") and len(args) > 1:
+        return _obj("okcall", ("okcall", args[1]), url=url_of(args[1]))
     if cls == "Lokhttp3/Call;" and name == "request" and args:
         return _obj("okreq", ("okreq", recv), url=url_of(recv))
     return NotImplemented
@@ -343,12 +352,16 @@ def _socket(ref: MethodRef, args: list[object]) -> object:
     if cls == "Ljava/net/InetAddress;" and name == "getByName" and args:
         return _obj("inet", ("inet", args[0]), host=text_of(args[0]))
     if cls == "Ljavax/net/SocketFactory;" and name == "createSocket" and len(args) > 2:
-        return _obj("socket", ("socket", args[1]), url=concat("tcp://", _host(args[1]), ":", args[2]))
+        return _obj(
+            "socket", ("socket", args[1]), url=concat("tcp://", _host(args[1]), ":", args[2])
+        )
     return NotImplemented
 
 
 def _host(v: object) -> object:
-    return alt(o.get("host") or Text((None,)) if isinstance(o, Obj) else text_of(o) for o in options(v))
+    return alt(
+        o.get("host") or Text((None,)) if isinstance(o, Obj) else text_of(o) for o in options(v)
+    )
 
 
 def _http_request(ref: MethodRef, args: list[object]) -> object:
@@ -423,8 +436,17 @@ for _names, _fn in (
 
 # Constructors, toString, build and create are shared by several families: try each in turn.
 _CHAINS: dict[str, tuple[Model, ...]] = {
-    "<init>": (_string_builder, _uri, _uri_builder, _url, _connection, _okhttp, _socket,
-               _http_request, _retrofit),
+    "<init>": (
+        _string_builder,
+        _uri,
+        _uri_builder,
+        _url,
+        _connection,
+        _okhttp,
+        _socket,
+        _http_request,
+        _retrofit,
+    ),
     "toString": (_string_builder, _string, _uri, _url, _num),
     "build": (_uri_builder, _okhttp, _retrofit),
     "create": (_uri, _retrofit),

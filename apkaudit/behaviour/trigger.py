@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.destinations import sms_args
+from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import Hierarchy, find_callers
 from apkaudit.behaviour.resolver import Resolver
 from apkaudit.facts import AppFacts
@@ -33,37 +34,93 @@ from apkaudit.model import Chain, CodeLocation, SmsSend, Trigger, java_to_descri
 MAX_NODES = 300  # methods explored backwards per send site
 MAX_DEPTH = 12
 
-UI_CALLBACKS = frozenset({
-    "onClick", "onLongClick", "onItemClick", "onItemLongClick", "onItemSelected",
-    "onMenuItemClick", "onOptionsItemSelected", "onContextItemSelected", "onMenuItemSelected",
-    "onNavigationItemSelected", "onEditorAction", "onCheckedChanged", "onPreferenceClick",
-    "onPreferenceChange", "onKey", "onKeyDown", "onKeyUp", "onTouch", "onTouchEvent",
-    "onDateSet", "onTimeSet", "onQueryTextSubmit", "onActivityResult", "onBackPressed",
-    "onSwipe", "onRefresh", "onDialogPositiveClick", "onPositiveButtonClicked",
-})  # fmt: skip
+UI_CALLBACKS = frozenset(
+    {
+        "onClick",
+        "onLongClick",
+        "onItemClick",
+        "onItemLongClick",
+        "onItemSelected",
+        "onMenuItemClick",
+        "onOptionsItemSelected",
+        "onContextItemSelected",
+        "onMenuItemSelected",
+        "onNavigationItemSelected",
+        "onEditorAction",
+        "onCheckedChanged",
+        "onPreferenceClick",
+        "onPreferenceChange",
+        "onKey",
+        "onKeyDown",
+        "onKeyUp",
+        "onTouch",
+        "onTouchEvent",
+        "onDateSet",
+        "onTimeSet",
+        "onQueryTextSubmit",
+        "onActivityResult",
+        "onBackPressed",
+        "onSwipe",
+        "onRefresh",
+        "onDialogPositiveClick",
+        "onPositiveButtonClicked",
+    }
+)
 # Entry methods of components: the platform calls them with no user action on the path.
 _LIFECYCLE = {
     "receiver": frozenset({"onReceive"}),
-    "service": frozenset({
-        "onStartCommand", "onStart", "onCreate", "onHandleIntent", "onBind", "onRebind",
-        "onUnbind", "onStartJob", "onStopJob", "onDestroy", "onTaskRemoved", "onMessageReceived",
-        "onNewToken", "onAccessibilityEvent", "onServiceConnected", "onNotificationPosted",
-        "onListenerConnected", "onInterrupt",
-    }),
+    "service": frozenset(
+        {
+            "onStartCommand",
+            "onStart",
+            "onCreate",
+            "onHandleIntent",
+            "onBind",
+            "onRebind",
+            "onUnbind",
+            "onStartJob",
+            "onStopJob",
+            "onDestroy",
+            "onTaskRemoved",
+            "onMessageReceived",
+            "onNewToken",
+            "onAccessibilityEvent",
+            "onServiceConnected",
+            "onNotificationPosted",
+            "onListenerConnected",
+            "onInterrupt",
+        }
+    ),
     "provider": frozenset({"onCreate", "query", "insert", "update", "delete", "call"}),
     "application": frozenset({"onCreate", "attachBaseContext", "onTerminate"}),
-    "activity": frozenset({
-        "onCreate", "onStart", "onResume", "onPostCreate", "onPostResume", "onRestart",
-        "onNewIntent", "onAttachedToWindow", "onWindowFocusChanged", "onStop", "onPause",
-        "onDestroy", "onRequestPermissionsResult", "attachBaseContext",
-    }),
-}  # fmt: skip
+    "activity": frozenset(
+        {
+            "onCreate",
+            "onStart",
+            "onResume",
+            "onPostCreate",
+            "onPostResume",
+            "onRestart",
+            "onNewIntent",
+            "onAttachedToWindow",
+            "onWindowFocusChanged",
+            "onStop",
+            "onPause",
+            "onDestroy",
+            "onRequestPermissionsResult",
+            "attachBaseContext",
+        }
+    ),
+}
 # Methods the framework calls on an object the app created: follow to where it is created.
 _CALLBACK_HINT = "created at"
 _SMS_METHODS = {
-    "sendTextMessage", "sendMultipartTextMessage", "sendDataMessage",
-    "sendTextMessageWithoutPersisting", "sendMultimediaMessage",
-}  # fmt: skip
+    "sendTextMessage",
+    "sendMultipartTextMessage",
+    "sendDataMessage",
+    "sendTextMessageWithoutPersisting",
+    "sendMultimediaMessage",
+}
 _HARVESTED = {"contacts", "call_log", "network"}
 
 
@@ -84,9 +141,9 @@ def component_kinds(facts: AppFacts) -> dict[str, str]:
 class EntrySearch:
     """Backward search from a method to the places the platform enters the app."""
 
-    def __init__(self, facts: AppFacts) -> None:
-        self.dex = facts.dex
-        self.hier = Hierarchy.of(facts.dex)
+    def __init__(self, facts: AppFacts, program: Program) -> None:
+        self.dex = program.dex
+        self.hier = Hierarchy.of(program.dex)
         self.components = component_kinds(facts)
         self._kind_cache: dict[str, str] = {}
         self._ends: dict[tuple[str, str], tuple[PathEnd, ...]] = {}
@@ -144,8 +201,11 @@ class EntrySearch:
     def _callers(self, node: tuple[str, str]) -> set[tuple[str, str]]:
         cls, sig = node
         app = self.dex.classes.keys()
-        refs = {(c, sig) for c in (cls, *self.hier.ancestors(cls), *self.hier.descendants(cls))
-                if c in app}  # fmt: skip
+        refs = {
+            (c, sig)
+            for c in (cls, *self.hier.ancestors(cls), *self.hier.descendants(cls))
+            if c in app
+        }
         if not sig.startswith("<init>") and _overridable(self.dex, node):
             for c in (cls, *self.hier.descendants(cls)):
                 hit = self.dex.classes.get(c)
@@ -187,9 +247,11 @@ def classify_send(
             "provider": "a content provider",
             "activity": "a screen opening",
         }.get(e.component, "the platform")
-        return (Trigger.AUTOMATIC,
-                f"runs from {what} ({_name(e.method)}), with no button on the path",
-                _name(e.method))  # fmt: skip
+        return (
+            Trigger.AUTOMATIC,
+            f"runs from {what} ({_name(e.method)}), with no button on the path",
+            _name(e.method),
+        )
     entry = _name(uis[0].method) if uis else ""
     if harvest_loop:
         return Trigger.AUTOMATIC, f"one action sends to every entry of {harvest_loop}", entry
@@ -199,29 +261,37 @@ def classify_send(
         return Trigger.AUTOMATIC, "sends to a fixed number the user did not choose", entry
     if uis:
         who = "a number the user typed" if recipients == "user_input" else "the number on screen"
-        return Trigger.USER_ACTION, f"sent when the user presses a button ({entry}), to {who}", entry
+        return (
+            Trigger.USER_ACTION,
+            f"sent when the user presses a button ({entry}), to {who}",
+            entry,
+        )
     first = next((e for e in ends if e.kind == "none"), None)
-    return (Trigger.AUTOMATIC,
-            "no button on any path found: the code is reached from "
-            f"{_name(first.method) if first else 'nowhere visible'}, which nothing in the app "
-            "calls (a platform callback, reflection or dead code)", "")  # fmt: skip
+    return (
+        Trigger.AUTOMATIC,
+        "no button on any path found: the code is reached from "
+        f"{_name(first.method) if first else 'nowhere visible'}, which nothing in the app "
+        "calls (a platform callback, reflection or dead code)",
+        "",
+    )
 
 
 _NOUNS = {"contacts": "the contact list", "call_log": "the call log", "network": "a server"}
 
 
 def sms_sends(
-    facts: AppFacts, resolver: Resolver, chains: tuple[Chain, ...]
+    facts: AppFacts, program: Program, resolver: Resolver, chains: tuple[Chain, ...]
 ) -> tuple[SmsSend, ...]:
     """Every send site with its trigger, recipients and texts."""
     sites: dict[CodeLocation, tuple[str, str]] = {}  # location -> (api, origin)
     for r in facts.refs_tagged("sms_send"):
-        sites.setdefault(r.location, (f"SmsManager.{r.target.split('->', 1)[-1].split('(')[0]}",
-                                      r.origin))  # fmt: skip
+        sites.setdefault(
+            r.location, (f"SmsManager.{r.target.split('->', 1)[-1].split('(')[0]}", r.origin)
+        )
     for c in chains:
         if c.kind == "reflection_sms_send":
             sites.setdefault(c.hops[-1].location, ("SmsManager (reflection)", c.origin))
-    search = EntrySearch(facts)
+    search = EntrySearch(facts, program)
     out: list[SmsSend] = []
     for loc, (api, origin) in sorted(sites.items()):
         linked = tuple(i for i, c in enumerate(chains) if c.hops[-1].location == loc)
@@ -235,7 +305,11 @@ def sms_sends(
         elif args and args.constant:
             recipients = "constant"
         loop = next(
-            (_NOUNS.get(c.source, c.source) for c in dest_chains if c.in_loop and c.source in _HARVESTED),
+            (
+                _NOUNS.get(c.source, c.source)
+                for c in dest_chains
+                if c.in_loop and c.source in _HARVESTED
+            ),
             "",
         )
         trigger, reason, entry = classify_send(search, loc, recipients, loop)

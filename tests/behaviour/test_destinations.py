@@ -47,7 +47,9 @@ def test_json_post_to_a_constant_url(audit) -> None:
     ]
     [app_dest] = app.behaviours.destinations
     assert (app_dest.host, app_dest.data, app_dest.chains) == (
-        "api.pinjamkilat.example", ("contacts",), (0,)
+        "api.pinjamkilat.example",
+        ("contacts",),
+        (0,),
     )
 
 
@@ -56,7 +58,11 @@ def test_json_post_neg_lists_the_host_with_no_data(audit) -> None:
     assert _network_chains(app) == []
     [d] = app.behaviours.destinations
     assert (d.host, d.path, d.resolution, d.data, d.chains) == (
-        "api.weathernow.example", "/v1/forecast", CONSTANT, (), ()
+        "api.weathernow.example",
+        "/v1/forecast",
+        CONSTANT,
+        (),
+        (),
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from conftest import fixture_apk, real_params, real_path
 
+from apkaudit.behaviour.lending import _score
 from apkaudit.load.arsc_strings import pool_strings
+from apkaudit.model import LendingSignal
 
 
 def _lending(app) -> tuple[str, set[tuple[str, str]]]:
@@ -43,9 +45,18 @@ def test_class_names_count_but_one_word_does_not_decide(audit) -> None:
     assert ("class", "loan") in got
 
 
-def test_strings_decide_when_the_label_is_neutral(audit) -> None:
-    value, got = _lending(audit(fixture_apk("server-sms")))
-    assert value == "yes"
+def test_how_signals_add_up() -> None:
+    def sig(kind: str, value: str, strength: str = "strong") -> LendingSignal:
+        return LendingSignal(kind=kind, value=value, strength=strength, detail="")
+
+    assert _score([sig("label", "loan")]) == 3  # the app calls itself a lender
+    assert _score([sig("sdk", "Credolab")]) == 3
+    assert _score([sig("string", "loan"), sig("class", "loan")]) == 1  # one word, twice
+    assert _score([sig("string", "loan"), sig("string", "repayment date")]) == 2
+    strings = [sig("string", "loan"), sig("string", "pinjaman"), sig("kyc", "aadhaar", "weak")]
+    assert _score(strings) == 3
+    assert _score([sig("label", "cash", "weak"), sig("package", "credit", "weak")]) == 2
+    assert _score([sig("string", "cash", "weak")]) == 0  # weak words in strings are noise
 
 
 @pytest.mark.parametrize("row", real_params())

@@ -253,75 +253,6 @@ class Hop:
     excerpt: tuple[str, ...] = ()
 
 
-class Resolution(StrEnum):
-    """How a destination's address was found in the code."""
-
-    CONSTANT = "constant"  # one string constant (also when passed through calls and fields)
-    BUILT = "built"  # assembled from several constants (StringBuilder, format, Uri.Builder, ...)
-    RESOURCE = "resource"  # read from resources.arsc (getString(R.string.x))
-    UNRESOLVED = "unresolved"  # the host is only known at run time
-
-
-class Trigger(StrEnum):
-    """Who makes an SMS go out."""
-
-    AUTOMATIC = "automatic"  # the app, by itself: services, receivers, timers, loops, no UI
-    USER_ACTION = "user_action"  # the app, when the user presses a button (number typed)
-    USER_MEDIATED = "user_mediated"  # the user, in their own SMS app (ACTION_SENDTO, smsto:)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Destination:
-    """Where a network sink sends its data, as far as the code shows it."""
-
-    url: str = ""  # the address with unknown parts as "…" ("" when nothing is known)
-    scheme: str = ""
-    host: str = ""  # "" when unresolved
-    port: int | None = None
-    path: str = ""
-    resolution: Resolution = Resolution.UNRESOLVED
-    api: str = ""  # urlconnection | okhttp | volley | apache-http | retrofit | socket.io | tcp ...
-    payload_keys: tuple[str, ...] = ()  # JSON keys / form names the data was put under
-    alternatives: tuple[str, ...] = ()  # other addresses the same sink may use
-    evidence: tuple[CodeLocation, ...] = ()  # the constants (and resource reads) it is built from
-    location: CodeLocation | None = None  # the sink
-    origin: str = "app"
-    data: tuple[str, ...] = ()  # app level: the data kinds that reach it (chain sources)
-    chains: tuple[int, ...] = ()  # app level: indices into Behaviours.chains
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SmsSend:
-    """One place the app sends (or prepares) an SMS: who triggers it, to whom, what text."""
-
-    location: CodeLocation
-    api: str  # SmsManager.sendTextMessage | ... | ACTION_SENDTO
-    trigger: Trigger
-    reason: str  # why that trigger, in words (the entry point and what is on the path)
-    entry: str = ""  # where the path starts: "SpreadService.onStartCommand", "onClick" ...
-    recipients: str = "unknown"  # contacts | call_log | network | sms | user_input | constant | unknown
-    numbers: tuple[str, ...] = ()  # constant recipient numbers
-    texts: tuple[str, ...] = ()  # message texts as far as known ("…" for unknown parts)
-    chains: tuple[int, ...] = ()  # indices into Behaviours.chains ending here
-    origin: str = "app"
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LendingSignal:
-    kind: str  # label | package | class | string | sdk | kyc
-    value: str  # the word, SDK name or KYC term found
-    strength: str  # strong | weak
-    detail: str = ""  # where: the label, the class, the string (clipped)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LendingApp:
-    """Is it a lending app? yes | no | unknown, and the signals that decided it."""
-
-    value: str = "unknown"
-    signals: tuple[LendingSignal, ...] = ()
-
-
 @dataclass(frozen=True)
 class Chain:
     """A proven (or partly proven) path from a data source to a sink."""
@@ -451,7 +382,7 @@ class Behaviours:
     # where the data goes (one entry per address), every SMS send site, is it a lending app
     destinations: tuple[Destination, ...] = ()
     sms_sends: tuple[SmsSend, ...] = ()
-    lending_app: LendingApp = field(default_factory=LendingApp)
+    lending_app: LendingApp | None = None
 
     def queries_of(self, *providers: str) -> tuple[ProviderQuery, ...]:
         return tuple(q for q in self.queries if q.provider in providers)
@@ -495,7 +426,7 @@ class Finding:
     evidence: tuple[Evidence, ...] = ()
     origin: str = "app"
     remediation: str = ""
-    trigger: Trigger | None = None  # SMS findings: who triggers the sends it is about
+    trigger: Trigger | None = None  # SMS findings: who triggers the sends they are about
 
     @property
     def fingerprint(self) -> str:
@@ -569,3 +500,15 @@ class AppResult:
         """Blind spots that say the container itself is damaged or hostile (the app was
         salvaged, partly): the CLI reports these as an input error while keeping the report."""
         return tuple(b for b in self.coverage.blind_spots if b.kind in INPUT_DEFECT_KINDS)
+
+
+# The answers to the borrower's questions (where the data goes, who sends the SMS, is it a
+# lender) live in model/answers.py, which uses CodeLocation from above: imported last.
+from apkaudit.model.answers import (  # noqa: E402, I001
+    Destination as Destination,
+    LendingApp as LendingApp,
+    LendingSignal as LendingSignal,
+    Resolution as Resolution,
+    SmsSend as SmsSend,
+    Trigger as Trigger,
+)
