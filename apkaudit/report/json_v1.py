@@ -7,8 +7,9 @@ verdicts/app/risk/coverage: "not analysed" is never rendered as "clean".
 
 The contract keys are fixed by the schema (``apkaudit/report/schema/report-v1.schema.json``);
 ``chains``, ``permissions``, ``components``, ``signing``, ``flags``, ``code_stats``, ``notes``,
-``policies`` (the policy outcomes the :class:`Report` holds) and the extra finding
-keys (``title``, ``stage``, ``fingerprint``, ``remediation``) are the documented extensions.
+``policies`` (the policy outcomes the :class:`Report` holds), ``destinations``, ``sms_sends``,
+``lending_app`` (json_answers.py) and the extra finding keys (``title``, ``stage``,
+``fingerprint``, ``remediation``, ``trigger``) are the documented extensions.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from apkaudit.model import (
 from apkaudit.policies.engine import PolicyOutcome, Reason
 from apkaudit.report.document import Report
 from apkaudit.report.i18n import Catalog, catalog
+from apkaudit.report.json_answers import destination_to_dict, lending_to_dict, sms_send_to_dict
 from apkaudit.report.reasons import describe
 
 SCHEMA_VERSION = 1
@@ -61,6 +63,7 @@ def app_to_dict(app: AppResult, outcomes: Sequence[PolicyOutcome] = ()) -> JsonD
     """One app row, with the outcomes of the policies it was checked against."""
     ok = app.status == "ok"
     m = app.manifest
+    b = app.behaviours
     return {
         "input": _input(app),
         "status": "ok" if ok else "error",
@@ -78,6 +81,11 @@ def app_to_dict(app: AppResult, outcomes: Sequence[PolicyOutcome] = ()) -> JsonD
         if app.behaviours
         else [],
         "notes": list(app.behaviours.notes) if app.behaviours else [],
+        "destinations": [destination_to_dict(d, app_level=True) for d in b.destinations]
+        if b
+        else [],
+        "sms_sends": [sms_send_to_dict(x) for x in b.sms_sends] if b else [],
+        "lending_app": lending_to_dict(b.lending_app) if b else None,
         "permissions": _permissions(m) if m else [],
         "components": _components(m) if m else None,
         "signing": _signing(m) if m else [],
@@ -125,6 +133,7 @@ def finding_to_dict(f: Finding) -> JsonDict:
         "origin": f.origin,
         "fingerprint": f.fingerprint,
         "remediation": f.remediation,
+        "trigger": f.trigger.value if f.trigger else None,
     }
 
 
@@ -149,6 +158,8 @@ def chain_to_dict(c: Chain) -> JsonDict:
         "origin": c.origin,
         "notes": list(c.notes),
         "hops": [hop_to_dict(h) for h in c.hops],
+        "destination": destination_to_dict(c.destination) if c.destination else None,
+        "trigger": c.trigger.value if c.trigger else None,
     }
 
 
