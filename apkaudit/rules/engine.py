@@ -4,6 +4,7 @@ taking the rule's typed match (:mod:`apkaudit.rules.schema`)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import assert_never
 
 from apkaudit.facts import AppFacts
@@ -19,6 +20,7 @@ from apkaudit.model import (
     IntentFilter,
     Severity,
     Stage,
+    Trigger,
 )
 from apkaudit.rules import RuleSet
 from apkaudit.rules.schema import (
@@ -63,7 +65,22 @@ def evaluate(rules: RuleSet, facts: AppFacts, behaviours: Behaviours) -> tuple[F
 
 
 def evaluate_rule(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
-    """The rule's finding on this app, or None. mypy checks that every match type is handled."""
+    """The rule's finding on this app, or None, with the trigger of the SMS sends its evidence
+    shows (the most automatic one)."""
+    finding = _evaluate(rule, facts, behaviours)
+    if finding is None or not behaviours.sms_sends:
+        return finding
+    by_loc = {s.location: s.trigger for s in behaviours.sms_sends}
+    found = {by_loc[e.location] for e in finding.evidence if e.location in by_loc}
+    trigger = next((t for t in _TRIGGER_ORDER if t in found), None)
+    return replace(finding, trigger=trigger) if trigger else finding
+
+
+_TRIGGER_ORDER = (Trigger.AUTOMATIC, Trigger.USER_ACTION, Trigger.USER_MEDIATED)
+
+
+def _evaluate(rule: Rule, facts: AppFacts, behaviours: Behaviours) -> Finding | None:
+    """mypy checks that every match type is handled."""
     m = rule.match
     if isinstance(m, CodeMatch):
         return _match_code(rule, m, facts, behaviours)
@@ -160,6 +177,9 @@ def _match_code(
     rule: Rule, m: CodeMatch, facts: AppFacts, behaviours: Behaviours
 ) -> Finding | None:
     refs = facts.refs_tagged(*m.tags)
+    if m.triggers:
+        by_loc = {s.location: s.trigger.value for s in behaviours.sms_sends}
+        refs = tuple(r for r in refs if by_loc.get(r.location) in m.triggers)
     provider = m.provider
     sites = behaviours.queries_of(provider) if provider else ()
     shown = (provider or "").replace("_", "-")  # the provider's name in messages

@@ -93,6 +93,7 @@ CODES: Mapping[str, str] = MappingProxyType(
         "SMS004": "sms-send-code-without-permission",
         "SMS005": "sms-user-mediated",
         "SMS006": "sms-send-reflection",
+        "SMS007": "sms-send-user-action",
         "SMS010": "bulk-sms-to-contacts",
         "SMS011": "server-controlled-sms",
         "SMS012": "sms-to-contacts-user-mediated",
@@ -112,7 +113,16 @@ VERDICT_RULES: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "sms_read": ("SMR001", "SMR004", "INT002"),
         "call_log_read": ("CLG001", "CLG004"),
         "contacts_upload": ("CON004", "CON005"),
-        "sms_send": ("SMS001", "SMS002", "SMS006", "SMS010", "SMS011", "SMS013", "SMS014"),
+        "sms_send": (
+            "SMS001",
+            "SMS002",
+            "SMS006",
+            "SMS007",
+            "SMS010",
+            "SMS011",
+            "SMS013",
+            "SMS014",
+        ),
         "bulk_sms_to_contacts": ("SMS010", "SMS013"),
     }
 )

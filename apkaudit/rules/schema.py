@@ -23,6 +23,8 @@ _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 Flag = Literal["debuggable", "allow_backup", "cleartext"]
 # Providers a content-provider query resolves to (apkaudit.behaviour: Behaviours.queries).
 Provider = Literal["contacts", "sms", "call_log", "calendar", "other", "unresolved"]
+# Who triggers an SMS send (apkaudit.model.Trigger; Behaviours.sms_sends).
+TriggerName = Literal["automatic", "user_action", "user_mediated"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -34,6 +36,8 @@ class CodeMatch:
     tags: tuple[str, ...]
     provider: Provider | None = None  # also fire on queries resolved to this provider
     permission: str | None = None  # shown as evidence, or said to be missing
+    # only the references at SMS send sites with one of these triggers (empty: every reference)
+    triggers: tuple[TriggerName, ...] = ()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -23,7 +23,9 @@ from apkaudit.model import (
     Permission,
     ProviderQuery,
     RefKind,
+    SmsSend,
     Stage,
+    Trigger,
     Verdicts,
 )
 from apkaudit.rules import load_rules
@@ -87,6 +89,16 @@ def test_contacts_texted_in_a_loop_fires_the_chain_and_code_rules() -> None:
         Verdicts(),
         chains=(_bulk_sms_chain(),),
         reachability=((MAIN, "load()V", True), (SENDER, "run()V", True)),
+        sms_sends=(
+            SmsSend(
+                location=SEND_AT,
+                api="SmsManager.sendTextMessage",
+                trigger=Trigger.AUTOMATIC,
+                reason="one action sends to every entry of the contact list",
+                recipients="contacts",
+                chains=(0,),
+            ),
+        ),
         queries=(
             ProviderQuery(
                 location=QUERY_AT,
@@ -99,6 +111,8 @@ def test_contacts_texted_in_a_loop_fires_the_chain_and_code_rules() -> None:
     )
     found = _by_id(evaluate(load_rules(), facts, behaviours))
     assert {"CON001", "SMS001", "SMS010"} <= found.keys()
+    assert "SMS007" not in found  # the send is automatic, not a button press
+    assert found["SMS001"].trigger is Trigger.AUTOMATIC
     assert not {"CON002", "CON003", "SMS003", "SMS004"} & found.keys()
 
     bulk = found["SMS010"]
