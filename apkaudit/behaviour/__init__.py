@@ -56,7 +56,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         methods.update((h.location.class_name, h.location.method) for h in chain.hops)
     reach = compute_reachability(program.dex, methods, entry_classes(facts)) if methods else {}
     chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
-    resolver = Resolver(program.dex, resource=_resources(program))
+    resolver = Resolver(program.dex, resource=_resources(program), deadline=deadline)
     chains = with_destinations(resolver, chains, program.attributor.origin)
     sends = tuple((r.location, r.origin) for r in facts.refs_tagged("network_send"))
     destinations = app_destinations(resolver, chains, sends)

@@ -34,10 +34,12 @@ from apkaudit.code.dex.reader import DexFile, Insn, MethodRef
 from apkaudit.code.dex.values import static_values
 from apkaudit.code.index import DexSet
 from apkaudit.errors import DexFormatError
+from apkaudit.limits import NO_DEADLINE, Deadline
 from apkaudit.model import CodeLocation
 
 MAX_DEPTH = 8  # nested expansions (a field written from a getter of a field ...)
 MAX_EVALS = 400  # method evaluations per app
+MAX_STEPS = 1_500_000  # instructions interpreted per app (replays included), ~1-2 s at worst
 MAX_CALLERS = 6  # call sites followed for one parameter
 MAX_WRITERS = 8  # writers followed for one field
 ACC_STATIC = 0x8
@@ -52,6 +54,8 @@ class Resolver:
     # Look for a field's writers in the whole app (one byte search per dex and field), or only
     # in its own class (cheap; private fields and most "set once" fields live there).
     global_fields: bool = True
+    deadline: Deadline = NO_DEADLINE
+    steps: int = 0  # instructions interpreted so far (MethodEval adds to it)
     _cache: dict[tuple, MethodEval | None] = field(default_factory=dict)
     _syms: dict[tuple, object] = field(default_factory=dict)
     _busy: set[tuple] = field(default_factory=set)
@@ -76,6 +80,9 @@ class Resolver:
         if ref.return_type[:1] in ("L", "[") and self.defined(ref.class_name, ref.signature):
             return Sym("ret", (ref.class_name, ref.signature, tuple(args)))
         return NotImplemented
+
+    def out_of_budget(self) -> bool:
+        return self.steps > MAX_STEPS or self.deadline.check("behaviour")
 
     # ------------------------------------------------------------------ methods
 
@@ -102,6 +109,9 @@ class Resolver:
         if ck in self._cache:
             return self._cache[ck]
         ev = None
+        if self.out_of_budget():
+            self._cache[ck] = None
+            return None
         if self.evals < self.limit:
             self.evals += 1
             try:

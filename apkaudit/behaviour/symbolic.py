@@ -242,6 +242,10 @@ class Context(Protocol):
 
     def string(self, dex: DexFile, idx: int) -> str: ...
 
+    steps: int  # instructions interpreted so far, for the caller's budget
+
+    def out_of_budget(self) -> bool: ...
+
 
 @dataclass
 class MethodEval:
@@ -273,7 +277,7 @@ class MethodEval:
         visits: dict[int, int] = {}
         work = [0]
         queued = {0}
-        while work:
+        while work and not self.ctx.out_of_budget():
             work.sort(key=lambda b: self.cfg.rpo[b])
             b = work.pop(0)
             queued.discard(b)
@@ -327,6 +331,7 @@ class MethodEval:
         regs = dict(self.entry.get(b, {}))
         pending: object = UNKNOWN
         end = block.end if stop is None else stop
+        self.ctx.steps += end - block.start
         insns = self.code.insns
         for pos in range(block.start, end):
             pending = self._step(insns[pos], regs, pending)

@@ -14,16 +14,20 @@ from collections.abc import Callable
 from apkaudit.behaviour.symbolic import (
     EMPTY_TEXT,
     UNKNOWN,
-    Cls,
-    Mutation,
     Num,
     Obj,
-    Sym,
     Text,
-    alt,
     concat,
-    options,
     text_of,
+)
+from apkaudit.behaviour.symbolic_libs import (
+    http_request_call,
+    mutate,
+    obj,
+    okhttp_call,
+    retrofit_call,
+    socket_call,
+    url_of,
 )
 from apkaudit.code.dex.reader import MethodRef
 
@@ -45,20 +49,6 @@ _CONNECTIONS = {
     "Ljava/net/URLConnection;",
     "Ljavax/net/ssl/HttpsURLConnection;",
 }
-_VOLLEY_REQUESTS = {
-    "Lcom/android/volley/toolbox/StringRequest;",
-    "Lcom/android/volley/toolbox/JsonObjectRequest;",
-    "Lcom/android/volley/toolbox/JsonArrayRequest;",
-    "Lcom/android/volley/toolbox/JsonRequest;",
-    "Lcom/android/volley/Request;",
-}
-_APACHE_REQUESTS = {
-    "Lorg/apache/http/client/methods/HttpPost;",
-    "Lorg/apache/http/client/methods/HttpGet;",
-    "Lorg/apache/http/client/methods/HttpPut;",
-    "Lorg/apache/http/client/methods/HttpDelete;",
-    "Lorg/apache/http/client/methods/HttpPatch;",
-}
 _TEXT_FIELDS = {
     "Landroid/widget/EditText;",
     "Landroid/widget/TextView;",
@@ -67,34 +57,6 @@ _TEXT_FIELDS = {
     "Landroidx/appcompat/widget/AppCompatEditText;",
 }
 _RESOURCE_OWNERS = ("Landroid/content/", "Landroid/app/", "Landroid/content/res/Resources;")
-
-
-def url_of(v: object) -> object:
-    """The address a value carries: a string, or the ``url`` attribute of an object."""
-    out = []
-    for o in options(v):
-        if isinstance(o, Obj):
-            u = o.get("url")
-            out.append(u if u is not None else UNKNOWN)
-        elif isinstance(o, Text):
-            out.append(o)
-        elif isinstance(o, Sym):
-            out.append(Text((o,)))
-        else:
-            out.append(UNKNOWN)
-    return alt(out)
-
-
-def _obj(kind: str, recv: object, **attrs: object) -> object:
-    site = recv.site if isinstance(recv, Obj) else ("anon", kind)
-    return Obj(kind, site).with_attrs(**attrs)
-
-
-def _mutate(recv: object, kind: str, **attrs: object) -> object:
-    if isinstance(recv, Obj):
-        new = Obj(kind, recv.site, recv.attrs).with_attrs(**attrs)
-        return Mutation(recv, new)
-    return _obj(kind, recv, **attrs)
 
 
 # --------------------------------------------------------------------------- strings
@@ -106,12 +68,10 @@ def _string_builder(ref: MethodRef, args: list[object]) -> object:
     recv = args[0] if args else UNKNOWN
     if ref.name == "<init>":
         start = text_of(args[1]) if len(args) > 1 and ref.param_types[0] != "I" else EMPTY_TEXT
-        return _mutate(recv, "sb", text=start)
+        return mutate(recv, "sb", text=start)
     if ref.name == "append" and len(args) > 1:
         base = recv.get("text") if isinstance(recv, Obj) else None
-        return _mutate(
-            recv, "sb", text=concat(base if base is not None else Text((None,)), args[1])
-        )
+        return mutate(recv, "sb", text=concat(base if base is not None else Text((None,)), args[1]))
     if ref.name == "toString":
         return text_of(recv)
     return NotImplemented
@@ -164,6 +124,13 @@ def _format(fmt: object, arr: object) -> object:
     return concat(*pieces)
 
 
+def _kotlin(ref: MethodRef, args: list[object]) -> object:
+    """Kotlin's ``a + b`` on strings: Intrinsics.stringPlus(String, Object)."""
+    if ref.class_name == "Lkotlin/jvm/internal/Intrinsics;" and len(args) > 1:
+        return concat(args[0], args[1])
+    return NotImplemented
+
+
 def _text_field(ref: MethodRef, args: list[object]) -> object:
     if ref.name == "getText" and ref.class_name in _TEXT_FIELDS:
         return Text((None,), user_input=True)
@@ -184,17 +151,19 @@ def _encode(ref: MethodRef, args: list[object]) -> object:
 
 def _uri(ref: MethodRef, args: list[object]) -> object:
     cls, name = ref.class_name, ref.name
+    if cls == "Lokhttp3/HttpUrl$Companion;" and name in ("parse", "get") and len(args) > 1:
+        return obj("uri", args[1], url=text_of(args[1]))  # OkHttp 4: HttpUrl.Companion.get(s)
     if cls in ("Landroid/net/Uri;", "Ljava/net/URI;", "Lokhttp3/HttpUrl;"):
         if name in ("parse", "create", "get") and args:
-            return _obj("uri", args[0], url=text_of(args[0]))
+            return obj("uri", args[0], url=text_of(args[0]))
         if name == "<init>" and len(args) > 1:
-            return _mutate(args[0], "uri", url=text_of(args[1]))
+            return mutate(args[0], "uri", url=text_of(args[1]))
         if name in ("toString", "toURL", "toURI", "url", "uri") and args:
             return (
-                _obj("uri", args[0], url=url_of(args[0])) if name != "toString" else url_of(args[0])
+                obj("uri", args[0], url=url_of(args[0])) if name != "toString" else url_of(args[0])
             )
         if name == "withAppendedPath" and len(args) > 1:
-            return _obj("uri", args[0], url=concat(url_of(args[0]), "/", args[1]))
+            return obj("uri", args[0], url=concat(url_of(args[0]), "/", args[1]))
         if name in ("buildUpon", "newBuilder") and args:
             return Obj("uri_builder", ("anon", "uri_builder")).with_attrs(base=url_of(args[0]))
     return NotImplemented
@@ -225,22 +194,22 @@ def _uri_builder(ref: MethodRef, args: list[object]) -> object:
         return NotImplemented
     recv = args[0] if args else UNKNOWN
     if ref.name == "<init>":
-        return _mutate(recv, "uri_builder")
+        return mutate(recv, "uri_builder")
     if ref.name == "build":
-        return _obj("uri", recv, url=_assemble(recv))
+        return obj("uri", recv, url=_assemble(recv))
     part = _BUILDER_PARTS.get(ref.name)
     if part is None or not isinstance(recv, Obj):
         return recv if isinstance(recv, Obj) else NotImplemented
     value = args[1] if len(args) > 1 else Text((None,))
     if part == "append":
-        return _mutate(recv, "uri_builder", path=concat(recv.get("path") or EMPTY_TEXT, "/", value))
+        return mutate(recv, "uri_builder", path=concat(recv.get("path") or EMPTY_TEXT, "/", value))
     if part == "query":
         old = recv.get("query")
         sep = "&" if old is not None else "?"
         v2 = args[2] if len(args) > 2 else Text((None,))
         q = concat(old or EMPTY_TEXT, sep, value, "=", v2)
-        return _mutate(recv, "uri_builder", query=q)
-    return _mutate(recv, "uri_builder", **{part: value})
+        return mutate(recv, "uri_builder", query=q)
+    return mutate(recv, "uri_builder", **{part: value})
 
 
 def _assemble(b: object) -> object:
@@ -273,28 +242,28 @@ def _url(ref: MethodRef, args: list[object]) -> object:
     if name == "<init>":
         types = ref.param_types
         if types == ("Ljava/lang/String;",):
-            return _mutate(recv, "url", url=text_of(args[1]))
+            return mutate(recv, "url", url=text_of(args[1]))
         if types[:2] == ("Ljava/lang/String;", "Ljava/lang/String;") and len(args) >= 4:
             if len(types) >= 3 and types[2] == "I":  # protocol, host, port, file
-                return _mutate(
+                return mutate(
                     recv,
                     "url",
                     url=concat(
                         args[1], "://", args[2], ":", args[3], args[4] if len(args) > 4 else ""
                     ),
                 )
-            return _mutate(recv, "url", url=concat(args[1], "://", args[2], args[3]))
+            return mutate(recv, "url", url=concat(args[1], "://", args[2], args[3]))
         if types and types[0] == "Ljava/net/URL;" and len(args) > 2:
-            return _mutate(recv, "url", url=concat(url_of(args[1]), args[2]))
-        return _mutate(recv, "url", url=Text((None,)))
+            return mutate(recv, "url", url=concat(url_of(args[1]), args[2]))
+        return mutate(recv, "url", url=Text((None,)))
     if name == "openConnection":
-        return _obj("conn", ("conn", recv), url=url_of(recv))
+        return obj("conn", ("conn", recv), url=url_of(recv))
     if name in ("openStream",):
-        return _obj("stream", ("stream", recv), url=url_of(recv))
+        return obj("stream", ("stream", recv), url=url_of(recv))
     if name in ("toString", "toExternalForm"):
         return url_of(recv)
     if name == "toURI":
-        return _obj("uri", recv, url=url_of(recv))
+        return obj("uri", recv, url=url_of(recv))
     return NotImplemented
 
 
@@ -303,94 +272,11 @@ def _connection(ref: MethodRef, args: list[object]) -> object:
     recv = args[0] if args else UNKNOWN
     if cls in _CONNECTIONS or cls == "Ljava/net/Socket;":
         if name == "getOutputStream":
-            return _obj("stream", ("stream", recv), url=url_of(recv))
+            return obj("stream", ("stream", recv), url=url_of(recv))
         if name == "getURL":
-            return _obj("url", ("url", recv), url=url_of(recv))
+            return obj("url", ("url", recv), url=url_of(recv))
     if cls in _STREAM_WRAPPERS and name == "<init>" and len(args) > 1:
-        return _mutate(recv, "stream", url=url_of(args[1]))
-    return NotImplemented
-
-
-# --------------------------------------------------------------------------- libraries
-
-
-def _okhttp(ref: MethodRef, args: list[object]) -> object:
-    cls, name = ref.class_name, ref.name
-    recv = args[0] if args else UNKNOWN
-    if cls in ("Lokhttp3/Request$Builder;", "Lcom/squareup/okhttp/Request$Builder;"):
-        if name == "<init>":
-            return _mutate(recv, "okreq_builder")
-        if name == "url" and len(args) > 1:
-            return _mutate(recv, "okreq_builder", url=url_of(args[1]))
-        if name == "build":
-            return _obj("okreq", ("okreq", recv), url=_attr(recv, "url"))
-        return recv if isinstance(recv, Obj) else NotImplemented
-    clients = ("Lokhttp3/OkHttpClient;", "Lcom/squareup/okhttp/OkHttpClient;")
-    if cls in clients and name in ("newCall", "newWebSocket") and len(args) > 1:
-        return _obj("okcall", ("okcall", args[1]), url=url_of(args[1]))
-    if cls == "Lokhttp3/Call;" and name == "request" and args:
-        return _obj("okreq", ("okreq", recv), url=url_of(recv))
-    return NotImplemented
-
-
-def _attr(v: object, name: str) -> object:
-    return alt(
-        (o.get(name) or Text((None,))) if isinstance(o, Obj) else Text((None,)) for o in options(v)
-    )
-
-
-def _socket(ref: MethodRef, args: list[object]) -> object:
-    cls, name = ref.class_name, ref.name
-    recv = args[0] if args else UNKNOWN
-    if cls == "Lio/socket/client/IO;" and name == "socket" and args:
-        return _obj("socketio", ("socketio", args[0]), url=url_of(args[0]))
-    if cls in ("Ljava/net/Socket;", "Ljava/net/InetSocketAddress;", "Ljavax/net/ssl/SSLSocket;"):
-        if name == "<init>" and len(args) > 2 and ref.param_types[1:2] == ("I",):
-            return _mutate(recv, "socket", url=concat("tcp://", _host(args[1]), ":", args[2]))
-        if name == "connect" and len(args) > 1:
-            return _mutate(recv, "socket", url=url_of(args[1]))
-    if cls == "Ljava/net/InetAddress;" and name == "getByName" and args:
-        return _obj("inet", ("inet", args[0]), host=text_of(args[0]))
-    if cls == "Ljavax/net/SocketFactory;" and name == "createSocket" and len(args) > 2:
-        return _obj(
-            "socket", ("socket", args[1]), url=concat("tcp://", _host(args[1]), ":", args[2])
-        )
-    return NotImplemented
-
-
-def _host(v: object) -> object:
-    return alt(
-        o.get("host") or Text((None,)) if isinstance(o, Obj) else text_of(o) for o in options(v)
-    )
-
-
-def _http_request(ref: MethodRef, args: list[object]) -> object:
-    cls, name = ref.class_name, ref.name
-    recv = args[0] if args else UNKNOWN
-    if name == "<init>" and cls in _VOLLEY_REQUESTS | _APACHE_REQUESTS:
-        for t, v in zip(ref.param_types, args[1:], strict=False):
-            if t in ("Ljava/lang/String;", "Ljava/net/URI;"):
-                return _mutate(recv, "httpreq", url=url_of(v))
-        return _mutate(recv, "httpreq", url=Text((None,)))
-    if name == "setURI" and len(args) > 1:
-        return _mutate(recv, "httpreq", url=url_of(args[1]))
-    return NotImplemented
-
-
-def _retrofit(ref: MethodRef, args: list[object]) -> object:
-    cls, name = ref.class_name, ref.name
-    recv = args[0] if args else UNKNOWN
-    if cls == "Lretrofit2/Retrofit$Builder;":
-        if name == "<init>":
-            return _mutate(recv, "retrofit_builder")
-        if name == "baseUrl" and len(args) > 1:
-            return _mutate(recv, "retrofit_builder", url=url_of(args[1]))
-        if name == "build":
-            return _obj("retrofit", ("retrofit", recv), url=_attr(recv, "url"))
-        return recv if isinstance(recv, Obj) else NotImplemented
-    if cls == "Lretrofit2/Retrofit;" and name == "create" and len(args) > 1:
-        iface = args[1].name if isinstance(args[1], Cls) else ""
-        return _obj("retrofit_service", ("svc", recv, iface), url=url_of(recv), iface=iface)
+        return mutate(recv, "stream", url=url_of(args[1]))
     return NotImplemented
 
 
@@ -418,6 +304,7 @@ for _names, _fn in (
     (("valueOf", "copyValueOf", "concat", "format", "trim", "intern", "toLowerCase",
       "toUpperCase"), _string),
     (("getText",), _text_field),
+    (("stringPlus",), _kotlin),
     (("encode",), _encode),
     (("parse", "create", "get", "withAppendedPath", "buildUpon", "newBuilder", "toURL", "toURI",
       "url", "uri"), _uri),
@@ -425,10 +312,10 @@ for _names, _fn in (
     (("openConnection", "openStream", "toExternalForm"), _url),
     (("getOutputStream", "getURL"), _connection),
     (("newCall", "newWebSocket", "request", "post", "put", "patch", "delete", "method", "header",
-      "addHeader", "tag", "removeHeader", "cacheControl"), _okhttp),
-    (("socket", "connect", "getByName", "createSocket"), _socket),
-    (("setURI",), _http_request),
-    (("baseUrl", "addConverterFactory", "addCallAdapterFactory", "client"), _retrofit),
+      "addHeader", "tag", "removeHeader", "cacheControl"), okhttp_call),
+    (("socket", "connect", "getByName", "createSocket"), socket_call),
+    (("setURI",), http_request_call),
+    (("baseUrl", "addConverterFactory", "addCallAdapterFactory", "client"), retrofit_call),
     (("parseInt", "intValue"), _num),
 ):  # fmt: skip
     for _n in _names:
@@ -442,17 +329,17 @@ _CHAINS: dict[str, tuple[Model, ...]] = {
         _uri_builder,
         _url,
         _connection,
-        _okhttp,
-        _socket,
-        _http_request,
-        _retrofit,
+        okhttp_call,
+        socket_call,
+        http_request_call,
+        retrofit_call,
     ),
     "toString": (_string_builder, _string, _uri, _url, _num),
-    "build": (_uri_builder, _okhttp, _retrofit),
-    "create": (_uri, _retrofit),
+    "build": (_uri_builder, okhttp_call, retrofit_call),
+    "create": (_uri, retrofit_call),
     "valueOf": (_string, _num),
-    "url": (_okhttp, _uri),
-    "connect": (_socket,),
+    "url": (okhttp_call, _uri),
+    "connect": (socket_call,),
     "getOutputStream": (_connection,),
 }
 

@@ -112,15 +112,6 @@ _LIFECYCLE = {
         }
     ),
 }
-# Methods the framework calls on an object the app created: follow to where it is created.
-_CALLBACK_HINT = "created at"
-_SMS_METHODS = {
-    "sendTextMessage",
-    "sendMultipartTextMessage",
-    "sendDataMessage",
-    "sendTextMessageWithoutPersisting",
-    "sendMultimediaMessage",
-}
 _HARVESTED = {"contacts", "call_log", "network"}
 
 
@@ -147,6 +138,7 @@ class EntrySearch:
         self.components = component_kinds(facts)
         self._kind_cache: dict[str, str] = {}
         self._ends: dict[tuple[str, str], tuple[PathEnd, ...]] = {}
+        self._caller_cache: dict[tuple[str, str], set[tuple[str, str]]] = {}
 
     def component_of(self, cls: str) -> str:
         if cls not in self._kind_cache:
@@ -199,6 +191,11 @@ class EntrySearch:
         return out
 
     def _callers(self, node: tuple[str, str]) -> set[tuple[str, str]]:
+        if node not in self._caller_cache:
+            self._caller_cache[node] = self._find_callers(node)
+        return self._caller_cache[node]
+
+    def _find_callers(self, node: tuple[str, str]) -> set[tuple[str, str]]:
         cls, sig = node
         app = self.dex.classes.keys()
         refs = {
