@@ -24,11 +24,15 @@ from importlib.resources import files
 
 from apkaudit.behaviour.program import Program
 from apkaudit.code.catalogue import load_sdks
+from apkaudit.coverage.hidden import NOTICE_KINDS
 from apkaudit.facts import AppFacts
 from apkaudit.load.arsc_strings import pool_strings
 from apkaudit.model import LendingApp, LendingSignal
 
 YES_AT = 3
+# Blind spots that hide no label, resource or dex string: a lender would still show (the app's own
+# JNI libraries, a method too big to interpret, a time or decoding limit mid-analysis).
+_TEXT_VISIBLE = frozenset({"native_code", "unreadable_method", "limit", "time_limit"})
 MAX_SIGNALS = 12
 MAX_DEX_STRING_BYTES = 1 << 19  # dex string data searched per app (the first dex files first)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -103,13 +107,24 @@ def classify_lending(facts: AppFacts, program: Program) -> LendingApp:
     score = _score(signals)
     if score >= YES_AT:
         value = "yes"
-    elif score <= 1 and facts.coverage.complete:
+    elif score <= 1 and _text_visible(facts):
         value = "no"
     else:
         value = "unknown"
     order = {"label": 0, "package": 1, "sdk": 2, "class": 3, "string": 4, "kyc": 5}
     signals.sort(key=lambda s: (s.strength != "strong", order.get(s.kind, 9), s.value))
     return LendingApp(value=value, signals=tuple(signals[:MAX_SIGNALS]))
+
+
+def _text_visible(facts: AppFacts) -> bool:
+    """Nothing that could hide lending words: complete coverage, or only blind spots that hide
+    no text (see _TEXT_VISIBLE). Packed code, code loaded at run time, Flutter or JS bundles
+    may hold the app's real screens."""
+    if facts.coverage.complete:
+        return True
+    return all(
+        b.kind in _TEXT_VISIBLE or b.kind in NOTICE_KINDS for b in facts.coverage.blind_spots
+    )
 
 
 def _dedupe(signals: list[LendingSignal]) -> list[LendingSignal]:

@@ -61,13 +61,17 @@ def test_how_signals_add_up() -> None:
 
 @pytest.mark.parametrize("row", real_params())
 def test_real_apks_are_not_lending_apps(audit, row) -> None:
-    """None of the real APKs lends; the packed ones may hide a lender: unknown, never yes."""
+    """None of the real APKs lends; those whose code is hidden (packed, loaded at run time) may
+    hide a lender: unknown, never yes."""
     app = audit(real_path(row))
     if app.status != "ok":
         return
     value, got = _lending(app)
-    expected = "unknown" if not app.coverage.complete else "no"
+    expected = "unknown" if row["file"] in HIDDEN_CODE else "no"
     assert (value, got) == (expected, set()), row["file"]
+
+
+HIDDEN_CODE = {"packed-dsencrypt.apk", "smsworm-anubis-fakecontact.apk", "malformed-truncated.apk"}
 
 
 def test_arsc_pool_of_a_fixture_with_resources() -> None:
