@@ -196,7 +196,8 @@ def destination_of(addr: Address, loc: CodeLocation | None, origin: str) -> Dest
         hp = re.match(r"^(\[[^\]]*\]|[^:]*)(?::(\d+))?$", authority)
         if hp:
             host = hp.group(1)
-            port = int(hp.group(2)) if hp.group(2) and len(hp.group(2)) <= 5 else None
+            digits = hp.group(2) or ""
+            port = int(digits) if digits and len(digits) <= 5 and int(digits) <= 65535 else None
         if _HOLE in host or not _HOSTNAME.match(host or "-"):
             host = ""
         path = m.group(3).replace(_HOLE, "…")
