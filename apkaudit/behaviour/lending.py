@@ -34,7 +34,7 @@ YES_AT = 3
 # JNI libraries, a method too big to interpret, a time or decoding limit mid-analysis).
 _TEXT_VISIBLE = frozenset({"native_code", "unreadable_method", "limit", "time_limit"})
 MAX_SIGNALS = 12
-MAX_DEX_STRING_BYTES = 1 << 19  # dex string data searched per app (the first dex files first)
+MAX_DEX_STRING_BYTES = 1 << 18  # dex string data searched per app (the first dex files first)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CAMEL = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])")
 
@@ -225,7 +225,8 @@ def _string_signals(
     """Strong lending words and KYC terms in resources.arsc and, when the label, package and
     SDKs have not decided already, in the first MAX_DEX_STRING_BYTES of dex string data (UI
     text hard-coded in the code; the rest is mostly identifiers)."""
-    wanted = [t for t in terms if t.strength == "strong"] + list(kyc)
+    strong = [t for t in terms if t.strength == "strong"]
+    wanted = strong + list(kyc)
     found: dict[str, LendingSignal] = {}
     pool = pool_strings(program.arsc)
     if pool:
@@ -243,7 +244,7 @@ def _string_signals(
         hi = min(len(dex.data), max(offs) + 4096, lo + budget)
         budget -= hi - lo
         region = dex.data[lo:hi].lower()
-        for t in wanted:
+        for t in strong:  # KYC words live in the resources (and only add a point)
             if t.value in found:
                 continue
             text = _dex_hit(dex, region, lo, t)
