@@ -20,6 +20,7 @@ from apkaudit.behaviour.symbolic import (
     Alt,
     MethodEval,
     MethodKey,
+    Mutation,
     Num,
     Obj,
     Sym,
@@ -43,6 +44,19 @@ MAX_STEPS = 1_500_000  # instructions interpreted per app (replays included), ~1
 MAX_CALLERS = 6  # call sites followed for one parameter
 MAX_WRITERS = 8  # writers followed for one field
 ACC_STATIC = 0x8
+# Framework and library classes whose constructors take the address: an app subclass passes
+# its own constructor's arguments up (class ContactsRequest extends StringRequest).
+ADDRESS_BASES = frozenset({
+    "Lcom/android/volley/Request;",
+    "Lcom/android/volley/toolbox/StringRequest;",
+    "Lcom/android/volley/toolbox/JsonRequest;",
+    "Lcom/android/volley/toolbox/JsonObjectRequest;",
+    "Lcom/android/volley/toolbox/JsonArrayRequest;",
+    "Lorg/apache/http/client/methods/HttpPost;",
+    "Lorg/apache/http/client/methods/HttpGet;",
+    "Lorg/apache/http/client/methods/HttpPut;",
+    "Ljava/net/Socket;",
+})  # fmt: skip
 
 
 @dataclass
@@ -77,9 +91,36 @@ class Resolver:
                 loc = CodeLocation(ev.dex.name, ev.key[0], ev.key[1], insn.offset)
                 return Text((value,), frozenset({loc}), resource=f"{rid.value:#010x}")
             return Text((None,))
-        if ref.return_type[:1] in ("L", "[") and self.defined(ref.class_name, ref.signature):
+        target = self.defined(ref.class_name, ref.signature)
+        if target is None:
+            return NotImplemented
+        if ref.name == "<init>" and args and isinstance(args[0], Obj):
+            if self._extends_address_type(ref.class_name):
+                return self._constructed(target, args)
+            return NotImplemented
+        if ref.return_type[:1] in ("L", "["):
             return Sym("ret", (ref.class_name, ref.signature, tuple(args)))
         return NotImplemented
+
+    def _extends_address_type(self, cls: str) -> bool:
+        for _ in range(8):
+            hit = self.dex.classes.get(cls)
+            if hit is None or not hit[1].superclass:
+                return False
+            cls = hit[1].superclass
+            if cls in ADDRESS_BASES:
+                return True
+        return False
+
+    def _constructed(self, target: MethodKey, args: list[object]) -> object:
+        """An app constructor that hands an address to its superclass (a Volley or Apache
+        request subclass, a socket wrapper): the new object carries what ``this`` became."""
+        ev = self.evaluate(target, tuple(args))
+        this = ev.this_at_return if ev else None
+        recv = args[0]
+        if not isinstance(this, Obj) or not isinstance(recv, Obj) or this.get("url") is None:
+            return NotImplemented
+        return Mutation(recv, Obj(this.kind, recv.site, this.attrs))
 
     def out_of_budget(self) -> bool:
         return self.steps > MAX_STEPS or self.deadline.check("behaviour")

@@ -259,6 +259,7 @@ class MethodEval:
     cfg: CFG = field(init=False)
     entry: dict[int, dict[int, object]] = field(default_factory=dict)
     returns: object = None
+    this_at_return: object = None  # constructors: what ``this`` became (a Volley subclass's url)
     local_fields: dict[str, object] = field(default_factory=dict)
     _ran: bool = False
 
@@ -349,6 +350,9 @@ class MethodEval:
             regs[r[0]] = regs.get(r[1], UNKNOWN)
         elif op in O.RETURN_OPS:
             self.returns = join_values(self.returns, regs.get(r[0], UNKNOWN))
+        elif op == O.RETURN_VOID_OP and not self.is_static and self.key[1].startswith("<init>"):
+            this = regs.get(self.code.registers - self.code.ins, UNKNOWN)
+            self.this_at_return = join_values(self.this_at_return, this)
         elif 0x12 <= op <= 0x19:  # const, const/4, const/16, const/high16, const-wide*
             regs[r[0]] = Num(insn.lit) if insn.lit is not None else UNKNOWN
         elif op in O.CONST_STRING_OPS and insn.idx is not None:

@@ -105,6 +105,10 @@ def test_http_libraries(audit) -> None:
     }
     assert by["viaVolley"].payload_keys == ("agenda",)
     assert by["viaHttpPost"].payload_keys == ("contacts",)  # the form field's name
+    # a Volley request of the app's own subclass: the URL passes through its constructor
+    app = audit(fixture_apk("dest-libs"))
+    [sub] = [d for d in app.behaviours.destinations if d.host == "h9.libs.example"]
+    assert (sub.path, sub.resolution, sub.api) == ("/sub", CONSTANT, "volley")
     # Retrofit: baseUrl + the @POST("v3/contacts") of the interface method
     assert "com.apkaudit.fixture.destlibs.LoanApi.upload@0x0" in [
         e.short for e in by["viaRetrofit"].evidence
