@@ -2,7 +2,8 @@
 
 The pipeline passes these values from stage to stage (see docs/architecture.md):
 loader -> ManifestFacts + CodeIndex -> Behaviours -> Findings -> AppResult
-(-> apkaudit.report.document.Report, what the renderers read).
+(-> apkaudit.report.document.Report, what the renderers read). answers.py (destinations, SMS
+sends, lending app) and icon.py are parts of this module, re-exported here.
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from functools import cached_property
 from typing import Any
+
+from apkaudit.model.icon import MAX_ICON_BYTES as MAX_ICON_BYTES
+from apkaudit.model.icon import AppIcon
+from apkaudit.model.icon import sniff_image as sniff_image
 
 JsonDict = dict[str, Any]  # a JSON object, as the outputs and the batch codec build them
 
@@ -447,30 +452,6 @@ class Finding:
 class Risk:
     level: Severity
     score: int  # 0..100
-
-
-MAX_ICON_BYTES = 64 * 1024  # an icon larger than this is never read nor shown
-
-
-def sniff_image(data: bytes) -> str | None:
-    """The MIME type of PNG, WebP or JPEG bytes by their magic numbers; None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n") and data[12:16] == b"IHDR":
-        return "image/png"
-    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    return None
-
-
-@dataclass(frozen=True)
-class AppIcon:
-    """The launcher icon, as read from the APK: a raster image whose magic bytes were checked
-    (:func:`sniff_image`; the HTML report checks them again before it embeds the image)."""
-
-    mime: str  # image/png | image/webp | image/jpeg
-    data: bytes
-    entry: str  # the zip entry it came from
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import struct
 
-from apkaudit.code.dex.reader import ClassDef, DexFile, _uleb
+from apkaudit.code.dex.primitives import uleb
+from apkaudit.code.dex.reader import ClassDef, DexFile
 from apkaudit.errors import DexFormatError
 
 _MAX_ITEMS = 512  # elements, annotations or fields read from one structure
@@ -35,7 +36,7 @@ def _value(dex: DexFile, pos: int, depth: int) -> tuple[object, int]:
     vtype, arg = head & 0x1F, head >> 5
     pos += 1
     if vtype in (_ARRAY,):
-        size, pos = _uleb(data, pos)
+        size, pos = uleb(data, pos)
         if size > _MAX_ITEMS:
             raise _Damaged
         out = []
@@ -44,7 +45,7 @@ def _value(dex: DexFile, pos: int, depth: int) -> tuple[object, int]:
             out.append(v)
         return out, pos
     if vtype == _ANNOTATION:
-        _type, pos = _uleb(data, pos)
+        _type, pos = uleb(data, pos)
         return _elements(dex, pos, depth + 1)
     if vtype == _NULL:
         return None, pos
@@ -68,12 +69,12 @@ def _value(dex: DexFile, pos: int, depth: int) -> tuple[object, int]:
 
 
 def _elements(dex: DexFile, pos: int, depth: int) -> tuple[dict[str, object], int]:
-    size, pos = _uleb(dex.data, pos)
+    size, pos = uleb(dex.data, pos)
     if size > _MAX_ITEMS:
         raise _Damaged
     out: dict[str, object] = {}
     for _ in range(size):
-        name_idx, pos = _uleb(dex.data, pos)
+        name_idx, pos = uleb(dex.data, pos)
         v, pos = _value(dex, pos, depth)
         out[dex.string(name_idx)] = v
     return out, pos
@@ -97,7 +98,7 @@ def method_annotation_values(
             items = []
             for j in range(min(size, 64)):
                 (item_off,) = struct.unpack_from("<I", data, set_off + 4 + 4 * j)
-                type_idx, pos = _uleb(data, item_off + 1)  # after the visibility byte
+                type_idx, pos = uleb(data, item_off + 1)  # after the visibility byte
                 elements, _ = _elements(dex, pos, 1)
                 items.append((dex.type_name(type_idx), elements))
             out[midx] = tuple(items)
@@ -124,15 +125,15 @@ def static_values(dex: DexFile, class_name: str) -> dict[int, object]:
         )
         if not values_off or not data_off:
             return {}
-        sf, pos = _uleb(data, data_off)
-        _inf, pos = _uleb(data, pos)
-        _dm, pos = _uleb(data, pos)
-        _vm, pos = _uleb(data, pos)
+        sf, pos = uleb(data, data_off)
+        _inf, pos = uleb(data, pos)
+        _dm, pos = uleb(data, pos)
+        _vm, pos = uleb(data, pos)
         field_ids = []
         idx = 0
         for _ in range(min(sf, _MAX_ITEMS)):
-            diff, pos = _uleb(data, pos)
-            _acc, pos = _uleb(data, pos)
+            diff, pos = uleb(data, pos)
+            _acc, pos = uleb(data, pos)
             idx += diff
             field_ids.append(idx)
         values, _ = _array(dex, values_off)
@@ -142,7 +143,7 @@ def static_values(dex: DexFile, class_name: str) -> dict[int, object]:
 
 
 def _array(dex: DexFile, pos: int) -> tuple[list[object], int]:
-    size, pos = _uleb(dex.data, pos)
+    size, pos = uleb(dex.data, pos)
     if size > _MAX_ITEMS:
         raise _Damaged
     out = []
