@@ -34,10 +34,12 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from tests.fuzz import grammar
+
 REPO = Path(__file__).resolve().parents[2]
 REAL = Path(os.environ.get("APKAUDIT_REAL_APKS", REPO / ".." / "shared" / "real-apks")).resolve()
 MAX_SEED = 1 << 20
-TARGETS = ("container", "manifest", "dex")
+TARGETS = ("container", "manifest", "dex", "dexgrammar", "bundle", "render")
 INTERESTING = (0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF,
                0x80000000, 0xFFFFFFFE, 0xFFFFFFFF)  # fmt: skip
 
@@ -55,7 +57,7 @@ class Seeds:
     def for_target(self, target: str) -> tuple[bytes, ...]:
         if target == "container":
             return tuple(d for _, d in self.containers)
-        return self.manifests if target == "manifest" else self.dexes
+        return self.manifests if target == "manifest" else self.dexes  # dex, dexgrammar
 
 
 @cache
@@ -178,7 +180,13 @@ def _zip_fields(rng: random.Random, data: bytes) -> bytes:
 
 
 def mutate(rng: random.Random, target: str, seeds: Seeds | None = None) -> bytes:
+    if target == "bundle":
+        return grammar.mutate_bundle(rng)
+    if target == "render":  # the input names the mutation, done on AppResults by the runner
+        return f"render:{rng.getrandbits(64)}".encode()
     seeds = seeds or load_seeds()
+    if target == "dexgrammar":
+        return grammar.mutate_dex(rng, rng.choice(seeds.dexes))
     pool = seeds.for_target(target)
     data = rng.choice(pool)
     if target != "container":
@@ -273,12 +281,16 @@ def warm() -> None:
     from apkaudit.rules import load_rules
 
     load_catalogue(), load_markers(), load_rules()
+    grammar.render_seeds(), grammar.bundle_seeds()
 
 
 RUNNERS: dict[str, Callable[[bytes, str], None]] = {
     "container": run_container,
     "manifest": run_manifest,
     "dex": run_dex,
+    "dexgrammar": run_dex,
+    "bundle": grammar.run_bundle,
+    "render": grammar.run_render,
 }
 
 
