@@ -22,7 +22,17 @@ from tests.fuzz import harness
 
 REGRESSIONS = sorted((Path(__file__).parents[1] / "fuzz" / "regressions").glob("*.bin"))
 TIMEOUT = 20.0  # per input; far above any real input's time, far below a hang
-EXAMPLES = {"container": 40, "manifest": 150, "dex": 60}
+EXAMPLES = {
+    "container": 40,
+    "manifest": 150,
+    "dex": 60,
+    "dexgrammar": 60,
+    "bundle": 60,
+    "render": 40,
+}
+# The batch CSV still splits an app's row at a bare CR from app data (issue 12.5, owned by the
+# output-safety work): the render target's CSV oracle finds it. Not strict: passes once fixed.
+KNOWN = {"render": "CSV row split by a bare CR in app data (issue 12.5, output safety)"}
 
 
 def _short_run(target: str):
@@ -42,7 +52,13 @@ def _short_run(target: str):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("target", harness.TARGETS)
+@pytest.mark.parametrize(
+    "target",
+    [
+        pytest.param(t, marks=pytest.mark.xfail(reason=KNOWN[t], strict=False)) if t in KNOWN else t
+        for t in harness.TARGETS
+    ],
+)
 def test_short_fuzz_run(target: str) -> None:
     _short_run(target)()
 
