@@ -25,6 +25,7 @@ from apkaudit.limits import DEFAULT_LIMITS, Deadline, Limits
 from apkaudit.load.files import open_regular, regular_size
 from apkaudit.load.icon import read_icon
 from apkaudit.load.loader import load_app
+from apkaudit.manifest.coherence import unreadable_manifest
 from apkaudit.manifest.splits import app_manifest
 from apkaudit.model import AppResult, Behaviours, BlindSpot, BlindSpotKind, InputInfo
 from apkaudit.rules import RuleSet, load_rules
@@ -78,6 +79,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         arsc=loaded.arsc,
         certificates=loaded.certificates,
         path=path,
+        expired=deadline.expired,
     )
     manifest = read.facts
     lap("manifest")
@@ -95,6 +97,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
     )
     lap("codeindex")
     spots = loaded.spots + read.blind_spots + dex_spots + index_spots
+    spots += unreadable_manifest(manifest, index.refs, read.tricks)
     spots += hidden.detect(loaded, manifest, index, dexset, catalogue, attributor.origin)
     if not loaded.dex:
         spots += (BlindSpot(BlindSpotKind.NO_DEX, "the app contains no readable dex file"),)

@@ -49,6 +49,7 @@ NOTICE_KINDS = frozenset(
         BlindSpotKind.NATIVE_CODE_KNOWN,  # a well-known public native library
         BlindSpotKind.ENCRYPTED_DATA,  # high-entropy data; nothing in the app can run it as code
         BlindSpotKind.OBB,  # an .xapk expansion file (data)
+        BlindSpotKind.MANIFEST_TRICK,  # a manifest layout read as Android reads it
         BlindSpotKind.BUNDLE_EXTRA_APK,  # a second full APK in a bundle (its dex is analysed)
     }
 )

@@ -218,10 +218,14 @@ class Document:
         self.maps = 0
         self.outcome = "end"
         self.bad_at = -1
+        self.quirks: dict[str, None] = {}  # layouts Android accepts that aapt never writes
+        self.skipped = 0  # nodes of unknown type between elements
         head = _header(buf, 0)
         if head is None:
             raise AxmlRefused("shorter than a chunk header")
-        _type, header_size, size = head
+        kind, header_size, size = head
+        if kind != 0x0003:
+            self.quirk(f"a document chunk type of 0x{kind:04x} (not 0x0003)")
         if header_size > size or size > len(buf):
             raise AxmlRefused("its header claims more bytes than the file holds")
         self.end = size
@@ -244,11 +248,15 @@ class Document:
             if kind == STRING_POOL:
                 self.strings = StringPool(buf, pos, size)
                 self.pools += 1
+                if header_size != _POOL_HEADER:
+                    self.quirk(f"a string-pool header of {header_size} bytes (not 28)")
             elif kind == RESOURCE_MAP:
                 n = (size - header_size) // 4
                 self.resource_ids = struct.unpack_from(f"<{n}I", buf, pos + header_size)
                 self.maps += 1
             elif FIRST_NODE <= kind <= LAST_NODE:
+                if self.pools == 0 or self.maps == 0:
+                    self.quirk("no string pool or resource map before the first node")
                 if not self._valid_node(pos):
                     raise AxmlRefused(f"malformed first node at offset {pos}")
                 # The platform steps from the previous chunk to find the root node.
@@ -256,9 +264,14 @@ class Document:
                 if root < 0:
                     raise AxmlRefused("no root element node")
                 return root
+            else:
+                self.quirk(f"an unknown chunk (type 0x{kind:04x}) before the first node")
             last = pos
             pos += size
         raise AxmlRefused("no root element node")
+
+    def quirk(self, text: str) -> None:
+        self.quirks.setdefault(text, None)
 
     def _valid_node(self, pos: int) -> bool:
         """ResXMLTree::validateNode: a chunk with a header of at least 16 bytes; a start
@@ -304,6 +317,7 @@ class Document:
                     break
             need = _MIN_EXT.get(kind)
             if need is None:
+                self.skipped += 1
                 continue  # unknown node type: skipped
             if size - header_size < need:
                 break
@@ -334,8 +348,13 @@ class Document:
     def start(self, pos: int) -> Start | None:
         """The start element at ``pos``; None if its attributes run past the file."""
         buf = self.buf
-        ext = pos + _HDR.unpack_from(buf, pos)[1]
+        header_size = _HDR.unpack_from(buf, pos)[1]
+        ext = pos + header_size
         ns, name, start, width, count = _EXT.unpack_from(buf, ext)
+        if header_size != _NODE_HEADER:
+            self.quirk(f"element headers of {header_size} bytes (not 16)")
+        if count and (start, width) != (_ATTR_EXT, _ATTRIBUTE):
+            self.quirk(f"attributes at offset {start}, {width} bytes apart (not 20, 20)")
         if width == 0:
             count = min(count, 1)  # every index reads the same attribute
         attributes = []

@@ -157,7 +157,9 @@ class _Builder:
 
     def _note_spelling(self, attr: Attribute, local: str) -> None:
         ns = self.get(attr.ns) if attr.ns != NO_INDEX else None
-        if ns != ANDROID_NS:
+        if ns is None:
+            self.trick("android attributes with no namespace (read by resource id)")
+        elif ns != ANDROID_NS:
             self.trick("android attributes under another namespace URI (read by resource id)")
         if self.get(attr.name) != local:
             self.trick("android attribute names stripped or renamed (read by resource id)")
@@ -216,6 +218,10 @@ def build(
         stack.append(el)
     if root is None:
         return None
+    for quirk in doc.quirks:
+        builder.trick(quirk)
+    if doc.skipped:
+        builder.trick(f"{doc.skipped} nodes of unknown type (skipped)")
     if doc.pools > 1:
         builder.trick(f"{doc.pools} string pools (the last is used)")
     if doc.maps > 1:

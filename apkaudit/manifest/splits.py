@@ -7,7 +7,7 @@ Takes the load stage's data, not its types, so the manifest stage does not depen
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from lxml import etree
@@ -21,11 +21,13 @@ from apkaudit.model import BlindSpot, BlindSpotKind, Certificate, ManifestFacts
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AppManifest:
-    """The base manifest's tree (for the icon), the merged facts, and what could not be read."""
+    """The base manifest's tree (for the icon), the merged facts, what could not be read, and
+    the tricks read the platform's way (for :func:`coherence.unreadable_manifest`)."""
 
     xml: etree._Element
     facts: ManifestFacts
     blind_spots: tuple[BlindSpot, ...] = ()
+    tricks: tuple[str, ...] = ()
 
 
 def app_manifest(
@@ -36,41 +38,56 @@ def app_manifest(
     arsc: bytes | None,
     certificates: tuple[Certificate, ...],
     path: str,
+    expired: Callable[[], bool] | None = None,
 ) -> AppManifest:
     """The base ``manifest`` (``fmt``: axml | proto) with every ``(name, bytes)`` of
     ``split_manifests`` merged. Raises :class:`InputError` if the base manifest is unreadable;
-    an unreadable split manifest is a blind spot."""
-    xml, damaged = decode(manifest, fmt, path)
+    an unreadable split manifest is a blind spot. ``expired`` (the deadline) is polled while
+    binary XML is read."""
+    base = decode_bytes(manifest, path, fmt=fmt, expired=expired)
+    xml = base.xml
     facts = parse_manifest(xml, arsc=arsc, certificates=certificates)
     spots: list[BlindSpot] = []
-    if damaged:
+    if base.damaged:
+        spots.append(BlindSpot(BlindSpotKind.MANIFEST_DAMAGED, _damage(base, xml)))
+    if base.tricks:
         spots.append(
             BlindSpot(
-                BlindSpotKind.MANIFEST_DAMAGED,
-                "AndroidManifest.xml breaks off part-way (a damaged or tampered chunk): "
-                f"only the {sum(1 for _ in xml.iter())} elements before the damage were read",
+                BlindSpotKind.MANIFEST_TRICK,
+                "AndroidManifest.xml read as Android reads it, past tricks that hide "
+                f"attributes from other tools: {'; '.join(base.tricks)}",
             )
         )
     for name, raw in split_manifests:
         try:
-            other_xml, other_damaged = decode(raw, fmt, path)
+            other = decode_bytes(raw, path, fmt=fmt, expired=expired)
         except InputError as exc:
             spots.append(BlindSpot(BlindSpotKind.UNREADABLE_SPLIT, f"{name}: {exc.reason}"))
             continue
-        if other_damaged:
+        if other.damaged:
             spots.append(
                 BlindSpot(
                     BlindSpotKind.MANIFEST_DAMAGED, f"{name}: its manifest breaks off part-way"
                 )
             )
-        facts = merge(facts, parse_manifest(other_xml, arsc=None))
-    return AppManifest(xml=xml, facts=facts, blind_spots=tuple(spots))
+        facts = merge(facts, parse_manifest(other.xml, arsc=None))
+    return AppManifest(xml=xml, facts=facts, blind_spots=tuple(spots), tricks=base.tricks)
+
+
+def _damage(base: Decoded, xml: etree._Element) -> str:
+    read = sum(1 for _ in xml.iter())
+    if base.problem.startswith("a malformed node"):
+        return (
+            "AndroidManifest.xml breaks off part-way (a damaged or tampered chunk): "
+            f"only the {read} elements before the damage were read"
+        )
+    return f"AndroidManifest.xml: {base.problem}; {read} elements read"
 
 
 def decode(raw: bytes, fmt: str, path: str) -> tuple[etree._Element, bool]:
     """A manifest as an lxml tree (binary/text XML, or an .aab's protobuf) and whether its
     binary XML broke off part-way."""
-    got: Decoded = decode_bytes(raw, path, fmt=fmt)
+    got = decode_bytes(raw, path, fmt=fmt)
     return got.xml, got.damaged
 
 

@@ -327,6 +327,8 @@ class BlindSpotKind(StrEnum):
     EMBEDDED_CODE = "embedded_code"
     LIMIT = "limit"
     MANIFEST_DAMAGED = "manifest_damaged"  # manifest
+    MANIFEST_TRICK = "manifest_trick"
+    MANIFEST_UNREADABLE = "manifest_unreadable"
     NO_DEX = "no_dex"  # code
     UNREADABLE_DEX = "unreadable_dex"
     UNREADABLE_METHOD = "unreadable_method"
