@@ -7,29 +7,18 @@ breaks); the full evidence stays in the HTML and JSON reports.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
 from apkaudit.model import AppResult, Finding
 from apkaudit.policies.engine import Outcome, PolicyOutcome
 from apkaudit.report.document import Report
+from apkaudit.report.escape import markdown as md_escape
 from apkaudit.report.html import VERDICT_ORDER, error_reason, headline, verdict_lines
 from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_v1 import sort_findings
 from apkaudit.report.redact import redact as redact_text
 
 MAX_FINDINGS = 15
-# Emphasis, code, links and images, table cells, strikethrough; ":" and "@" stop GFM from
-# turning URLs and e-mail addresses into links. "<", ">" and "&" become entities.
-_SPECIAL = re.compile(r"([\\`*_\[\]|~!:@])")
-_WWW = re.compile(r"(?i)\b(www)\.")
-
-
-def md_escape(text: str) -> str:
-    """``text`` shown literally by CommonMark/GFM, also inside a table cell, on one line."""
-    text = " ".join(str(text).split())
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _WWW.sub(r"\1\\.", _SPECIAL.sub(r"\\\1", text))
 
 
 def render_markdown(report: Report, *, lang: str = "en", redact: bool = True) -> str:

@@ -2,6 +2,14 @@
 
 Apps that could not be audited become ``toolExecutionNotifications`` of the one invocation
 (semgrep's habit: errors beside results, not instead of them).
+
+What GitHub code scanning needs (docs.github.com, "SARIF support for code scanning"): every
+result's physical location has a region, so the APK file is given with ``startLine`` 1 and the
+dex, class, method and offset go into ``logicalLocations`` and properties; each result carries
+``partialFingerprints.primaryLocationLineHash`` (otherwise the upload action tries to hash the
+lines of a binary file) next to apkaudit's own stable fingerprint; each rule has ``helpUri``,
+``help.markdown`` and ``security-severity``. Messages are plain text with app strings made
+literal (:func:`apkaudit.report.escape.sarif_text`).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ from apkaudit.model import AppResult, Evidence, Finding, JsonDict, Severity
 from apkaudit.policies import Policy, PolicyRule
 from apkaudit.policies.engine import Outcome, PolicyOutcome
 from apkaudit.report.document import Report, RuleDoc
+from apkaudit.report.escape import json_safe, sarif_text
 from apkaudit.report.json_v1 import sort_findings
 from apkaudit.rules.registry import VERDICT_RULES
 
@@ -22,6 +31,9 @@ SARIF_SCHEMA = (
     "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
 )
 FINGERPRINT_KEY = "apkaudit/v1"
+LINE_HASH_KEY = "primaryLocationLineHash"
+# An APK has no lines: every region is its first line.
+REGION: JsonDict = {"startLine": 1}
 
 LEVEL_FOR_SEVERITY: dict[Severity, str] = {
     Severity.CRITICAL: "error",
@@ -42,7 +54,12 @@ SECURITY_SEVERITY: dict[Severity, str] = {
 
 
 def render_sarif(report: Report) -> str:
-    return json.dumps(report_to_sarif(report), indent=2, ensure_ascii=False) + "\n"
+    return dump(report_to_sarif(report))
+
+
+def dump(doc: JsonDict) -> str:
+    """The SARIF text of ``doc``: UTF-8, with bidi and C1 controls as ``\\u`` escapes."""
+    return json_safe(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n"
 
 
 def report_to_sarif(report: Report) -> JsonDict:
@@ -71,7 +88,7 @@ def report_to_sarif(report: Report) -> JsonDict:
         "toolExecutionNotifications": [
             {
                 "level": "error",
-                "message": {"text": _one_line(a.error or "unknown error")},
+                "message": {"text": sarif_text(a.error or "unknown error")},
                 "locations": [_physical(a, i)],
                 "descriptor": {"id": "input-error"},
             }
@@ -135,10 +152,6 @@ def violations_by_finding(outcomes: Sequence[PolicyOutcome]) -> dict[str, list[s
 # --------------------------------------------------------------------------- pieces
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _rule_descriptor(r: RuleDoc, policies: Sequence[Policy] = ()) -> JsonDict:
     permission = getattr(r, "permission", None)  # Rule.permission: the one its match names
     props: JsonDict = {
@@ -154,11 +167,28 @@ def _rule_descriptor(r: RuleDoc, policies: Sequence[Policy] = ()) -> JsonDict:
         "name": r.name,
         "shortDescription": {"text": r.title or r.name},
         "fullDescription": {"text": r.rationale or r.title or r.name},
-        "help": {"text": r.remediation or r.rationale or r.title or r.name},
+        "help": {
+            "text": r.remediation or r.rationale or r.title or r.name,
+            "markdown": help_markdown(r, help_uri),
+        },
         **({"helpUri": help_uri} if help_uri else {}),
         "defaultConfiguration": {"level": LEVEL_FOR_SEVERITY[Severity(r.severity)]},
         "properties": props,
     }
+
+
+def help_markdown(r: RuleDoc, help_uri: str | None = None) -> str:
+    """The rule's documentation (the text of its docs/rules.md section), in Markdown."""
+    lines = [f"**{r.name}**: {r.title}", ""]
+    if r.rationale:
+        lines += [f"**Rationale.** {r.rationale}", ""]
+    if r.remediation:
+        lines += [f"**Remediation.** {r.remediation}", ""]
+    if r.references:
+        lines += ["**References.**", "", *(f"- {ref}" for ref in r.references), ""]
+    if help_uri:
+        lines.append(f"[{r.id} in the apkaudit rule reference]({help_uri})")
+    return "\n".join(lines).strip() + "\n"
 
 
 def _descriptor_from_finding(f: Finding, policies: Sequence[Policy] = ()) -> JsonDict:
@@ -201,7 +231,8 @@ def _artifact(app: AppResult) -> JsonDict:
 def _physical(app: AppResult, artifact_index: int) -> JsonDict:
     return {
         "physicalLocation": {
-            "artifactLocation": {"uri": _uri(app.input.path), "index": artifact_index}
+            "artifactLocation": {"uri": _uri(app.input.path), "index": artifact_index},
+            "region": dict(REGION),
         }
     }
 
@@ -227,7 +258,7 @@ def _location(ev: Evidence, app: AppResult, artifact_index: int) -> JsonDict:
             {"fullyQualifiedName": f"AndroidManifest.xml/{ev.manifest_element}", "kind": "element"}
         ]
     if ev.description:
-        loc["message"] = {"text": ev.description}
+        loc["message"] = {"text": sarif_text(ev.description)}
     return loc
 
 
@@ -246,9 +277,14 @@ def _result(
         "ruleId": f.rule_id,
         "ruleIndex": rule_index,
         "level": LEVEL_FOR_SEVERITY[f.severity],
-        "message": {"text": f.message or f.title or f.name},
+        "message": {"text": sarif_text(f.message or f.title or f.name)},
         "locations": locations[:1],
-        "partialFingerprints": {FINGERPRINT_KEY: f.fingerprint},
+        "partialFingerprints": {
+            FINGERPRINT_KEY: f.fingerprint,
+            # GitHub's key for "same alert"; the region is always line 1, so the finding's
+            # own fingerprint stands for the line's content
+            LINE_HASH_KEY: f"{f.fingerprint}:1",
+        },
         "properties": {
             "severity": f.severity.value,
             "confidence": f.confidence.value,

@@ -431,7 +431,10 @@ def test_sarif_results_rules_fingerprints(mixed: Report) -> None:
     assert by_rule["AA201"]["level"] == "warning"
     for f in findings:
         r = by_rule[f.rule_id]
-        assert r["partialFingerprints"] == {"apkaudit/v1": f.fingerprint}
+        assert r["partialFingerprints"] == {
+            "apkaudit/v1": f.fingerprint,
+            "primaryLocationLineHash": f"{f.fingerprint}:1",
+        }
         assert ids[r["ruleIndex"]] == f.rule_id
         assert r["message"]["text"] == f.message
     loc = by_rule["AA101"]["locations"][0]
