@@ -27,3 +27,10 @@ class DexFormatError(ApkAuditError):
 
 class RuleError(ApkAuditError):
     """A rule or catalogue data file is invalid (a bug in the shipped data)."""
+
+
+class OutputError(ApkAuditError):
+    """A report could not be written (missing or read-only directory, full disk...).
+
+    The message is one line that names the file and the reason; nothing half-written is left.
+    """

@@ -28,8 +28,11 @@ from apkaudit.cli.options import (
     limit_option,
     now,
     quiet_option,
+    report_options,
 )
+from apkaudit.errors import OutputError
 from apkaudit.model import Confidence, Severity
+from apkaudit.report.escape import terminal
 
 if TYPE_CHECKING:
     from apkaudit.corpus.gate import GatePolicy, GateResult
@@ -178,6 +181,13 @@ def _export(store_path: Path, fmt: str) -> None:
     help="Address-space limit per worker in MiB (0: none).",
 )
 @limit_option("Override an input limit of apkaudit/limits.py (repeatable).")
+@report_options
+@click.option(
+    "--absolute-paths",
+    is_flag=True,
+    help="Name inputs by their absolute path in the outputs (default: as given if relative, "
+    "else relative to the directory given, or the file name).",
+)
 @click.option("--rescan", is_flag=True, help="Audit every app again, even if stored.")
 @click.option(
     "--store",
@@ -218,6 +228,10 @@ def batch(
     timeout: float,
     memory_limit: int,
     limits: tuple[tuple[str, int], ...],
+    policies: tuple[str, ...] | None,
+    lang: str,
+    no_redact: bool,
+    absolute_paths: bool,
     rescan: bool,
     store_path: Path | None,
     export_fmt: str | None,
@@ -244,6 +258,8 @@ def batch(
     from apkaudit.corpus.store import DEFAULT_NAME
     from apkaudit.corpus.worker import WorkerSettings
     from apkaudit.report.document import RuleRun, build_report
+    from apkaudit.report.formats import RenderOptions
+    from apkaudit.report.output import write_report
     from apkaudit.rules import load_rules
 
     store_file = store_path or out / DEFAULT_NAME
@@ -264,11 +280,11 @@ def batch(
         accepted = Baseline.load(baseline) if baseline else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--baseline") from None
-    inputs, problems = discover(paths)
-    if problems:
-        raise click.UsageError("; ".join(problems))
-    if not inputs:
-        raise click.UsageError("no app found (looked for .apk .xapk .apks .apkm .aab files)")
+    inputs, problems = discover(paths, absolute_paths=absolute_paths)
+    if problems or not inputs:  # an input error, as in scan: exit 3, one line
+        found = "no app found (looked for .apk .xapk .apks .apkm .aab files)"
+        click.echo(f"apkaudit: error: {terminal('; '.join(problems) or found)}", err=True)
+        sys.exit(EXIT_INPUT)
 
     rules = load_rules()
     generated_at = now()
@@ -283,7 +299,10 @@ def batch(
         scheduler=scheduler,
     )
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {out}: {exc.strerror}") from None
     try:
         with _open_store(store_file) as store:
             run = run_batch(inputs, config, store, progress.update)
@@ -305,7 +324,11 @@ def batch(
         f"worker(s)."
     )
     report = build_report(
-        apps, rules=RuleRun.of(rules), tool_version=__version__, generated_at=generated_at
+        apps,
+        rules=RuleRun.of(rules),
+        tool_version=__version__,
+        generated_at=generated_at,
+        policy_ids=policies,
     )
     write_outputs(
         report,
@@ -314,12 +337,13 @@ def batch(
         policy=policy,
         run_note=run_note,
         gate_note=gate_note,
+        options=RenderOptions(lang=lang, redact=not no_redact),
     )
     if write_baseline:
         doc = baseline_document(
             apps, tool_version=__version__, rules_version=rules.version, generated_at=generated_at
         )
-        write_baseline.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        write_report(write_baseline, json.dumps(doc, indent=2) + "\n")
     _write_run_stats(out / RUN_STATS, run, config)
 
     if not quiet:
@@ -395,4 +419,6 @@ def _write_run_stats(path: Path, run: BatchRun, config: BatchConfig) -> None:
         ],
         "finished_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-    path.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    from apkaudit.report.output import write_report
+
+    write_report(path, json.dumps(doc, indent=2) + "\n")

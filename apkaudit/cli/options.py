@@ -1,14 +1,16 @@
 """What the commands share: exit codes, the report date, and the options ``scan`` and ``batch``
-both take (``--fail-on``, ``--limit``, ``--quiet``).
+both take (``--fail-on``, ``--limit``, ``--quiet`` and the report options ``--policy``,
+``--lang``, ``--no-redact``).
 
 Exit codes (also in the README): 0 audited, nothing at or above --fail-on; 1 findings at or
-above --fail-on; 2 usage error; 3 input error (not an APK, corrupt, over a limit);
-4 internal error.
+above --fail-on; 2 usage error; 3 input or output error (a path that does not exist, not an
+APK, corrupt, over a limit; a report that could not be written); 4 internal error.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -20,6 +22,20 @@ from apkaudit.model import Severity
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INPUT, EXIT_INTERNAL = 0, 1, 2, 3, 4
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def emit(text: str) -> None:
+    """``text`` on standard output; a write that fails (``> /dev/full``) is an OutputError.
+    A closed pipe is left to the entry point, which exits without a word."""
+    from apkaudit.errors import OutputError
+
+    try:
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write to standard output: {exc.strerror}") from None
 
 
 def now() -> str:
@@ -52,6 +68,53 @@ def limit_option(help: str) -> Callable[[F], F]:
     return click.option(
         "--limit", "limits", multiple=True, callback=_limits, metavar="NAME=VALUE", help=help
     )
+
+
+def _policy_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> tuple[str, ...] | None:
+    """``--policy google-play,rbi`` -> the policy ids (aliases expanded); None: all."""
+    if value is None:
+        return None
+    from apkaudit.policies import load_policies
+
+    names = [n for n in value.split(",") if n.strip()]
+    try:
+        return tuple(p.id for p in load_policies().select(names))
+    except KeyError as exc:
+        known = ", ".join(load_policies().ids)
+        raise click.BadParameter(
+            f"unknown policy {exc.args[0]!r}; choose from all, none, google-play, {known} "
+            "(or a country name)"
+        ) from None
+
+
+def report_options(command: F) -> F:
+    """``--policy``, ``--lang`` and ``--no-redact``: what shapes a report, in scan and batch."""
+    from apkaudit.report.i18n import LANGUAGES
+
+    command = click.option(
+        "--no-redact",
+        is_flag=True,
+        help="Show phone numbers and e-mail addresses found in the app in full (HTML, Markdown, "
+        "text).",
+    )(command)
+    command = click.option(
+        "--lang",
+        type=click.Choice(LANGUAGES),
+        default="en",
+        show_default=True,
+        help="Language of the HTML, Markdown and text reports.",
+    )(command)
+    return click.option(
+        "--policy",
+        "policies",
+        callback=_policy_option,
+        default=None,
+        metavar="LIST",
+        help="Policies to check, comma-separated: ids or aliases such as google-play, rbi, china;"
+        " 'none' for no policy check (default: all).",
+    )(command)
 
 
 def quiet_option(help: str) -> Callable[[F], F]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 
 import click
 
@@ -14,14 +15,16 @@ from apkaudit.cli.options import (
     EXIT_FINDINGS,
     EXIT_INPUT,
     EXIT_OK,
+    emit,
     fail_on_option,
     limit_option,
     now,
     quiet_option,
+    report_options,
 )
 from apkaudit.model import AppResult, Severity
+from apkaudit.report.escape import terminal
 from apkaudit.report.formats import FORMATS, RenderOptions, render
-from apkaudit.report.i18n import LANGUAGES
 
 if TYPE_CHECKING:
     from apkaudit.report.document import Report, RuleCatalogue
@@ -41,25 +44,6 @@ def make_report(
         generated_at=now(),
         policy_ids=policies,
     )
-
-
-def _policy_option(
-    ctx: click.Context, param: click.Parameter, value: str | None
-) -> tuple[str, ...] | None:
-    """``--policy google-play,rbi`` -> the policy ids (aliases expanded); None: all."""
-    if value is None:
-        return None
-    from apkaudit.policies import load_policies
-
-    names = [n for n in value.split(",") if n.strip()]
-    try:
-        return tuple(p.id for p in load_policies().select(names))
-    except KeyError as exc:
-        known = ", ".join(load_policies().ids)
-        raise click.BadParameter(
-            f"unknown policy {exc.args[0]!r}; choose from all, none, google-play, {known} "
-            "(or a country name)"
-        ) from None
 
 
 def summary_line(app: AppResult) -> str:
@@ -92,12 +76,61 @@ def exit_code(apps: tuple[AppResult, ...], fail_on: Severity | None) -> int:
     return EXIT_OK
 
 
-def _format_from_name(output: Path | None) -> str:
-    if output is not None:
-        suffix = output.suffix.lower().lstrip(".")
-        if suffix in FORMATS:
-            return suffix
-    return "html"
+# Output file extensions and the format each one means (``-o report.sarif``).
+EXTENSIONS = {
+    ".html": "html",
+    ".htm": "html",
+    ".json": "json",
+    ".sarif": "sarif",
+    ".sarif.json": "sarif",
+    ".md": "md",
+    ".markdown": "md",
+    ".txt": "text",
+    ".text": "text",
+}
+
+
+def output_format(output: Path | None, fmt: str | None, tty: bool) -> str:
+    """The format of the report: ``--format``, else the output's extension, else ``text`` on a
+    terminal and ``html`` anywhere else. An extension that names another format, or a file
+    whose extension names none, is a usage error (a silent HTML ``r.txt`` helps nobody)."""
+    if output is None:
+        return fmt or ("text" if tty else "html")
+    name = output.name.lower()
+    ext = next((e for e in sorted(EXTENSIONS, key=len, reverse=True) if name.endswith(e)), None)
+    implied = EXTENSIONS.get(ext) if ext else None
+    if fmt is None and implied is None:
+        raise click.UsageError(
+            f"cannot tell the report format from {output.name!r}: give --format "
+            f"({', '.join(FORMATS)}) or an extension such as .html, .json, .sarif, .md, .txt"
+        )
+    if fmt is not None and implied is not None and implied != fmt:
+        raise click.UsageError(
+            f"--format {fmt} does not match the output file {output.name!r} ({implied}); "
+            "change one of them"
+        )
+    return fmt or implied or "html"
+
+
+def use_color(stream: TextIO) -> bool:
+    """ANSI colour only on a terminal, never with NO_COLOR set (no-color.org) or TERM=dumb."""
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return is_tty(stream)
+
+
+def is_tty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def for_terminal(text: str, fmt: str) -> str:
+    """A document on its way to a terminal: nothing from the app may drive the terminal."""
+    from apkaudit.report.escape import json_safe, terminal_document
+
+    return json_safe(text) if fmt in ("json", "sarif") else terminal_document(text)
 
 
 @click.command()
@@ -105,8 +138,9 @@ def _format_from_name(output: Path | None) -> str:
 @click.option(
     "-o",
     "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the report here (default: standard output).",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write the report to this file ('-': standard output, the default). Its extension "
+    "must match --format.",
 )
 @click.option(
     "-f",
@@ -114,30 +148,10 @@ def _format_from_name(output: Path | None) -> str:
     "fmt",
     type=click.Choice(FORMATS),
     default=None,
-    help="Report format (default: from the output's extension, else html).",
+    help="Report format (default: from the output's extension; on a terminal, text; else html).",
 )
 @fail_on_option("Exit 1 when a finding has this severity or higher.")
-@click.option(
-    "--policy",
-    "policies",
-    callback=_policy_option,
-    default=None,
-    metavar="LIST",
-    help="Policies to check, comma-separated: ids or aliases such as google-play, rbi, china;"
-    " 'none' for no policy check (default: all).",
-)
-@click.option(
-    "--lang",
-    type=click.Choice(LANGUAGES),
-    default="en",
-    show_default=True,
-    help="Language of the HTML and Markdown reports.",
-)
-@click.option(
-    "--no-redact",
-    is_flag=True,
-    help="Show phone numbers and e-mail addresses found in the app in full (HTML, Markdown).",
-)
+@report_options
 @limit_option(
     "Override a limit of apkaudit/limits.py, e.g. max_dex_files=8 or max_seconds=60 "
     "(repeatable; sizes may end in K, M or G). See README 'Inputs and limits'."
@@ -162,28 +176,50 @@ def scan(
     max_memory_mb: int | None,
     quiet: bool,
 ) -> None:
-    """Audit one app and write an HTML, JSON, SARIF or Markdown report.
+    """Audit one app and write a text, HTML, JSON, SARIF or Markdown report.
+
+    On a terminal with no --output, prints a short text summary; anywhere else the default is
+    the HTML report.
 
     APK is an .apk, a split bundle (.xapk, .apks, .apkm), a folder holding a base APK and its
     splits, or an Android App Bundle (.aab).
     """
     from apkaudit.audit import AuditOptions, audit_app
     from apkaudit.limits import DEFAULT_LIMITS, cap_address_space
+    from apkaudit.report.output import write_report
 
-    fmt = fmt or _format_from_name(output)
+    if output is not None and str(output) == "-":
+        output = None
+    stdout = sys.stdout
+    tty = is_tty(stdout)
+    fmt = output_format(output, fmt, tty)
     chosen = DEFAULT_LIMITS.override(**dict(limits))
     cap_address_space(chosen.max_memory_mb if max_memory_mb is None else max_memory_mb)
     options = AuditOptions(limits=chosen)
     result = audit_app(apk, options)
     report = make_report((result,), options.rules, policies)
-    text = render(report, fmt, RenderOptions(lang=lang, redact=not no_redact))
+    color = fmt == "text" and output is None and use_color(stdout)
+    text = render(report, fmt, RenderOptions(lang=lang, redact=not no_redact, color=color))
+    summary = not quiet or result.status != "ok" or bool(result.input_defects)
     if output is not None:
-        output.write_text(text, encoding="utf-8")
+        write_report(output, text)
     elif result.status == "ok":
-        click.echo(text, nl=False)
-    if not quiet or result.status != "ok" or result.input_defects:
-        click.echo(summary_line(result), err=True)
+        if tty and fmt != "text":  # text escapes app strings itself, and may hold colours
+            text = for_terminal(text, fmt)
+        if fmt == "text":
+            text += f"\n{full_report_hint(apk)}\n"
+            summary = result.status != "ok"  # the text already says it all
+        emit(text)
+    if summary:
+        click.echo(terminal(summary_line(result)), err=True)
         if output is not None and not quiet:
-            click.echo(f"report: {output}", err=True)
+            click.echo(f"report: {terminal(str(output))}", err=True)
     code = exit_code((result,), Severity(fail_on) if fail_on else None)
     sys.exit(EXIT_INPUT if result.input_defects else code)
+
+
+def full_report_hint(apk: Path) -> str:
+    return terminal(
+        f"Full report with the evidence: apkaudit scan {shlex.quote(str(apk))} -o report.html "
+        "(or report.json, report.sarif, report.md)"
+    )

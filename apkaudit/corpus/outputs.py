@@ -13,7 +13,7 @@ In the output directory:
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
 from collections.abc import Sequence
@@ -21,8 +21,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from apkaudit.corpus.gate import GatePolicy, app_id, finding_counts, is_new
+from apkaudit.errors import OutputError
 from apkaudit.model import AppResult
 from apkaudit.report.document import Report
+from apkaudit.report.formats import RenderOptions
+from apkaudit.report.output import write_report
 from apkaudit.report.summary import AppLine, render_summary
 
 OUTPUT_FORMATS = ("html", "json", "sarif")
@@ -58,11 +61,19 @@ def write_outputs(
     policy: GatePolicy | None = None,
     run_note: str = "",
     gate_note: str = "",
+    options: RenderOptions | None = None,
 ) -> dict[str, Path]:
     """Write the requested outputs for the apps of ``report``; returns format -> path of the
-    main file."""
+    main file. ``options``: language and redaction of the HTML reports. Every file is written
+    atomically; a failure is an :class:`~apkaudit.errors.OutputError`."""
+    options = options or RenderOptions()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if "html" in formats:
+            (out / APPS_DIR).mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create {exc.filename or out}: {exc.strerror}") from None
     written: dict[str, Path] = {}
     if "json" in formats:
         from apkaudit.report.json_v1 import render_json
@@ -74,14 +85,15 @@ def write_outputs(
         from apkaudit.report.html import render_html
 
         names = report_names(report.apps)
-        (out / APPS_DIR).mkdir(exist_ok=True)
         for (app, outcomes), name in zip(report.checked(), names, strict=True):
             one = replace(report, apps=(app,), outcomes=(outcomes,))
-            _write(out / APPS_DIR / name, render_html(one))
+            html = render_html(one, lang=options.lang, redact=options.redact)
+            _write(out / APPS_DIR / name, html)
         keep = set(names)
         for old in (out / APPS_DIR).glob("*.html"):  # reports of apps not in this run
             if old.name not in keep:
-                old.unlink()
+                with contextlib.suppress(FileNotFoundError):
+                    old.unlink()
         lines = [
             AppLine(app, f"{APPS_DIR}/{name}", _new_count(policy, app))
             for app, name in zip(report.apps, names, strict=True)
@@ -108,7 +120,7 @@ def _new_count(policy: GatePolicy | None, app: AppResult) -> int | None:
 
 def render_sarif_run(report: Report, policy: GatePolicy | None) -> str:
     """SARIF for the run; with a baseline, each result says whether it is new."""
-    from apkaudit.report.sarif import FINGERPRINT_KEY, report_to_sarif
+    from apkaudit.report.sarif import FINGERPRINT_KEY, dump, report_to_sarif
 
     doc = report_to_sarif(report)
     if policy is not None and policy.baseline is not None:
@@ -118,11 +130,8 @@ def render_sarif_run(report: Report, policy: GatePolicy | None) -> str:
             fp = res["partialFingerprints"][FINGERPRINT_KEY]
             accepted = policy.baseline.accepts_finding(app_id(report.apps[index]), fp)
             res["baselineState"] = "unchanged" if accepted else "new"
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return dump(doc)
 
 
 def _write(path: Path, text: str) -> Path:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_report(path, text)

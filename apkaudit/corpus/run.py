@@ -14,12 +14,14 @@ from __future__ import annotations
 import errno
 import glob
 import hashlib
+import itertools
 import os
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import PurePath
 from typing import Any
 
 from apkaudit.corpus.store import ResultsStore, StoredRow
@@ -49,7 +51,7 @@ EXECUTORS = ("local", "dask")
 
 @dataclass(frozen=True)
 class InputSpec:
-    display: str  # as given or found (relative paths stay relative)
+    display: str  # the name in every output (see shareable_path)
     path: str  # absolute
     is_dir: bool = False
 
@@ -91,11 +93,31 @@ def _expand(arg: str) -> tuple[list[InputSpec], str | None]:
     return out, (None if out else f"{arg}: the pattern matched no app file")
 
 
-def discover(args: Sequence[str]) -> tuple[list[InputSpec], list[str]]:
+def shareable_path(arg: str, found: str) -> str:
+    """How the input ``found`` (from the argument ``arg``) is named in the outputs, which are
+    meant to be shared: as given when that is a relative path that does not climb out ("..");
+    else relative to the parent of the directory given (``real-apks/x.apk``), or the file name
+    of a file given by its absolute path. The auditor's user name and folders stay at home."""
+    path = PurePath(found)
+    if not path.is_absolute() and ".." not in path.parts:
+        return found
+    parts = PurePath(arg).parts
+    static = list(itertools.takewhile(lambda p: not _has_magic(p), parts))
+    root = os.path.abspath(os.path.join(*static)) if static else os.getcwd()
+    full = os.path.abspath(found)
+    if full == root or not os.path.isdir(root):
+        return os.path.basename(full) or full
+    return os.path.relpath(full, os.path.dirname(root))
+
+
+def discover(
+    args: Sequence[str], *, absolute_paths: bool = False
+) -> tuple[list[InputSpec], list[str]]:
     """Inputs from files, directories (recursive) and glob patterns, without duplicates.
 
     Returns the inputs in argument order (sorted within a directory or pattern) and the
-    arguments that named nothing (the CLI reports them as usage errors).
+    arguments that named nothing (the CLI reports them as input errors). Each input's
+    ``display`` is :func:`shareable_path`, or its absolute path with ``absolute_paths``.
     """
     seen: set[str] = set()
     inputs: list[InputSpec] = []
@@ -108,7 +130,8 @@ def discover(args: Sequence[str]) -> tuple[list[InputSpec], list[str]]:
             real = os.path.realpath(spec.path)
             if real not in seen:
                 seen.add(real)
-                inputs.append(spec)
+                shown = spec.path if absolute_paths else shareable_path(arg, spec.display)
+                inputs.append(replace(spec, display=shown))
     return inputs, problems
 
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from apkaudit.corpus import codec
+from apkaudit.errors import OutputError
 from apkaudit.model import VERDICT_KEYS, AppResult
 
 SCHEMA_VERSION = 2
@@ -61,6 +62,11 @@ class StoreError(ValueError):
     """The file is not a results store this apkaudit can read (one line, for the user)."""
 
 
+def _write_error(path: str, exc: BaseException) -> OutputError:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return OutputError(f"cannot write the results store {path}: {reason}")
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredRow:
     sha256: str
@@ -83,10 +89,16 @@ class ResultsStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = os.fspath(path)
         parent = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(parent, exist_ok=True)
-        self._db = sqlite3.connect(self.path)
+        try:
+            os.makedirs(parent, exist_ok=True)
+            self._db = sqlite3.connect(self.path)
+        except (OSError, sqlite3.OperationalError) as exc:
+            raise _write_error(self.path, exc) from None
         try:
             self._open()
+        except sqlite3.OperationalError as exc:  # disk full, read-only, locked: not the file
+            self._db.close()
+            raise _write_error(self.path, exc) from None
         except sqlite3.DatabaseError as exc:
             self._db.close()
             raise StoreError(f"{self.path}: not an apkaudit results store ({exc})") from None
@@ -141,7 +153,14 @@ class ResultsStore:
         return _row(row) if row else None
 
     def put(self, row: StoredRow) -> None:
-        """Insert or replace the row of (sha256, tool version, rules version); commits."""
+        """Insert or replace the row of (sha256, tool version, rules version); commits.
+        A store that cannot be written (a full disk) raises OutputError."""
+        try:
+            self._put(row)
+        except sqlite3.OperationalError as exc:
+            raise _write_error(self.path, exc) from None
+
+    def _put(self, row: StoredRow) -> None:
         self._db.execute(
             "INSERT OR REPLACE INTO results (sha256, tool_version, rules_version, path, status,"
             " codec, result, audited_at, seconds, peak_rss_kib)"
@@ -272,15 +291,19 @@ def csv_record(r: StoredRow) -> dict[str, object]:
 
 
 def export_csv(rows: Iterator[StoredRow]) -> Iterator[str]:
-    """A header line, then one line per app (see ``CSV_COLUMNS``)."""
+    """A header line, then one line per app (see ``CSV_COLUMNS``). Every field is quoted and
+    goes through :func:`~apkaudit.report.escape.csv_cell`: no formula (``=HYPERLINK(...)``
+    from a package name), no bare CR or LF splitting a row."""
+    from apkaudit.report.escape import csv_cell
+
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n", quoting=csv.QUOTE_ALL)
     writer.writeheader()
     yield buf.getvalue()
     for r in rows:
         buf.seek(0)
         buf.truncate()
-        writer.writerow(csv_record(r))
+        writer.writerow({k: csv_cell(v) for k, v in csv_record(r).items()})
         yield buf.getvalue()
 
 

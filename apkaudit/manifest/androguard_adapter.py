@@ -49,12 +49,24 @@ def quiet() -> None:
     - androguard 4.1.4 also calls bare print() on corrupt resources (ARSCComplex: "We are out
       of bound with this complex entry"): a module-level ``print`` shadows the builtin for
       those modules only, so nothing reaches stdout and no global stream is swapped;
-    - apkInspector's warnings on the root logger are filtered out (other records pass).
+    - apkInspector's warnings on the root logger are filtered out (other records pass);
+    - androguard's androconf calls ``colorama.init()`` at import, which wraps the standard
+      streams only where it converts (Windows) but, everywhere, writes ``ESC[0m`` to a
+      terminal at exit (even with NO_COLOR): that exit hook is removed.
     """
+    _undo_colorama()
     _loguru.disable("androguard")
     _axml.print = _no_print
     _apk.print = _no_print
     logging.getLogger().addFilter(_DropApkInspector())
+
+
+def _undo_colorama() -> None:
+    import atexit
+
+    import colorama.initialise
+
+    atexit.unregister(colorama.initialise.reset_all)
 
 
 ANDROID_NS = "http://schemas.android.com/apk/res/android"

