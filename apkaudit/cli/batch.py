@@ -64,7 +64,7 @@ class _Progress:
         bar = "#" * filled + "-" * (20 - filled)
         text = (
             f"[{bar}] {done}/{total}  {self.stored} from store  {self.errors} error(s)  "
-            f"{os.path.basename(row.spec.display)}"
+            f"{terminal(os.path.basename(row.spec.display))}"
         )
         sys.stderr.write("\r\x1b[K" + text[: max(10, width - 1)])
         sys.stderr.flush()

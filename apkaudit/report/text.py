@@ -111,7 +111,7 @@ def _app(
         lines += [_finding(f, tr, redact, paint) for f in shown]
 
     if outcomes:
-        lines += ["", _policies(outcomes, tr, paint)]
+        lines += ["", _policies(outcomes, paint)]
     return "\n".join(lines)
 
 
@@ -125,12 +125,12 @@ def _finding(f: Finding, tr: Catalog, redact: bool, paint: _Paint) -> str:
     return text + (f"  at {terminal(where)}" if where else "")
 
 
-def _policies(outcomes: Sequence[PolicyOutcome], tr: Catalog, paint: _Paint) -> str:
+def _policies(outcomes: Sequence[PolicyOutcome], paint: _Paint) -> str:
     broken = [o for o in outcomes if o.status is Outcome.VIOLATION]
     others = len(outcomes) - len(broken)
     if not broken:
         return f"Policies: none of the {len(outcomes)} checked is violated"
-    names = [tr.policy_text(o.policy.id, "name") or o.policy.name for o in broken]
+    names = [o.policy.id for o in broken]  # ids keep the line short (names are in the HTML)
     named = ", ".join(names[:MAX_POLICIES_NAMED])
     if len(names) > MAX_POLICIES_NAMED:
         named += f" (+{len(names) - MAX_POLICIES_NAMED} more)"

@@ -250,3 +250,13 @@ def test_missing_file_is_exit_3_in_scan_and_batch(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["batch", str(missing), "--out", str(tmp_path / "o")])
     assert result.exit_code == EXIT_INPUT
     assert result.stderr.splitlines() == [f"apkaudit: error: {missing}: no such file or directory"]
+
+
+def test_readme_shows_the_text_format_as_it_is(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    start = readme.index(f"$ apkaudit scan {BULK}\n") + len(f"$ apkaudit scan {BULK}\n")
+    shown = readme[start : readme.index("```", start)]
+    result = scan(BULK, "-f", "text", "-q")
+    assert result.exit_code == EXIT_OK
+    assert result.stdout == shown  # the summary, a blank line, how to get the full report

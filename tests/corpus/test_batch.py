@@ -22,7 +22,7 @@ from sarif_check import assert_github_ready, validate_sarif
 
 from apkaudit.cli.main import cli
 from apkaudit.cli.options import EXIT_FINDINGS, EXIT_INPUT, EXIT_OK, EXIT_USAGE
-from apkaudit.corpus.worker import HOOK_ENV
+from apkaudit.corpus.worker import HOOK_ENV, relabel
 from apkaudit.model import Severity
 from apkaudit.report.json_v1 import report_to_dict
 from apkaudit.report.schema import load_schema
@@ -100,8 +100,11 @@ def test_corpus_has_a_row_per_file_with_the_right_status(corpus: dict[str, Any],
             assert app["error"] and "\n" not in app["error"]
         elif r["package"]:
             assert app["app"]["package"] == r["package"]
-        # the isolated worker gives exactly what the library gives in this process
-        assert app == report_to_dict(report_of(audit(REAL / r["file"])))["apps"][0], r["file"]
+        # the isolated worker gives exactly what the library gives in this process, the input
+        # named relative to the directory given (no local folders in shared outputs)
+        here = relabel(audit(REAL / r["file"]), str(REAL / r["file"]), f"{REAL.name}/{r['file']}")
+        assert app["input"]["path"] == f"{REAL.name}/{r['file']}"
+        assert app == report_to_dict(report_of(here))["apps"][0], r["file"]
 
 
 @pytest.mark.real

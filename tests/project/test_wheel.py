@@ -84,3 +84,61 @@ def test_installed_wheel_scans_a_fixture(tmp_path: Path) -> None:
     assert 'id="app-1-verdicts"' in html
     assert "This app reads your contact list." in html
     assert 'id="rule-CON001"' in html  # rule appendix: rules shipped
+
+
+# Files of the source tree that a user's install needs (besides the Python modules).
+DATA_PATTERNS = ("*.toml", "*.json", "*.j2", "*.css")
+
+
+def _packages() -> set[str]:
+    """Every package under apkaudit/ (a folder with __init__.py), as a wheel path."""
+    return {p.parent.relative_to(REPO).as_posix() for p in (REPO / "apkaudit").rglob("__init__.py")}
+
+
+def _expected_files() -> set[str]:
+    out = {p.relative_to(REPO).as_posix() for p in (REPO / "apkaudit").rglob("*.py")}
+    for pattern in DATA_PATTERNS:
+        out |= {p.relative_to(REPO).as_posix() for p in (REPO / "apkaudit").rglob(pattern)}
+    templates = REPO / "report_templates"
+    out |= {
+        f"apkaudit/report_templates/{p.name}"
+        for p in templates.iterdir()
+        if p.is_file() and (p.suffix in (".j2", ".css") or p.name == "__init__.py")
+    }
+    return {f for f in out if "__pycache__" not in f}
+
+
+def test_build_makes_a_wheel_and_sdist_with_every_module_and_data_file(tmp_path: Path) -> None:
+    """``python -m build`` (the README's release recipe): the wheel holds every package, module,
+    rule/policy/catalogue/i18n file, the JSON schema and the templates; the sdist holds the
+    same sources plus README and LICENSE, so a wheel built from it is the same."""
+    pytest.importorskip("build", reason="the build package (test extra) is not installed")
+    import tarfile
+    import zipfile
+
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    src = copy_source(tmp_path / "src")
+    dist = tmp_path / "dist"
+    run(sys.executable, "-m", "build", "-q", "-o", dist, ".", cwd=src, env=env)
+    [wheel] = dist.glob("apkaudit-*.whl")
+    [sdist] = dist.glob("apkaudit-*.tar.gz")
+
+    names = set(zipfile.ZipFile(wheel).namelist())
+    expected = _expected_files()
+    missing = sorted(expected - names)
+    assert not missing, f"not in the wheel: {missing}"
+    assert {f"{p}/__init__.py" for p in _packages()} <= names  # no package left out
+    assert "apkaudit/report/schema/report-v1.schema.json" in names
+    metadata = next(n for n in names if n.endswith(".dist-info/METADATA"))
+    meta = zipfile.ZipFile(wheel).read(metadata).decode()
+    assert "Requires-Python: >=3.11" in meta
+    entry = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+    assert "apkaudit = apkaudit.cli.main:main" in zipfile.ZipFile(wheel).read(entry).decode()
+
+    with tarfile.open(sdist) as tar:
+        members = {m.name.split("/", 1)[1] for m in tar.getmembers() if "/" in m.name}
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        assert name in members, name
+    in_sdist = {n.replace("report_templates/", "apkaudit/report_templates/", 1) for n in members}
+    missing = sorted(f for f in expected if f not in in_sdist)
+    assert not missing, f"not in the sdist: {missing}"
