@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from apkaudit.model import AppResult, Evidence, Finding, JsonDict, Severity
+from apkaudit.model import AppResult, Destination, Evidence, Finding, JsonDict, Severity
 from apkaudit.policies import Policy, PolicyRule
 from apkaudit.policies.engine import Outcome, PolicyOutcome
 from apkaudit.report.document import Report, RuleDoc
@@ -294,6 +294,11 @@ def _result(
             "package": app.identity.package,
         },
     }
+    if f.trigger is not None:  # SMS findings: who makes the messages go out
+        result["properties"]["trigger"] = f.trigger.value
+    sent_to = finding_destinations(f, app)
+    if sent_to:  # where the data of this finding goes (the sinks among its evidence)
+        result["properties"]["destinations"] = sent_to
     if policy_rules:  # the policy rules this finding helps violate, and their policies' tags
         result["properties"]["policy_violations"] = list(policy_rules)
         result["properties"]["tags"] = sorted({f"policy:{p.split('/')[0]}" for p in policy_rules})
@@ -312,4 +317,31 @@ def _app_summary(app: AppResult) -> JsonDict:
         "package": app.identity.package or None,
         "verdicts": app.verdicts.as_dict() if ok else None,
         "coverage_complete": app.coverage.complete if ok else None,
+        "destinations": [_destination(d) for d in app.behaviours.destinations]
+        if ok and app.behaviours
+        else [],
     }
+
+
+def _destination(d: Destination) -> JsonDict:
+    return {
+        "url": d.url or None,
+        "host": d.host or None,
+        "resolution": d.resolution.value,
+        "api": d.api or None,
+        "data": [str(k) for k in d.data],
+    }
+
+
+def finding_destinations(f: Finding, app: AppResult) -> list[str]:
+    """The addresses (URL, else host, else "unresolved") of the app's destinations whose sink
+    is one of the finding's evidence locations."""
+    if app.behaviours is None:
+        return []
+    where = {e.location for e in f.evidence if e.location is not None}
+    out = [
+        d.url or d.host or "unresolved"
+        for d in app.behaviours.destinations
+        if d.location is not None and d.location in where
+    ]
+    return list(dict.fromkeys(out))

@@ -1,8 +1,9 @@
 """The ``text`` format: a short summary for a terminal, what ``scan`` prints there by default.
 
-Per app, in at most about 30 lines: what the file is, the one-line answer (the most serious
-verdict), risk and coverage, the verdicts that found something, the most serious findings with
-their code location, and the policy outcomes. The full evidence is in the HTML and JSON reports.
+Per app, in at most about 35 lines: what the file is, the one-line answer (the most serious
+verdict), risk and coverage, the verdicts that found something, where personal data is sent, the
+most serious findings with their code location, and the policy outcomes. The full evidence is
+in the HTML and JSON reports.
 
 Every app string goes through :func:`apkaudit.report.escape.terminal` (controls, escape
 sequences and bidi overrides shown as visible escapes). Colour is the caller's choice
@@ -27,6 +28,7 @@ from apkaudit.report.redact import redact as redact_text
 TOP_FINDINGS = 8
 MAX_VERDICTS = 6
 MAX_POLICIES_NAMED = 6
+MAX_DESTINATIONS = 4
 
 # SGR colours by level or severity; used only with color=True
 _RED, _YELLOW, _GREEN, _BOLD = "31", "33", "32", "1"
@@ -103,6 +105,8 @@ def _app(
         if len(found) > MAX_VERDICTS:
             lines.append(f"  (+{len(found) - MAX_VERDICTS} more)")
 
+    lines += _destinations(app)
+
     if app.findings:
         ordered = sort_findings(app.findings)
         shown = ordered[:TOP_FINDINGS]
@@ -113,6 +117,22 @@ def _app(
     if outcomes:
         lines += ["", _policies(outcomes, paint)]
     return "\n".join(lines)
+
+
+def _destinations(app: AppResult) -> list[str]:
+    """Where the personal data goes: one line per address with the data that reaches it."""
+    shown = [d for d in app.behaviours.destinations if d.data] if app.behaviours else []
+    if not shown:
+        return []
+    lines = ["", "Personal data sent to:"]
+    for d in shown[:MAX_DESTINATIONS]:
+        where = d.url or d.host or "an address only known at run time"
+        how = f"; {d.api}" if d.api else ""
+        data = ", ".join(str(k).replace("_", " ") for k in d.data)
+        lines.append(f"  {terminal(where)}  ({terminal(data)}{terminal(how)})")
+    if len(shown) > MAX_DESTINATIONS:
+        lines.append(f"  (+{len(shown) - MAX_DESTINATIONS} more)")
+    return lines
 
 
 def _finding(f: Finding, tr: Catalog, redact: bool, paint: _Paint) -> str:

@@ -260,3 +260,16 @@ def test_readme_shows_the_text_format_as_it_is(monkeypatch: pytest.MonkeyPatch) 
     result = scan(BULK, "-f", "text", "-q")
     assert result.exit_code == EXIT_OK
     assert result.stdout == shown  # the summary, a blank line, how to get the full report
+
+
+def test_text_names_where_the_data_goes() -> None:
+    result = scan(fixture_apk("dest-libs"), "-f", "text", "-q")
+    assert result.exit_code == EXIT_OK
+    text = result.stdout
+    block = text[text.index("Personal data sent to:\n") :].split("\n\n")[0].splitlines()
+    assert block[1:] == [
+        "  https://h6.libs.example/volley/contacts  (contacts; volley)",
+        "  http://h7.libs.example/upload.php  (contacts; apache-http)",
+        "  https://h8.libs.example/v3/contacts  (contacts; retrofit)",
+    ]
+    assert "Personal data sent to:" not in scan(fixture_apk("clean"), "-f", "text", "-q").stdout

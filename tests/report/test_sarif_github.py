@@ -55,3 +55,26 @@ def test_rules_carry_help_uri_and_the_rule_docs() -> None:
         assert f"**Rationale.** {rule.rationale}" in d["help"]["markdown"]
         assert d["help"]["markdown"].rstrip().endswith(f"({help_uri(rule.id)})")
     assert rules["SMS010"]["properties"]["security-severity"] == "9.5"
+
+
+def test_results_carry_destinations_and_trigger(audit) -> None:
+    doc = json.loads(render(report_of(audit(fixture_apk("loan-harvest-upload"))), "sarif"))
+    [run] = doc["runs"]
+    by_rule = {r["ruleId"]: r["properties"] for r in run["results"]}
+    url = "https://api.rupeenow.example/v1/collect"
+    for rule_id in ("CON004", "CLG004", "SMR004"):
+        assert by_rule[rule_id]["destinations"] == [url], rule_id
+    assert "destinations" not in by_rule["CON001"]  # reading is not sending
+    [app] = run["properties"]["apps"]
+    assert app["destinations"] == [
+        {
+            "url": url,
+            "host": "api.rupeenow.example",
+            "resolution": "constant",
+            "api": "urlconnection",
+            "data": ["call_log", "contacts", "sms"],
+        }
+    ]
+    bulk = json.loads(render(report_of(audit(fixture_apk("loan-bulk-sms"))), "sarif"))
+    props = {r["ruleId"]: r["properties"] for r in bulk["runs"][0]["results"]}
+    assert props["SMS001"]["trigger"] == "automatic"
