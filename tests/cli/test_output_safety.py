@@ -193,3 +193,60 @@ def test_evidence_unchanged_for_the_json_contract(hostile: AppResult) -> None:
     doc = json.loads(render(report_of(hostile), "json"))
     assert doc["apps"][0]["app"]["package"] == PACKAGE
     assert doc["apps"][0]["input"]["path"] == "apks/\x1b[31mred\u202e.apk"
+
+
+# --------------------------------------------------------------------------- the fixture APK
+
+HOSTILE_APK = "fixtures/edge/output-hostile-strings.apk"  # fixtures/make_output_hostile.py
+
+
+def _terminal_output(command: str) -> str:
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    if shutil.which("script") is None:
+        pytest.skip("script(1) is not installed")
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    proc = subprocess.run(
+        ["script", "-qec", f"NO_COLOR=1 {sys.executable} -m apkaudit {command}", "/dev/null"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    # the pseudo-terminal turns each newline into CR LF; any other CR came from the app
+    return proc.stdout.decode("utf-8").replace("\r\n", "\n")
+
+
+@pytest.mark.parametrize("fmt", ["text", "md", "html", "json", "sarif"])
+def test_hostile_fixture_on_a_terminal(fmt: str) -> None:
+    shown = _terminal_output(f"scan {HOSTILE_APK} -f {fmt}")
+    assert not RAW.search(shown), repr(RAW.search(shown))
+    assert "\x1b" not in shown and "\r" not in shown
+    if fmt == "text":
+        assert "com.evil.loan\\x0d\\x0astatus: clean\\x85\\x9b2J\\u202eKPA.apk" in shown
+        assert "Bl\\x1b[2J\\x1b[31m\\x07ster.blastContacts@0x14" in shown
+        assert "confirmed: This app sends SMS to the people in your contact list" in shown
+
+
+def test_hostile_fixture_is_still_audited_right(audit) -> None:
+    from conftest import REPO
+
+    app = audit(REPO / HOSTILE_APK)
+    assert app.status == "ok" and app.coverage.complete
+    assert app.identity.package.startswith("com.evil.loan\r\n")
+    assert app.verdicts.bulk_sms_to_contacts.value == "confirmed"
+    sms010 = next(f for f in app.findings if f.rule_id == "SMS010")
+    hop = next(e.location for e in sms010.evidence if e.location)
+    assert (
+        hop.short == "com.apkaudit.fixture.loanbulksms.Bl\x1b[2J\x1b[31m\x07ster.blastContacts@0x14"
+    )
+    md = render(report_of(app), "md")
+    assert not RAW.search(md) and "\n# " not in md and "[claim](" not in md
+    sarif = json.loads(render(report_of(app), "sarif"))
+    for r in sarif["runs"][0]["results"]:
+        assert not RAW.search(r["message"]["text"])

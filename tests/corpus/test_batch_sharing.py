@@ -147,3 +147,22 @@ def test_batch_into_an_unwritable_place_is_one_line_exit_3(
     assert stop.value.code == EXIT_INPUT
     err = capsys.readouterr().err
     assert err.startswith(f"apkaudit: error: cannot create {out}: ") and err.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_csv_export_of_the_hostile_strings_fixture(tmp_path: Path) -> None:
+    import csv
+    import io
+
+    from conftest import REPO
+
+    apk = REPO / "fixtures" / "edge" / "output-hostile-strings.apk"
+    out = tmp_path / "out"
+    args = ["batch", str(apk), "--out", str(out), "-q", "--jobs", "1", "-f", "json"]
+    assert CliRunner().invoke(cli, args).exit_code == EXIT_OK
+    text = CliRunner().invoke(cli, ["batch", "--out", str(out), "--export", "csv"]).stdout
+    assert "\r" not in text and text.count("\n") == 2
+    [row] = list(csv.DictReader(io.StringIO(text)))
+    assert row["package"] == "com.evil.loan\\x0d\\x0astatus: clean\\x85\\x9b2J\\u202eKPA.apk"
+    assert row["label"].startswith("# Safe loan")  # '#' is no formula
+    assert row["bulk_sms_to_contacts"] == "confirmed"
