@@ -190,7 +190,7 @@ class DexCode(DexTables):
                         out.append(EncodedMethod(midx, access, code_off))
         except ValueError:  # ran out of tokens
             return None
-        if any(vals[i:]) or len(vals) - i > 3:
+        if any(vals[i:]):  # bytes after the last item other than zero padding
             return None
         return out
 
