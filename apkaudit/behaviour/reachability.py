@@ -85,7 +85,7 @@ def find_callers(
                     ids[i] = (cls, ref.signature)
         if not ids:
             continue
-        index = dex._invoke_index
+        index = dex.callers(ids)
         for i, target in ids.items():
             for caller in index.get(i, ()):
                 if verify and not _invokes(dexset, dex, caller, i):

@@ -17,7 +17,7 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from functools import cached_property
 from itertools import accumulate, compress, repeat
-from operator import add, le, lshift, or_
+from operator import add, lshift, mul, or_
 
 from apkaudit.code.dex.code_items import Code, DexCode, EncodedMethod, TryBlock
 from apkaudit.code.dex.decode import Insn, decode, switch_targets
@@ -83,46 +83,57 @@ class DexFile(DexCode):
         return base, units, raw[: 2 * count : 2]
 
     @cached_property
-    def _invoke_index(self) -> dict[int, list[int]]:
-        """method id -> methods whose code may invoke it (candidates; verify by decoding).
+    def _invoke_sites(self) -> tuple[array, array]:
+        """(file position, method id) of every 16-bit code unit at an even offset whose low byte
+        is an invoke opcode: candidate call sites (verify by decoding), in file order.
 
-        Every 16-bit code unit at an even offset whose low byte is an invoke opcode is a
-        candidate, its next unit the method id. Built without per-unit Python work: the opcode
-        bytes are one slice, marked by ``translate`` and located by splitting on the marks;
-        ids, owning spans and the bounds check are C-level maps, and only candidates inside a
-        code item reach the Python loop that fills the index. Cheaper than a search per query
-        when callers are asked for many methods (reachability, call-graph neighbourhoods).
+        Built without per-unit Python work: the opcode bytes are one slice, marked by
+        ``translate`` and located by splitting on the marks; the ids are C-level maps.
         """
-        index: dict[int, list[int]] = {}
-        starts, ends, methods = self._code_spans
+        starts = self._code_spans[0]
         if not len(starts):
-            return index
+            return array("q"), array("L")
         base, units, ops = self._code_units()
         ks = _marked(ops, _INVOKE_MARK)
-        positions = [base + 2 * k for k in ks]
-        # The span holding each position (spans are clipped not to overlap; a list bisects
-        # faster than an array), kept when the id after the opcode is inside it too.
-        owners = list(map(bisect_right, repeat(starts.tolist()), positions))
-        last = [-1, *(e - 4 for e in ends)]  # by owner: the last position with room for an id
-        keep = list(map(le, positions, map(last.__getitem__, owners)))
-        ids = compress(map(units.__getitem__, map(add, ks, repeat(1))), keep)
-        mids = [-1, *(m.method_idx for m in methods)]
-        get = index.get
-        for target, midx in zip(ids, map(mids.__getitem__, compress(owners, keep)), strict=False):
-            lst = get(target)
+        positions = array("q", map(add, repeat(base), map(mul, ks, repeat(2))))
+        return positions, array("L", map(units.__getitem__, map(add, ks, repeat(1))))
+
+    def callers(self, method_ids: Iterable[int]) -> dict[int, list[int]]:
+        """method id -> methods (defined here) whose code may invoke it, in file order.
+
+        One set lookup per candidate site (C-level), whatever the number of ids; only the
+        sites of wanted ids are mapped to their method, so a query costs a pass over the
+        sites, not a Python step per site.
+        """
+        wanted = set(method_ids)
+        out: dict[int, list[int]] = {}
+        positions, ids = self._invoke_sites
+        if not wanted or not positions:
+            return out
+        starts, ends, methods = self._code_spans
+        hits = compress(zip(positions, ids, strict=True), map(wanted.__contains__, ids))
+        for pos, target in hits:
+            i = bisect_right(starts, pos) - 1
+            # the span holding pos (spans are clipped not to overlap), with room for the id
+            if i < 0 or pos + 4 > ends[i]:
+                continue
+            midx = methods[i].method_idx
+            lst = out.get(target)
             if lst is None:
-                index[target] = [midx]
+                out[target] = [midx]
             elif lst[-1] != midx:
                 lst.append(midx)
-        return index
+        return out
 
     def invokers(self, method_ids: Iterable[int]) -> set[int]:
         """Candidate methods (defined here) that invoke any of ``method_ids``, directly or
         through a method handle or call site."""
-        index, through = self._invoke_index, self._handle_invokers
+        wanted = set(method_ids)
+        through = self._handle_invokers
         out: set[int] = set()
-        for i in method_ids:
-            out.update(index.get(i, ()))
+        for found in self.callers(wanted).values():
+            out.update(found)
+        for i in wanted:
             out.update(through.get(i, ()))
         return out
 
