@@ -22,6 +22,7 @@ attribute, read once), strings are decoded on demand, and ``expired`` is polled.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -260,7 +261,7 @@ class Document:
                 if not self._valid_node(pos):
                     raise AxmlRefused(f"malformed first node at offset {pos}")
                 # The platform steps from the previous chunk to find the root node.
-                root, _code = self._next(last)
+                root, _code = next(self._nodes(last), (-1, 0))
                 if root < 0:
                     raise AxmlRefused("no root element node")
                 return root
@@ -291,18 +292,18 @@ class Document:
         _ns, _name, start, width, count = _EXT.unpack_from(buf, pos + header_size)
         return start + width * count <= size - header_size
 
-    def _next(self, pos: int) -> tuple[int, int]:
-        """ResXMLParser::nextNode from the node at ``pos``: (offset, type) of the next START
-        or END element, namespace or CDATA node; offset -1 at END_DOCUMENT, -2 at BAD_DOCUMENT.
-        Called once per node: kept flat for speed."""
-        buf, end, unpack = self.buf, self.end, _HDR.unpack_from
+    def _nodes(self, pos: int) -> Iterator[tuple[int, int]]:
+        """ResXMLParser::nextNode, repeated from the node at ``pos``: (offset, type) of every
+        following START/END element, namespace and CDATA node (unknown types are skipped); a
+        last offset of -2 is BAD_DOCUMENT (``bad_at`` set); the end of the document ends it.
+        One node per step, so kept flat: it runs once per node of a 7 MB manifest."""
+        buf, end, unpack, ext = self.buf, self.end, _HDR.unpack_from, _EXT.unpack_from
         size = unpack(buf, pos)[2]
         while True:
             pos += size
             if pos >= end:
-                return -1, 0
-            # _valid_node, inlined
-            if pos + _CHUNK_HEADER > len(buf):
+                return
+            if pos + _CHUNK_HEADER > len(buf):  # validateNode, from here to the ext check
                 break
             kind, header_size, size = unpack(buf, pos)
             if header_size < _NODE_HEADER or header_size > size or (header_size | size) & 3:
@@ -312,7 +313,7 @@ class Document:
             if kind == START_ELEMENT:
                 if size < header_size + _ATTR_EXT:
                     break
-                _ns, _name, start, width, count = _EXT.unpack_from(buf, pos + header_size)
+                _ns, _name, start, width, count = ext(buf, pos + header_size)
                 if start + width * count > size - header_size:
                     break
             need = _MIN_EXT.get(kind)
@@ -321,28 +322,23 @@ class Document:
                 continue  # unknown node type: skipped
             if size - header_size < need:
                 break
-            return pos, kind
+            yield pos, kind
         self.bad_at = pos
-        return -2, 0
+        yield -2, 0
 
     def events(self, expired: Callable[[], bool] | None = None) -> Iterator[tuple[int, int]]:
-        """(type, offset) of every START_ELEMENT and END_ELEMENT node, in document order (read
-        one with :meth:`start` / :meth:`end_tag`); sets ``outcome`` when it stops."""
-        pos = self.root
-        kind = _HDR.unpack_from(self.buf, pos)[0]
-        polls = 0
-        step = self._next
-        while True:
+        """(type, offset) of every START_ELEMENT and END_ELEMENT node from the root, in
+        document order (read a start with :meth:`start`); sets ``outcome`` when it stops."""
+        root = (self.root, _HDR.unpack_from(self.buf, self.root)[0])
+        nodes = itertools.chain((root,), self._nodes(self.root))
+        for polls, (pos, kind) in enumerate(nodes, 1):
             if kind in (START_ELEMENT, END_ELEMENT):
                 yield kind, pos
-            polls += 1
+            elif pos < 0:
+                self.outcome = "bad"
+                return
             if polls & (_POLL_EVERY - 1) == 0 and expired is not None and expired():
                 self.outcome = "expired"
-                return
-            pos, kind = step(pos)
-            if pos < 0:
-                if pos == -2:
-                    self.outcome = "bad"
                 return
 
     def start(self, pos: int) -> Start | None:

@@ -44,7 +44,7 @@ _FRACTION_UNITS = ("%", "%p")
 
 # Characters XML 1.0 cannot hold (lxml refuses them): dropped from names and values.
 _NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-_NAME = re.compile(r"[A-Za-z_][\w.\-]*\Z")
+_NAME = re.compile(r"[A-Za-z_][\w.\-]*\Z", re.ASCII)  # manifest tags are ASCII
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,13 +138,15 @@ class _Builder:
                 continue
             ns = self.get(attr.ns) if attr.ns != NO_INDEX else None
             if ns == ANDROID_NS:
-                if rid and rid >> 24 != _FRAMEWORK_PACKAGE:
-                    continue  # an app attribute spelled like a framework one: not android:
+                if (rid and rid >> 24 != _FRAMEWORK_PACKAGE) or not _NAME.match(name):
+                    continue  # an app attribute spelled like a framework one, or no XML name
                 if not rid:  # (a newer framework id than our table is read by its name)
                     unnamed.add(name)
                 by_name.setdefault(name, typed_value(attr.type, attr.data, self.get))
                 continue
-            key = f"{{{ns}}}{name}" if ns else name
+            if ns == "":
+                continue  # a namespace that is the empty string: not "no namespace", unnamed
+            key = name if ns is None else f"{{{ns}}}{name}"
             other.setdefault(key, self._raw_value(attr))
         for name, value in by_name.items():
             if name not in framework:

@@ -56,7 +56,7 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--timeout", type=float, default=30.0, help="per-input limit in seconds")
     ap.add_argument("--targets", default=",".join(harness.TARGETS))
-    share = "container=6,manifest=2,dex=2,dexgrammar=2,bundle=2,render=2"
+    share = "container=6,manifest=2,dex=2,dexgrammar=2,bundle=2,render=2,axml=2"
     ap.add_argument("--share", default=share, help="relative share of the runs per target")
     ap.add_argument("--out", default=str(HERE / "crashes"))
     ap.add_argument("--replay", help="TARGET:SEED:INDEX: run one input and print the outcome")

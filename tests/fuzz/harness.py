@@ -39,7 +39,7 @@ from tests.fuzz import grammar
 REPO = Path(__file__).resolve().parents[2]
 REAL = Path(os.environ.get("APKAUDIT_REAL_APKS", REPO / ".." / "shared" / "real-apks")).resolve()
 MAX_SEED = 1 << 20
-TARGETS = ("container", "manifest", "dex", "dexgrammar", "bundle", "render")
+TARGETS = ("container", "manifest", "dex", "dexgrammar", "bundle", "render", "axml")
 INTERESTING = (0, 1, 2, 0x7F, 0x80, 0xFF, 0x100, 0x7FFF, 0x8000, 0xFFFF, 0x10000, 0x7FFFFFFF,
                0x80000000, 0xFFFFFFFE, 0xFFFFFFFF)  # fmt: skip
 
@@ -182,6 +182,10 @@ def _zip_fields(rng: random.Random, data: bytes) -> bytes:
 def mutate(rng: random.Random, target: str, seeds: Seeds | None = None) -> bytes:
     if target == "bundle":
         return grammar.mutate_bundle(rng)
+    if target == "axml":  # a generated manifest, structurally mutated
+        from tests.manifest import mutants
+
+        return mutants.mutant(rng)
     if target == "render":  # the input names the mutation, done on AppResults by the runner
         return f"render:{rng.getrandbits(64)}".encode()
     seeds = seeds or load_seeds()
@@ -246,6 +250,16 @@ def run_manifest(data: bytes, workdir: str = "") -> None:
         parse_manifest(xml, arsc=None)
 
 
+def run_axml(data: bytes, workdir: str = "") -> None:
+    """The binary-XML reader against the platform model (tests/manifest/aosp_model.py): the
+    same elements, attributes and outcome; then the whole decode path never raises."""
+    from tests.manifest import mutants
+
+    problem = mutants.disagreement(data)
+    assert problem is None, problem
+    mutants.parse_all(data)
+
+
 def run_dex(data: bytes, workdir: str = "") -> None:
     from apkaudit.code.attribution import Attributor
     from apkaudit.code.catalogue import load_catalogue
@@ -291,6 +305,7 @@ RUNNERS: dict[str, Callable[[bytes, str], None]] = {
     "dexgrammar": run_dex,
     "bundle": grammar.run_bundle,
     "render": grammar.run_render,
+    "axml": run_axml,
 }
 
 

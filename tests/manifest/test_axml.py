@@ -156,11 +156,11 @@ def _nested_fast(depth: int) -> bytes:
 def test_deeply_nested_manifest_is_read_fast() -> None:
     raw = _nested_fast(120_000)
     assert len(raw) > 4_000_000
-    t = time.perf_counter()
+    t = time.process_time()  # CPU time: a loaded machine cannot fail it
     got = decode(raw, "deep.apk")
-    elapsed = time.perf_counter() - t
+    elapsed = time.process_time() - t
     assert got.xml.get("package") == "deep.x" and not got.damaged
-    assert elapsed < 5.0  # ~0.5 s on an idle machine; generous for a loaded one
+    assert elapsed < 2.0  # ~0.3 s of CPU (240,000 nodes)
 
 
 def test_framework_attribute_table_has_the_manifest_attributes() -> None:
