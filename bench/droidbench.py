@@ -11,11 +11,13 @@ Ground truth: ``droidbench_truth.tsv`` next to the apps (one row per APK: ``expe
 ``@number_of_leaks`` of the test's own source, and the source and sink families the test uses).
 
 What counts as one reported flow: one **sink instruction** (dex, class, method, offset: the last
-hop of a chain) that a chain from a personal-data source reaches. DroidBench marks each leak at
-its sink statement (``// sink, leak``), and counts a statement once however many sources reach
-it; two chains that end at the same instruction (an SMS destination and its text, or two paths
-from one identifier) are one flow. Chains without a data source (``reflection``: a reflective
-SmsManager call found, no data followed) are not flows.
+hop of a chain) that a chain from a personal-data source reaches, at level ``likely`` or
+``confirmed`` (a chain with an end proven unreachable is reported as ``possible``: the report says
+the code is there but does not run, so it is not counted; ``--count-possible`` counts it).
+DroidBench marks each leak at its sink statement (``// sink, leak``), and counts a statement once
+however many sources reach it; two chains that end at the same instruction (an SMS destination and
+its text, or two paths from one identifier) are one flow. Chains without a data source
+(``reflection``: a reflective SmsManager call found, no data followed) are not flows.
 
 Per app, a reported flow is *on family* when its source kind and its sink kind are among the
 families the test uses (``source_families``/``sink_families``; ``-`` accepts any). Flows off
@@ -137,7 +139,7 @@ def read_truth(path: Path) -> list[Truth]:
     return out
 
 
-def flows_of(app: Mapping[str, Any]) -> list[Flow]:
+def flows_of(app: Mapping[str, Any], count_possible: bool = False) -> list[Flow]:
     """The distinct sink instructions reached by a data chain, one Flow each (first chain wins,
     in report order, which is deterministic)."""
     seen: dict[str, Flow] = {}
@@ -145,6 +147,8 @@ def flows_of(app: Mapping[str, Any]) -> list[Flow]:
         source = chain.get("source", "")
         hops = chain.get("hops") or ()
         if source not in DATA_SOURCES or not hops:
+            continue
+        if chain.get("reachable") is False and not count_possible:
             continue
         loc = hops[-1]["location"]
         at = f"{loc.get('dex', '')}!{loc['class']}.{loc['method']}@{loc['offset']:#x}"
@@ -160,14 +164,14 @@ def _on_family(flow: Flow, t: Truth) -> bool:
     return src_ok and sink_ok
 
 
-def score_app(t: Truth, app: Mapping[str, Any] | None) -> AppScore:
+def score_app(t: Truth, app: Mapping[str, Any] | None, count_possible: bool = False) -> AppScore:
     if app is None:
         s = AppScore(t, "missing")
     elif app.get("status") != "ok":
         s = AppScore(t, "error")
     else:
         s = AppScore(t, "ok")
-        for f in flows_of(app):
+        for f in flows_of(app, count_possible):
             (s.flows if _on_family(f, t) else s.off_family).append(f)
     if t.expected is None:
         return s
@@ -356,6 +360,9 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--from", dest="from_json", type=Path, help="score this results.json")
     src.add_argument("--from-snap", type=Path, help="score a tools/snap.py output folder")
     ap.add_argument("--per-app", action="store_true", help="also print one row per app")
+    ap.add_argument(
+        "--count-possible", action="store_true", help="also count chains proven unreachable"
+    )
     ap.add_argument("-o", "--output", type=Path, default=DEFAULT_OUTPUT)
     ap.add_argument("--min-recall", type=float, help="exit 1 if overall recall (%%) is lower")
     ap.add_argument("--min-precision", type=float, help="exit 1 if overall precision (%%) is lower")
@@ -370,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         report, stats = run_batch(args.dir, args.jobs, args.timeout)
         apps = apps_from_report(report, args.dir)
-    scores = [score_app(t, apps.get(t.apk)) for t in truth]
+    scores = [score_app(t, apps.get(t.apk), args.count_possible) for t in truth]
     print(markdown(scores, args.per_app))
     if stats:
         print(

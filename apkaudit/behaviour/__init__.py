@@ -11,14 +11,18 @@ from dataclasses import replace
 
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.destinations import app_destinations, with_destinations
+from apkaudit.behaviour.emulate import emulator_for
+from apkaudit.behaviour.evidence import data_methods, reachability
 from apkaudit.behaviour.interproc import MAX_FLOW_COST, analyse_flows
 from apkaudit.behaviour.kinds import Provider
 from apkaudit.behaviour.lending import classify_lending
 from apkaudit.behaviour.program import Program
-from apkaudit.behaviour.reachability import compute_reachability
+from apkaudit.behaviour.reflection import blind_spots as reflection_blind_spots
+from apkaudit.behaviour.reflection import scan_reflection
 from apkaudit.behaviour.resolver import Resolver
 from apkaudit.behaviour.trigger import chain_triggers, sms_sends
 from apkaudit.behaviour.verdicts import SMS_ACTIONS, derive_verdicts
+from apkaudit.coverage.hidden import coverage_of
 from apkaudit.facts import AppFacts
 from apkaudit.limits import NO_DEADLINE, Deadline
 from apkaudit.model import (
@@ -30,6 +34,10 @@ from apkaudit.model import (
     ProviderQuery,
     java_to_descriptor,
 )
+
+# Blind-spot kinds that mean code runs which the dex files do not show (coverage/hidden.py).
+K = BlindSpotKind
+HIDDEN_CODE = frozenset({K.PACKER, K.DYNAMIC_CODE, K.NATIVE_CODE, K.MISSING_CLASS})
 
 
 def entry_classes(facts: AppFacts) -> frozenset[str]:
@@ -49,12 +57,21 @@ def _chain_reachable(chain: Chain, reach: dict[tuple[str, str], bool | None]) ->
 
 def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE) -> Behaviours:
     """``deadline`` is polled by the fixpoint; when it is hit, ``deadline.hit`` says so."""
-    flows = analyse_flows(facts, program, deadline)
-    methods = {(r.location.class_name, r.location.method) for r in facts.code.refs}
-    methods.update((cls, m) for (_dex, cls, m, _off) in flows.queries)
-    for chain in flows.chains:
-        methods.update((h.location.class_name, h.location.method) for h in chain.hops)
-    reach = compute_reachability(program.dex, methods, entry_classes(facts)) if methods else {}
+    emulator = emulator_for(program.dex)
+    app_code = program.attributor.origin
+    reflection = scan_reflection(program.dex, emulator, include=lambda c: app_code(c) == "app")
+    flows = analyse_flows(facts, program, deadline, reflection=reflection, emulator=emulator)
+    refl_spots = reflection_blind_spots(reflection, data_methods(facts, flows.chains))
+    # Code nobody names may still run: unresolved reflection where data is handled, or code
+    # hidden from us (packer, unknown native code, class loaders): never "proven unreachable".
+    unknown = any(b.kind is BlindSpotKind.REFLECTION_UNRESOLVED for b in refl_spots) or any(
+        b.kind in HIDDEN_CODE for b in facts.coverage.blind_spots
+    )
+    queries = ((cls, m) for (_dex, cls, m, _off) in flows.queries)
+    entries = entry_classes(facts)
+    reach = reachability(
+        facts, program.dex, entries, queries, flows.chains, reflection, unknown=unknown
+    )
     chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
     resolver = Resolver(program.dex, resource=_resources(program), deadline=deadline)
     chains = with_destinations(resolver, chains, program.attributor.origin)
@@ -62,6 +79,10 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
     destinations = app_destinations(resolver, chains, sends)
     texts = sms_sends(facts, program, resolver, chains)
     chains = chain_triggers(chains, texts)
+    if any(
+        b.kind is BlindSpotKind.REFLECTION_UNRESOLVED for b in refl_spots
+    ):  # hidden code, as a packer
+        facts = replace(facts, coverage=coverage_of((*facts.coverage.blind_spots, *refl_spots)))
     sms_rx = frozenset().union(*(flows.receivers.get(a, frozenset()) for a in SMS_ACTIONS))
     verdicts = derive_verdicts(
         facts, chains, reach, flows.classified, flow_analysed=True, sms_receivers=sms_rx
@@ -72,10 +93,10 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         notes.append(f"{unresolved} content-provider query URI(s) could not be resolved")
     if not flows.complete:
         notes.append("the data-flow neighbourhood was cut at its size bound; chains may be missing")
-    spots: tuple[BlindSpot, ...] = ()
+    spots: tuple[BlindSpot, ...] = refl_spots
     if flows.oversized:
         cls, meth = flows.oversized[0]
-        spots = (
+        spots += (
             BlindSpot(
                 BlindSpotKind.LIMIT,
                 f"{len(flows.oversized)} method(s) too large for data-flow analysis (over "

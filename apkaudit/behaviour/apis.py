@@ -82,6 +82,9 @@ TRANSFORMS = {
 COLLECTION_PUTS = {
     ("Lorg/json/JSONObject;", "put"): "put into a JSON object",
     ("Lorg/json/JSONArray;", "put"): "added to a JSON array",
+    ("Landroid/content/Intent;", "putExtra"): "put into an Intent extra",
+    ("Landroid/content/Intent;", "putExtras"): "put into an Intent's extras",
+    ("Landroid/os/Bundle;", "putString"): "put into a Bundle",
 }
 MUTATOR_PREFIXES = (
     "add",
@@ -101,3 +104,23 @@ MUTATOR_PREFIXES = (
 def cls_short(desc: str) -> str:
     """``Lcom/foo/Bar;`` -> ``Bar``."""
     return desc[1:-1].rsplit("/", 1)[-1] if desc.startswith("L") else desc
+
+
+# Code-index tags of the data kinds beyond the providers (code/catalogue/apis.toml, "data kinds"):
+# methods holding one are where a flow of those kinds can start, end, or be staged.
+KIND_SOURCE_TAGS = (
+    "device_id",
+    "device_id_more",
+    "phone_number",
+    "settings_read",
+    "location",
+    "accounts",
+    "installed_apps",
+    "clipboard",
+    "user_input",
+    "media_uri",
+    "media_exif",
+    "calendar_uri",
+)
+KIND_SINK_TAGS = ("log_sink", "file_sink", "ipc_sink")
+STORE_TAGS = ("store",)

@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from apkaudit.behaviour.context import FlowContext, SinkEvent
 from apkaudit.behaviour.kinds import HopRole, Provider, Sink
 from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value
 from apkaudit.code.dex import opcodes as O
@@ -21,7 +22,14 @@ class Interpreter(Protocol):
 
     def step(self, insn: Insn, role: HopRole, desc: str) -> Step: ...
 
-    def sink(self, sink: Sink, labels: frozenset[Label], step: Step, pos: int) -> None: ...
+    def sink(
+        self,
+        sink: Sink,
+        labels: frozenset[Label],
+        step: Step,
+        pos: int,
+        inner: SinkEvent | None = None,
+    ) -> None: ...
 
     def network_sink(self, pos: int, insn: Insn, values: Iterable[Value], desc: str) -> None: ...
 
@@ -36,6 +44,34 @@ class Interpreter(Protocol):
     def record_bridge(self, name: str, classes: set[str], step: Step) -> None: ...
 
     def record_reflective_send(self, steps: tuple[Step, ...]) -> None: ...
+
+    # Store-and-forward (models/stores.py): whole-app store keys, read and written like fields.
+    def read_store(self, keys: Iterable[str], step: Step) -> Value: ...
+
+    def write_store(self, keys: Iterable[str], value: Value, step: Step) -> None: ...
+
+    def link_stream(self, outer: Iterable[Obj], inner: frozenset[Obj]) -> None: ...
+
+    def linked(self, objs: Iterable[Obj]) -> frozenset[Obj]: ...
+
+    def stream_param_write(
+        self, params: set[int], labels: frozenset[Label], step: Step
+    ) -> None: ...
+
+    # The whole-app analysis (models/outputs.py: does an Intent stay inside the app?).
+    @property
+    def ctx(self) -> FlowContext: ...
+
+    # The method being analysed (models/reflection.py: this.getClass()).
+    @property
+    def key(self) -> tuple[str, str]: ...
+
+    @property
+    def is_static(self) -> bool: ...
+
+    def call_reflective(
+        self, pos: int, insn: Insn, cls: str, name: str, recv: Value, params: list[Value]
+    ) -> Value: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ from apkaudit.behaviour import heap, loops
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.context import Frame, Handoff, MethodKey, SinkEvent, Summary
 from apkaudit.behaviour.kinds import HopRole
+from apkaudit.behaviour.models import files
 from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value, cap, extend_all
 from apkaudit.code.dex.reader import Insn
 
@@ -130,6 +131,18 @@ def apply(m: Frame, pos: int, step: Step, summ: Summary, cargs: list[Value]) -> 
     for i in summ.param_escapes:
         if i < len(cargs):
             heap.escape(m, cargs[i].objs)
+    for i, writes in summ.param_streams.items():  # "parameter i receives data"
+        if i < len(cargs):
+            for lb, path in writes:
+                if lb.concrete:
+                    got = frozenset({lb})
+                else:
+                    got = frozenset(
+                        x.extend_path(lb.path, lb.assumed)
+                        for x in arg_labels(m, cargs, lb.index, lb.access)
+                    )
+                if got:
+                    files.deliver_write(m, pos, step, cargs[i], got, path)
     r = summ.ret
     if r is BLANK:
         return BLANK

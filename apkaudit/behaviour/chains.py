@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from apkaudit.behaviour.context import SinkEvent
-from apkaudit.behaviour.kinds import ChainKind, LabelKind, Sink, Source
+from apkaudit.behaviour.kinds import SOURCE_OF_LABEL, SOURCES, ChainKind, LabelKind, Sink, Source
 from apkaudit.behaviour.models.providers import PICKED_QUERY
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.values import Label, Step
@@ -32,6 +32,27 @@ _CHAIN_KIND = {
     (Sink.JS_BRIDGE, LabelKind.SMS): K.SMS_TO_JS_BRIDGE,
     (Sink.JS_BRIDGE, LabelKind.CALL_LOG): K.CALL_LOG_TO_JS_BRIDGE,
 }
+
+
+def chain_kind(label: LabelKind, sink: Sink) -> str | None:
+    """The chain kind of data ``label`` reaching ``sink``: the v1 kinds by their names, every
+    other pair of the vocabulary as ``<source>_to_<sink>`` (device_id_to_network, ...)."""
+    kind = _CHAIN_KIND.get((sink, label))
+    if kind is not None:
+        return kind
+    src = SOURCE_OF_LABEL.get(label)
+    # Network data re-sent or logged is what every app does; it matters only as SMS (above).
+    if src is None or not SOURCES[src].personal or sink is Sink.SMS_SEND:
+        return None
+    return f"{src}_to_{sink}"
+
+
+def known_kinds() -> frozenset[str]:
+    """Every chain kind ``chain_kind`` can name."""
+    kinds = {chain_kind(lb, sink) for lb in LabelKind for sink in Sink}
+    return frozenset(k for k in kinds if k is not None) | {ChainKind.REFLECTION_SMS_SEND}
+
+
 Bridges = Mapping[str, tuple[set[str], Step]]  # JavaScript name -> (bridge classes, where added)
 
 
@@ -57,7 +78,7 @@ def build_chains(
     best: dict[tuple[object, ...], Chain] = {}
     origin_of = program.attributor.origin
     for label, ev, assumed in events:
-        kind = _CHAIN_KIND.get((ev.sink, label.kind))
+        kind = chain_kind(label.kind, ev.sink)
         if kind is None:
             continue
         raw = label.path + ev.path
@@ -75,7 +96,16 @@ def build_chains(
         if label.kind is LabelKind.CONTACTS and PICKED_QUERY in label.path[0].description:
             notes = (*notes, PICKED)
         chain = Chain(
-            kind, Source(label.kind), ev.sink, hops, ev.in_loop, ev.loop, stage, None, origin, notes
+            kind,
+            SOURCE_OF_LABEL[label.kind],
+            ev.sink,
+            hops,
+            ev.in_loop,
+            ev.loop,
+            stage,
+            None,
+            origin,
+            notes,
         )
         k = (kind, hops[0].location, hops[-1].location)
         old = best.get(k)

@@ -49,6 +49,10 @@ class Summary:
     param_fields: dict[ParamPath, set[str]] = field(default_factory=dict)
     param_writes: dict[ParamPath, Value] = field(default_factory=dict)
     param_escapes: set[int] = field(default_factory=set)
+    # "Parameter i receives data": labels the method writes into the stream passed as
+    # parameter i, with the steps of the write; whether that is a network send, a file write or
+    # neither is decided at each call site, by what the caller passes (models/files.py).
+    param_streams: dict[int, set[tuple[Label, tuple[Step, ...]]]] = field(default_factory=dict)
 
     def add_sink(self, at: ParamPath, ev: SinkEvent, assumed: bool) -> None:
         bucket = self.param_sinks.setdefault(at, {})
@@ -59,12 +63,16 @@ class Summary:
 
     def sinks_only(self) -> bool:
         return self.ret == BLANK and not (
-            self.param_fields or self.param_writes or self.param_escapes
+            self.param_fields or self.param_writes or self.param_escapes or self.param_streams
         )
 
     def empty(self) -> bool:
         return self.ret == BLANK and not (
-            self.param_sinks or self.param_fields or self.param_writes or self.param_escapes
+            self.param_sinks
+            or self.param_fields
+            or self.param_writes
+            or self.param_escapes
+            or self.param_streams
         )
 
     def signature(self) -> tuple[object, ...]:
@@ -77,6 +85,7 @@ class Summary:
             tuple(sorted((k, frozenset(v)) for k, v in self.param_fields.items())),
             tuple(sorted((k, v.labels, v.objs) for k, v in self.param_writes.items())),
             frozenset(self.param_escapes),
+            tuple(sorted((k, frozenset(v)) for k, v in self.param_streams.items())),
         )
 
 
@@ -129,6 +138,15 @@ class FlowContext(Protocol):
 
     def record_reflective_send(self, steps: tuple[Step, ...]) -> None: ...
 
+    @property
+    def package_name(self) -> str: ...
+
+    def handles_action(self, action: str) -> bool: ...
+
+    def fold_string(self, ref: MethodRef, args: tuple[str | int, ...]) -> str | None: ...
+
+    def reflective_targets(self, cls: str, name: str) -> list[tuple[MethodRef, bool]]: ...
+
 
 class Frame(Protocol):
     """One method's analysis as the heap, call-site, container and ICC code see it
@@ -166,3 +184,10 @@ class Frame(Protocol):
     def write_global(self, fdesc: str, v: Value) -> None: ...
 
     def per_iteration(self, pos: int, v: Value) -> Value: ...
+
+    # Store-and-forward (kind_services.py): a write into a stream passed as a parameter.
+    def write_store(self, keys: Iterable[str], value: Value, step: Step) -> None: ...
+
+    def stream_param_write(
+        self, params: set[int], labels: frozenset[Label], step: Step
+    ) -> None: ...

@@ -21,6 +21,7 @@ from apkaudit.behaviour.apis import COLLECTION_PUTS, MUTATOR_PREFIXES, TRANSFORM
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.cfg import CFG
 from apkaudit.behaviour.context import FlowContext, MethodKey, SinkEvent, Summary
+from apkaudit.behaviour.kind_services import KindServices
 from apkaudit.behaviour.kinds import HopRole, Provider, Sink
 from apkaudit.behaviour.models import MODELS
 from apkaudit.behaviour.values import (
@@ -42,7 +43,7 @@ from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef
 
 
 @dataclass
-class MethodFlow:
+class MethodFlow(KindServices):
     ctx: FlowContext
     key: MethodKey
     dex: DexFile
@@ -380,6 +381,13 @@ class MethodFlow:
             own = heap.read(self, st.get(insn.regs[1], BLANK).objs, fdesc, step)
             labels = cap(labels | own.labels)
             objs |= own.objs
+            if not self.ctx.is_app_class(fref.class_name):
+                # A framework object's field (PackageInfo.packageName, Account.name) is part
+                # of the object: it carries the object's data.
+                held = self.val(st, insn.regs[1]).labels
+                if held:
+                    got = self.step(insn, HopRole.TRANSFORM, f"reads {_short_field(fdesc)}")
+                    labels = cap(labels | extend_all(held, got))
         st[insn.regs[0]] = Value(labels, objs, frozenset(tags), stored.const)
 
     # ------------------------------------------------------------------ calls
@@ -415,6 +423,8 @@ class MethodFlow:
         result = icc.model(self, call)
         if result is None:
             result = containers.model(self, call)
+        if result is None:  # a string decryptor called with constant arguments
+            result = self.fold_call(insn, ref, args)
         if result is not None:
             return result
         # App methods we analysed: apply their summaries; framework hand-offs (edges.py).

@@ -15,10 +15,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from apkaudit.behaviour import edges, icc
-from apkaudit.behaviour.apis import cls_short
+from apkaudit.behaviour.apis import KIND_SOURCE_TAGS, STORE_TAGS, cls_short
 from apkaudit.behaviour.cfg import CFG, build_cfg
 from apkaudit.behaviour.chains import build_chains
 from apkaudit.behaviour.context import Handoff, SinkEvent, Summary
+from apkaudit.behaviour.emulate import Emulator, emulator_for
 from apkaudit.behaviour.flow import MethodFlow
 from apkaudit.behaviour.kinds import HopRole, Provider, Sink
 from apkaudit.behaviour.neighbourhood import (
@@ -31,6 +32,8 @@ from apkaudit.behaviour.neighbourhood import (
 )
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import Hierarchy
+from apkaudit.behaviour.receivers import handled_actions
+from apkaudit.behaviour.reflection import ReflectionFacts
 from apkaudit.behaviour.resolve import Resolver
 from apkaudit.behaviour.values import (
     BLANK,
@@ -50,6 +53,8 @@ from apkaudit.model import Chain
 
 MethodKey = tuple[str, str]
 Site = tuple[str, str, str, int]
+# The providers of the v1 verdicts: their data gets the whole-app neighbourhood (flow_seeds).
+V1_PERSONAL = frozenset({Provider.CONTACTS, Provider.SMS, Provider.CALL_LOG})
 EventKey = tuple[object, ...]
 Event = tuple[Label, SinkEvent, bool]  # the label, where it reached a sink, assumed
 ACC_STATIC = 0x8
@@ -93,6 +98,8 @@ class AppFlow:
     components: frozenset[str] = frozenset()
     dynamic_receivers: dict[str, set[str]] = field(default_factory=dict)
     _cfgs: dict[MethodKey, CFG] = field(default_factory=dict)
+    _actions: frozenset[str] | None = None
+    _emulator: Emulator | None = None
     oversized: set[MethodKey] = field(default_factory=set)
     # Incremental fixpoint: what each method's last analysis depended on and produced.
     current: MethodKey | None = None
@@ -104,6 +111,36 @@ class AppFlow:
 
     def is_app_class(self, name: str) -> bool:
         return self.resolver.is_app_class(name)
+
+    @property
+    def package_name(self) -> str:
+        return self.facts.manifest.identity.package
+
+    def fold_string(self, ref: MethodRef, args: tuple[str | int, ...]) -> str | None:
+        if not self.is_app_class(ref.class_name):
+            return None
+        if self._emulator is None:
+            self._emulator = emulator_for(self.program.dex)
+        return self._emulator.fold(ref.class_name, ref.signature, args)
+
+    def reflective_targets(self, cls: str, name: str) -> list[tuple[MethodRef, bool]]:
+        """The app methods called ``name`` that ``cls`` has (its own, then inherited)."""
+        out: list[tuple[MethodRef, bool]] = []
+        for c in (cls, *self.resolver.hier.ancestors(cls))[:16]:
+            hit = self.program.dex.classes.get(c)
+            if hit is None:
+                continue
+            dex = hit[0]
+            for i, ref in dex.methods_of(c):
+                m = dex.defined_methods.get(i)
+                if ref.name == name and m is not None:
+                    out.append((ref, bool(m.access & ACC_STATIC)))
+        return out[:8]
+
+    def handles_action(self, action: str) -> bool:
+        if self._actions is None:
+            self._actions = handled_actions(self.facts.manifest, self.program.dex)
+        return action in self._actions
 
     def is_unimplemented_interface(self, name: str) -> bool:
         return self.resolver.is_unimplemented_interface(name)
@@ -311,11 +348,21 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
     return False
 
 
-def analyse_flows(facts: AppFacts, program: Program, deadline: Deadline) -> FlowResult:
+def analyse_flows(
+    facts: AppFacts,
+    program: Program,
+    deadline: Deadline,
+    *,
+    reflection: ReflectionFacts | None = None,
+    emulator: Emulator | None = None,
+) -> FlowResult:
     resolver = Resolver(program.dex, program.attributor, Hierarchy.of(program.dex))
+    if reflection is not None:
+        resolver.extra = reflection.edges
     flow = AppFlow(facts=facts, program=program, deadline=deadline, resolver=resolver)
     flow.filters = icc.targets_by_action(facts.manifest)
     flow.components = icc.component_classes(facts.manifest)
+    flow._emulator = emulator
     cat = program.catalogue
     for item in cat.items:
         if item.kind != "field":
@@ -325,6 +372,7 @@ def analyse_flows(facts: AppFacts, program: Program, deadline: Deadline) -> Flow
             ("sms_uri", Provider.SMS),
             ("call_log_uri", Provider.CALL_LOG),
             ("calendar_uri", Provider.CALENDAR),
+            ("media_uri", Provider.MEDIA),
         ):
             if tag in item.tags:
                 flow.uri_fields[f"{item.class_name}->{item.name}"] = provider
@@ -361,17 +409,24 @@ def analyse_flows(facts: AppFacts, program: Program, deadline: Deadline) -> Flow
             if sig == icc.RESULT:
                 phase1 |= set(resolver.class_methods(cls))
         _fixpoint(flow, sorted(phase1), rounds=2)
-    data_sources = any(p in PERSONAL for p in flow.queries.values())
+    data_sources = any(p in V1_PERSONAL for p in flow.queries.values())
     data_sources = data_sources or bool(facts.refs_tagged("sms_intercept")) or bool(js)
+    kind_sources = bool(facts.refs_tagged(*KIND_SOURCE_TAGS)) or any(
+        p in PERSONAL for p in flow.queries.values()
+    )
     # Phase 2: whole-app flow over a bounded neighbourhood, only if a flow is possible.
-    seeds = flow_seeds(facts, data_sources)
+    seeds = flow_seeds(facts, data_sources, kind_sources)
     if seeds and data_sources:
         seeds |= js
     if seeds and facts.refs_tagged("sms_send", "sms_reflection"):
         seeds |= set(entries)
     complete = True
     if seeds:
-        methods, complete = select_methods(resolver, seeds)
+        kinds_only = kind_sources and not data_sources
+        stores = frozenset(
+            (r.location.class_name, r.location.method) for r in facts.refs_tagged(*STORE_TAGS)
+        )
+        methods, complete = select_methods(resolver, seeds, readers=kinds_only, stores=stores)
         complete = _fixpoint(flow, methods, rounds=MAX_ROUNDS) and complete
     chains = build_chains(flow.events(), flow.reflective(), flow.bridges, program)
     classified: dict[Provider, set[MethodKey]] = defaultdict(set)

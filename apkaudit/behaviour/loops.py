@@ -14,16 +14,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from apkaudit.behaviour.cfg import CFG
-from apkaudit.behaviour.kinds import LabelKind
+from apkaudit.behaviour.kinds import SOURCES, LabelKind
 from apkaudit.behaviour.values import Value, kinds_of
 
 FORMS = ("parts", "cursor", "iterator", "bound")
-_NOUNS: dict[str, str] = {
-    "contacts": "the contact list",
-    "sms": "SMS messages",
-    "call_log": "the call log",
-    "network": "data from the network",
-}
+# Every data kind in words (kinds.SOURCES, one table).
+_NOUNS: dict[str, str] = {str(info.label): info.noun for info in SOURCES.values()}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from apkaudit.behaviour import edges
-from apkaudit.behaviour.apis import cls_short
+from apkaudit.behaviour.apis import KIND_SINK_TAGS, KIND_SOURCE_TAGS, STORE_TAGS, cls_short
 from apkaudit.behaviour.kinds import HopRole, LabelKind
 from apkaudit.behaviour.reachability import find_callers
 from apkaudit.behaviour.resolve import Resolver
@@ -59,23 +59,46 @@ def query_methods(facts: AppFacts) -> set[MethodKey]:
     return _methods(facts.refs_tagged("provider_query"))
 
 
-def flow_seeds(facts: AppFacts, data_sources: bool) -> set[MethodKey]:
+def flow_seeds(facts: AppFacts, data_sources: bool, kind_sources: bool = False) -> set[MethodKey]:
     """Methods where a flow can start or end, given which sources the app has.
 
     Personal data (contacts/SMS/call log) only matters if it can reach a sink; network data only
-    matters if the app sends SMS. No source or no matching sink: no flow analysis at all.
+    matters if the app sends SMS. No source or no matching sink: no flow analysis at all. When
+    the only sources are the other data kinds (device identifiers, location, typed text...,
+    ``kind_sources``), which most apps read somewhere, the sinks seed the neighbourhood only in
+    the sources' own classes: every network, log and file call of a large app would otherwise.
     """
     sms_send = _methods(facts.refs_tagged("sms_send", "sms_reflection"))
     seeds: set[MethodKey] = set()
-    if data_sources:
+    if data_sources or kind_sources:
         sinks = sms_send | _methods(
             facts.refs_tagged("network_send", "network_body", "js_bridge", "sms_intent_uri")
         )
-        if sinks:
-            seeds |= sinks | query_methods(facts) | _methods(facts.refs_tagged("sms_intercept"))
+        local = facts.refs_tagged(*KIND_SINK_TAGS, *STORE_TAGS)
+        if sinks or local:
+            sources = query_methods(facts) | _methods(facts.refs_tagged("sms_intercept"))
+            sources |= _methods(facts.refs_tagged(*KIND_SOURCE_TAGS))
+            if data_sources:
+                seeds |= sinks | sources | _near(sources, local)
+            else:
+                everything = facts.refs_tagged(
+                    "network_send", "network_body", "js_bridge", "sms_intent_uri", "sms_send",
+                    *KIND_SINK_TAGS, *STORE_TAGS,
+                )  # fmt: skip
+                seeds |= sources | _near(sources, everything)
     if sms_send:
         seeds |= sms_send | _methods(facts.refs_tagged("network"))
     return seeds
+
+
+def _near(sources: set[MethodKey], refs: Iterable[CodeRef]) -> set[MethodKey]:
+    """The methods of ``refs`` in the classes (outer classes included) that hold a source: the
+    log, file, Intent and store calls a source's data can reach through the class's fields and
+    callbacks. Elsewhere they are found only if the neighbourhood of the sources reaches them;
+    every app logs and writes files, so seeding all of them would grow the neighbourhood to
+    its bound on large apps."""
+    outer = {cls.split("$", 1)[0] for cls, _ in sources}
+    return {m for m in _methods(refs) if m[0].split("$", 1)[0] in outer}
 
 
 def js_methods(facts: AppFacts, dexset: DexSet) -> set[MethodKey]:
@@ -128,7 +151,8 @@ def callees_of(calls: Resolver, key: MethodKey, edges_only: bool = False) -> set
     code = calls.dex.code(dex, idx)
     if code is None:
         return set()
-    out: set[MethodKey] = set()
+    # Resolved reflective calls (reflection.py) are call edges too.
+    out: set[MethodKey] = {k for k in calls.extra.get(key, ()) if calls.is_app_class(k[0])}
     allocated = frozenset(
         ("new", 0, dex.type_name(i.idx))
         for i in code.insns
@@ -208,7 +232,45 @@ def _constructors(calls: Resolver, cls: str) -> list[str]:
     return [r.signature for _, r in hit[0].methods_of(cls) if r.name == "<init>"]
 
 
-def select_methods(calls: Resolver, seeds: set[MethodKey]) -> tuple[list[MethodKey], bool]:
+def _field_readers(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:
+    """Methods that read the app fields written by ``methods`` (a source's data stored in a
+    field, used by another class later)."""
+    written: set[str] = set()
+    for key in methods:
+        found = calls.dex.defined_method(*key)
+        if found is None:
+            continue
+        dex, idx = found
+        code = calls.dex.code(dex, idx)
+        for insn in code.insns if code else ():
+            if insn.op in O.IPUT_OPS or insn.op in O.SPUT_OPS:
+                f = dex.field_ref(insn.idx)
+                if f.class_name in calls.dex.classes:
+                    written.add(f.descriptor)
+    out: set[MethodKey] = set()
+    for dex in calls.dex.files if written else ():
+        ids = {i for fd in written for i, fr in dex.fields_of(fd.split("->", 1)[0])
+               if fr.descriptor == fd}  # fmt: skip
+        for midx in dex.find_refs(fields=ids) if ids else ():
+            code = calls.dex.code(dex, midx)
+            if code and any(
+                (i.op in O.IGET_OPS or i.op in O.SGET_OPS) and i.idx in ids for i in code.insns
+            ):
+                out.add((dex.method_ref(midx).class_name, dex.method_ref(midx).signature))
+    return out
+
+
+def select_methods(
+    calls: Resolver,
+    seeds: set[MethodKey],
+    *,
+    readers: bool = False,
+    stores: frozenset[MethodKey] = frozenset(),
+) -> tuple[list[MethodKey], bool]:
+    """The neighbourhood of ``seeds``. ``readers``: also the methods that read the fields the
+    neighbourhood writes, and the store methods (``stores``) once one of them is selected
+    (data staged in a file, preferences or a database and read back elsewhere)."""
+
     def keep(keys: set[MethodKey]) -> set[MethodKey]:
         return {k for k in keys if calls.is_app_class(k[0]) and calls.dex.defined_method(*k)}
 
@@ -242,6 +304,12 @@ def select_methods(calls: Resolver, seeds: set[MethodKey]) -> tuple[list[MethodK
     selected |= writers
     for k in writers:
         selected |= keep(callees_of(calls, k))
+    if readers and len(selected) < MAX_METHODS:
+        linked = keep(_field_readers(calls, selected))
+        if stores & selected:
+            linked |= keep(set(stores))
+        for k in linked - selected:
+            selected |= {k} | keep(callees_of(calls, k))
     if len(selected) > MAX_METHODS:
         complete = False
         ordered = sorted(seeds & selected) + sorted(selected - seeds)

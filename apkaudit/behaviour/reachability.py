@@ -10,7 +10,7 @@ Callers are found with the same byte-pattern search the code index uses, one pas
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from apkaudit.code.dex.opcodes import INVOKE_OPS
@@ -113,9 +113,20 @@ def compute_reachability(
     *,
     max_levels: int = 8,
     max_nodes: int = 800,
+    extra_edges: Mapping[MethodKey, Iterable[MethodKey]] | None = None,
+    unknown: bool = False,
 ) -> dict[MethodKey, bool | None]:
-    """Reachability of ``methods`` from ``entry_classes`` (None: search budget ran out)."""
+    """Reachability of ``methods`` from ``entry_classes`` (None: search budget ran out).
+
+    ``extra_edges`` (caller -> callees) are calls the bytecode does not name, such as resolved
+    reflection; ``unknown`` says code may be called that no edge shows (unresolved reflection,
+    native or packed code), so nothing is "proven unreachable": False becomes None.
+    """
     hier = Hierarchy.of(dexset)
+    extra_callers: dict[MethodKey, set[MethodKey]] = defaultdict(set)
+    for caller, callees in (extra_edges or {}).items():
+        for callee in callees:
+            extra_callers[callee].add(caller)
     app = dexset.classes.keys()
     preds: dict[MethodKey, set[MethodKey]] = defaultdict(set)
     explored: set[MethodKey] = set()
@@ -141,7 +152,14 @@ def compute_reachability(
                 for c in (cls, *hier.descendants(cls)):
                     for ctor in _constructors(dexset, c):
                         refs[(c, ctor)].add(node)
+            if sig == "<clinit>()V":
+                # A static initializer runs when the class is first used: any call into it.
+                for m in _methods_named(dexset, cls):
+                    refs[(cls, m)].add(node)
         found = find_callers(dexset, refs, verify=False)
+        for ref in refs:
+            if ref in extra_callers:
+                found[ref] = found.get(ref, set()) | extra_callers[ref]
         nxt: set[MethodKey] = set()
         for ref, callers in found.items():
             for node in refs[ref]:
@@ -158,7 +176,7 @@ def compute_reachability(
     for t in targets:
         if t in reach:
             result[t] = True
-        elif _closed(t, preds, explored, entry_classes):
+        elif not unknown and _closed(t, preds, explored, entry_classes):
             result[t] = False
         else:
             result[t] = None
@@ -217,3 +235,11 @@ def _constructors(dexset: DexSet, cls: str) -> list[str]:
         return []
     dex = hit[0]
     return [ref.signature for _, ref in dex.methods_of(cls) if ref.name == "<init>"]
+
+
+def _methods_named(dexset: DexSet, cls: str) -> list[str]:
+    """Every method signature of ``cls`` (constructors and static methods included)."""
+    hit = dexset.classes.get(cls)
+    if hit is None:
+        return []
+    return [ref.signature for _, ref in hit[0].methods_of(cls) if ref.name != "<clinit>"]

@@ -30,6 +30,8 @@ class Resolver:
     dex: DexSet
     attributor: Attributor
     hier: Hierarchy
+    # Calls the bytecode does not name (resolved reflection, reflection.py): caller -> callees.
+    extra: dict[MethodKey, frozenset[MethodKey]] = field(default_factory=dict)
     _targets: dict[tuple[str, str, int], list[MethodKey]] = field(default_factory=dict)
     _app_class: dict[str, bool] = field(default_factory=dict)
 

@@ -30,6 +30,8 @@ PERSONAL = {
     Provider.CONTACTS: LabelKind.CONTACTS,
     Provider.SMS: LabelKind.SMS,
     Provider.CALL_LOG: LabelKind.CALL_LOG,
+    Provider.CALENDAR: LabelKind.CALENDAR,
+    Provider.MEDIA: LabelKind.MEDIA,
 }
 
 
@@ -249,6 +251,8 @@ def classify_uri_string(s: str) -> Provider | None:
         return Provider.CALL_LOG
     if s.startswith("content://com.android.calendar"):
         return Provider.CALENDAR
+    if s.startswith("content://media/"):
+        return Provider.MEDIA
     if s.startswith(("smsto:", "sms:", "mmsto:", "mms:")):
         return Provider.SMSTO
     if s.startswith("content://"):

@@ -51,6 +51,7 @@ NOTICE_KINDS = frozenset(
         BlindSpotKind.OBB,  # an .xapk expansion file (data)
         BlindSpotKind.MANIFEST_TRICK,  # a manifest layout read as Android reads it
         BlindSpotKind.BUNDLE_EXTRA_APK,  # a second full APK in a bundle (its dex is analysed)
+        BlindSpotKind.REFLECTION_UNRESOLVED_OTHER,  # unresolved reflection away from the data
     }
 )
 

@@ -345,6 +345,8 @@ class BlindSpotKind(StrEnum):
     MISSING_CLASS = "missing_class"
     ENCRYPTED_ASSET = "encrypted_asset"
     ENCRYPTED_DATA = "encrypted_data"
+    REFLECTION_UNRESOLVED = "reflection_unresolved"  # behaviour: reflection where data is
+    REFLECTION_UNRESOLVED_OTHER = "reflection_unresolved_other"  # ... and elsewhere (a notice)
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from apkaudit.model import (
     sniff_image,
 )
 from apkaudit.policies.engine import Outcome, PolicyOutcome
+from apkaudit.report.dataflows import data_flows
 from apkaudit.report.document import Report
 from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_v1 import sort_findings
@@ -302,6 +303,7 @@ def _app_view(app: AppResult, outcomes: Sequence[PolicyOutcome], tr: Catalog) ->
         "headline_policies": head_policies,
         "groups": group_findings(app.findings, tr),
         "chains": app.behaviours.chains if app.behaviours else (),
+        "data_flows": data_flows(app.behaviours.chains) if app.behaviours else (),
         "permissions": sorted(
             app.manifest.permissions if app.manifest else (),
             key=lambda p: (p.protection_level != "dangerous", p.name),

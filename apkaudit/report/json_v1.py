@@ -31,6 +31,7 @@ from apkaudit.model import (
     ManifestFacts,
 )
 from apkaudit.policies.engine import PolicyOutcome, Reason
+from apkaudit.report.dataflows import DataFlow, data_flows
 from apkaudit.report.document import Report
 from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_answers import destination_to_dict, lending_to_dict, sms_send_to_dict
@@ -74,6 +75,9 @@ def app_to_dict(app: AppResult, outcomes: Sequence[PolicyOutcome] = ()) -> JsonD
         "findings": [finding_to_dict(f) for f in sort_findings(app.findings)],
         "risk": {"level": app.risk.level.value, "score": app.risk.score} if ok else None,
         "chains": [chain_to_dict(c) for c in app.behaviours.chains] if app.behaviours else [],
+        "data_flows": [data_flow_to_dict(f) for f in data_flows(app.behaviours.chains)]
+        if app.behaviours
+        else [],
         "queries": [
             {"location": location_to_dict(q.location), "provider": q.provider, "uri": q.uri or None}
             for q in app.behaviours.queries
@@ -92,6 +96,15 @@ def app_to_dict(app: AppResult, outcomes: Sequence[PolicyOutcome] = ()) -> JsonD
         "flags": _flags(m) if m else None,
         "code_stats": _code_stats(app.code) if app.code else None,
         "policies": outcomes_to_json(outcomes),
+    }
+
+
+def data_flow_to_dict(flow: DataFlow) -> JsonDict:
+    return {
+        "source": flow.source,
+        "sink": flow.sink,
+        "level": flow.level.value,
+        "chains": list(flow.chains),
     }
 
 

@@ -22,7 +22,7 @@ _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 Flag = Literal["debuggable", "allow_backup", "cleartext"]
 # Providers a content-provider query resolves to (apkaudit.behaviour: Behaviours.queries).
-Provider = Literal["contacts", "sms", "call_log", "calendar", "other", "unresolved"]
+Provider = Literal["contacts", "sms", "call_log", "calendar", "media", "other", "unresolved"]
 # Who triggers an SMS send (apkaudit.model.Trigger; Behaviours.sms_sends).
 TriggerName = Literal["automatic", "user_action", "user_mediated"]
 

@@ -15,6 +15,9 @@ from conftest import fixture_apk
 from apkaudit.model import AppResult, CodeLocation, Confidence, Finding, Level, Severity
 
 CHAIN_RULES = frozenset({"CON004", "CON005", "SMR004", "CLG004", "SMS010", "SMS011", "SMS012"})
+# Chain rules of the data kinds (issue 11): asserted on the kind-* fixtures in tests/behaviour.
+CHAIN_RULES |= {"ACC001", "APP003", "APS001", "CAL001", "CLP002", "DEV001", "INP001", "LOC002",
+                "MED002", "PHN001"}  # fmt: skip
 HIGH, LOW = Confidence.HIGH, Confidence.LOW
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from apkaudit.behaviour.apis import QUERY_CLASSES
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.kinds import HopRole, Provider
+from apkaudit.behaviour.models import stores
 from apkaudit.behaviour.values import (
     PERSONAL,
     Value,
@@ -24,6 +25,7 @@ _PROVIDER_NAMES = {
     Provider.SMS: "SMS",
     Provider.CALL_LOG: "call-log",
     Provider.CALENDAR: "calendar",
+    Provider.MEDIA: "media",
     Provider.OTHER: "other",
     Provider.UNRESOLVED: "(unresolved)",
 }
@@ -87,6 +89,9 @@ def cursor_get(c: Call) -> Value | None:
         return None
     col = args[1].const if len(args) > 1 else None
     colname = col[4:] if isinstance(col, str) and col.startswith("col:") else "?"
+    stored = stores.cursor_read(c, colname)  # a cursor over one of the app's own tables
+    if stored is not None:
+        return stored
     labels = args[0].labels
     if labels:
         labels = extend_all(

@@ -1,0 +1,118 @@
+"""What the interpreter does for the data-kind models: stores, stream parameters, reflective
+calls and folded decryptor calls (models/stores.py, models/reflection.py).
+
+A mixin of ``MethodFlow`` (flow.py): it uses the interpreter's field store, summary and
+summary application, and keeps this half of issue 11's machinery out of the interpreter core.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+from apkaudit.behaviour import callsite
+from apkaudit.behaviour.apis import cls_short
+from apkaudit.behaviour.context import FlowContext, Frame, Summary
+from apkaudit.behaviour.kinds import HopRole
+from apkaudit.behaviour.values import BLANK, Label, Obj, Step, Value, cap, extend_all, join_all
+from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.reader import Insn, MethodRef
+
+
+class _Host(Protocol):
+    """The part of MethodFlow these services use."""
+
+    ctx: FlowContext
+    summary: Summary
+    heap: dict[Obj, Value]
+    final: bool
+    _heap_changed: bool
+
+    def _write_field(self, fdesc: str, v: Value) -> None: ...
+
+    def step(self, insn: Insn, role: HopRole, desc: str) -> Step: ...
+
+
+STRING = "Ljava/lang/String;"
+
+
+class KindServices:
+    """Store keys are whole-app pseudo-fields (``store:…``, see models/stores.py)."""
+
+    __slots__ = ()
+
+    def read_store(self: _Host, keys: Iterable[str], step: Step) -> Value:
+        stored = join_all(self.ctx.read_field(k) for k in keys)
+        return Value(extend_all(stored.labels, step)) if stored.labels else BLANK
+
+    def write_store(self: _Host, keys: Iterable[str], value: Value, step: Step) -> None:
+        if value.labels:
+            staged = Value(extend_all(value.labels, step))
+            for k in keys:
+                self._write_field(k, staged)
+
+    def stream_param_write(
+        self: _Host, params: set[int], labels: frozenset[Label], step: Step
+    ) -> None:
+        """Record "parameter i receives data" (decided at each caller, see Summary)."""
+        if not self.final:
+            return
+        for i in params:
+            bucket = self.summary.param_streams.setdefault(i, set())
+            bucket.update((lb, (step,)) for lb in labels)
+
+    def link_stream(self: _Host, outer: Iterable[Obj], inner: frozenset[Obj]) -> None:
+        """``outer`` wraps ``inner`` (new GZIPOutputStream(bytes)): writes reach ``inner``."""
+        for o in outer:
+            key = ("wraps", o)
+            old = self.heap.get(key, BLANK)
+            if not inner <= old.objs:
+                self.heap[key] = Value(old.labels, old.objs | inner)
+                self._heap_changed = True
+
+    def linked(self: _Host, objs: Iterable[Obj]) -> frozenset[Obj]:
+        """The objects the streams ``objs`` write into, through wrappers (a few levels)."""
+        out: set[Obj] = set()
+        todo = list(objs)
+        while todo and len(out) < 16:
+            hit = self.heap.get(("wraps", todo.pop()))
+            for o in hit.objs if hit else ():
+                if o not in out:
+                    out.add(o)
+                    todo.append(o)
+        return frozenset(out)
+
+    def call_reflective(
+        self: Frame,
+        pos: int,
+        insn: Insn,
+        cls: str,
+        name: str,
+        recv: Value,
+        params: list[Value],
+    ) -> Value:
+        """Method.invoke of app method ``cls.name``: every overload, with the unpacked args."""
+        ret = BLANK
+        for ref, static in self.ctx.reflective_targets(cls, name):
+            n = len(ref.param_types)
+            cargs = ([] if static else [recv]) + (params + [BLANK] * n)[:n]
+            op = 0x71 if static else 0x6E  # invoke-static / invoke-virtual
+            for key, summ in self.ctx.callees(ref, op, cargs):
+                desc = f"calls {cls_short(key[0])}.{key[1].split('(')[0]}"
+                step = self.step(insn, HopRole.CALL, desc)
+                ret = ret.join(callsite.apply(self, pos, step, summ, cargs))
+        return ret
+
+    def fold_call(self: _Host, insn: Insn, ref: MethodRef, args: list[Value]) -> Value | None:
+        """A static app method returning a String, called with constants: its result, if the
+        bounded emulator can compute it (emulate.py)."""
+        if insn.op not in O.STATIC_INVOKES or ref.return_type != STRING:
+            return None
+        consts = tuple(a.const for a in args if isinstance(a.const, str | int))
+        if len(consts) != len(args):
+            return None
+        text = self.ctx.fold_string(ref, consts)
+        if text is None:
+            return None
+        labels = frozenset().union(*(a.labels for a in args)) if args else frozenset()
+        return Value(cap(labels), frozenset({("ret", insn.offset)}), frozenset({"str"}), text)
