@@ -25,6 +25,7 @@ from apkaudit.behaviour.jdkstrings import JDK, Builder, GiveUp
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import DexFile, Insn, MethodRef
 from apkaudit.code.index import DexSet
+from apkaudit.errors import DexFormatError
 from apkaudit.model import BlindSpot, BlindSpotKind
 
 MethodKey = tuple[str, str]
@@ -276,17 +277,20 @@ def scan_reflection(
         ids = set()
         for cls, name in REFLECT_API:
             ids |= {i for i, r in dex.methods_of(cls) if r.name == name}
-        callers = sorted({c for i in ids for c in dex._invoke_index.get(i, ())})
-        for caller in callers:
-            if dex.method_ref(caller).class_name not in dexset.classes:
+        for caller in sorted(dex.invokers(ids)):
+            try:
+                owner = dex.method_ref(caller).class_name
+                if owner not in dexset.classes or not include(owner):
+                    continue
+                if read >= MAX_METHODS:
+                    truncated = True
+                    break
+                read += 1
+                scan.read(dex, caller)
+            except DexFormatError:
+                # A method index from damaged class data: the dex's damage is already a
+                # blind spot (unreadable_dex); the other methods are still read.
                 continue
-            if not include(dex.method_ref(caller).class_name):
-                continue
-            if read >= MAX_METHODS:
-                truncated = True
-                break
-            read += 1
-            scan.read(dex, caller)
     return ReflectionFacts(
         edges={k: frozenset(v) for k, v in scan.edges.items()},
         resolved=scan.resolved,
