@@ -40,7 +40,7 @@ EXPECTED = {
         "send@0x14": (AUTO, "MainActivity.onCreate", "constant", ("5550100",),
                       ("Your loan is approved",)),
     },
-    "server-sms": {"fetchAndSend@0xa6": (AUTO, "MainActivity.onCreate", "network", (),
+    "server-sms": {"fetchAndSend@0xa6": (AUTO, "MainActivity.onCreate", "network_response", (),
                                          ("Promo: instant loan",))},
     "sms-forward": {"onReceive@0x2e": (AUTO, "Forwarder.onReceive", "constant", ("5550177",), ())},
     "sms-intent-only": {"remind@0x4": (MEDIATED, "", "unknown", (), ())},
@@ -91,7 +91,7 @@ def test_real_malware_sends_are_automatic(audit) -> None:
     assert {s.trigger for s in worm.values()} == {AUTO}
     rat = _sends(audit(root / "harvester-ahmyth.apk"))
     assert {k: (s.trigger, s.entry, s.recipients) for k, s in rat.items()} == {
-        "sendSMS@0x12": (AUTO, "MainService.onStartCommand", "network")
+        "sendSMS@0x12": (AUTO, "MainService.onStartCommand", "network_response")
     }
     hippo = _sends(audit(root / "premiumsms-hipposms.apk"))
     assert hippo["sendsms@0x3c"].numbers == ("1066156686",)  # the premium number

@@ -38,6 +38,7 @@ INTENT = "Landroid/content/Intent;"
 EXPLICIT_APP = "intent:app"  # names a class of the app: the data stays inside the app
 IMPLICIT = "intent:implicit"  # an action only: any app with a matching filter receives it
 EXTERNAL = "intent:external"  # names another app's component
+SMS_APP = "intent:sms"  # an smsto: Intent: reported as the sms_intent sink, not as ipc
 
 
 def log(c: Call) -> Value | None:
@@ -67,6 +68,8 @@ def std_print(c: Call) -> bool:
 def intent_target(c: Call, intent: Value) -> frozenset[str]:
     """Tags for an Intent built or retargeted by this call (constructor or setter)."""
     name, args = c.ref.name, c.args
+    if name in ("<init>", "setData") and any("uri:smsto" in a.tags for a in args[1:]):
+        return frozenset({SMS_APP})
     if name == "<init>" and len(args) > 2 and "Ljava/lang/Class;" in c.ref.proto:
         return _class_tags(c, args[-1])
     if name == "setClass" and len(args) > 2:
@@ -98,7 +101,7 @@ def intent_send(c: Call) -> Value | None:
     if i is None or c.static or len(c.args) <= i:
         return None
     intent = c.args[i]
-    if EXPLICIT_APP in intent.tags or not intent.labels:
+    if EXPLICIT_APP in intent.tags or SMS_APP in intent.tags or not intent.labels:
         return None
     if not intent.tags & {IMPLICIT, EXTERNAL} and c.ref.name != "setResult":
         return None  # an Intent we know nothing about: the ICC model follows it

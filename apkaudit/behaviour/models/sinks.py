@@ -18,6 +18,7 @@ from apkaudit.behaviour.apis import (
 )
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.kinds import HopRole, LabelKind, Sink
+from apkaudit.behaviour.models.outputs import SMS_APP
 from apkaudit.behaviour.values import BLANK, EMPTY, Value, join_all, new_classes, source
 
 
@@ -87,6 +88,9 @@ def set_data(c: Call) -> Value | None:
         and "uri:smsto" in args[1].tags
     ):
         sms_intent(c, args[1])
+        recv = c.receiver()  # the Intent now opens the SMS app (outputs.SMS_APP)
+        c.flow.taint_obj(recv.objs, frozenset(), frozenset({SMS_APP}))
+        c.set_receiver(recv.with_tags(SMS_APP))
     return None
 
 
