@@ -214,8 +214,11 @@ def totals(scores: Iterable[AppScore]) -> Totals:
 
 def _key(path: str, root: Path) -> str:
     """An app's truth key: its path under the DroidBench folder (``Category/[Sub/]App.apk``)."""
+    p = Path(path)
+    if not p.is_absolute():  # batch names an input relative to its folder's parent
+        p = root.parent / p
     try:
-        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+        return p.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return path
 

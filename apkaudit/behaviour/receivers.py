@@ -28,7 +28,7 @@ def _registered_actions(dexset: DexSet) -> set[str]:
         ids = {i for i, ref in dex.methods_of(INTENT_FILTER) if ref.name in ("<init>", "addAction")}
         if not ids:
             continue
-        callers = {c for i in ids for c in dex._invoke_index.get(i, ())}
+        callers = dex.invokers(ids)
         for caller in sorted(callers):
             scanned += 1
             if scanned > MAX_METHODS:

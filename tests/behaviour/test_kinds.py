@@ -303,3 +303,15 @@ def test_reflection_resolved_elsewhere_leaves_the_class_unreachable(audit) -> No
     result = audit(fixture_apk("kind-reflect-ctor-neg"))
     assert _reach(result, "/Sender;", "run(") is False
     assert result.verdicts.bulk_sms_to_contacts is not Level.CONFIRMED
+
+
+def test_actions_registered_at_run_time_are_read_from_the_code() -> None:
+    # registerReceiver(r, new IntentFilter(ACTION)): an Intent with ACTION stays in the app.
+    import zipfile
+
+    from apkaudit.behaviour.receivers import _registered_actions
+    from apkaudit.code.index import open_dex_set
+
+    dex = zipfile.ZipFile(fixture_apk("flow-icc-sms-receiver")).read("classes.dex")
+    dexset, _spots = open_dex_set((("classes.dex", dex),))
+    assert _registered_actions(dexset) == {"android.provider.Telephony.SMS_RECEIVED"}
