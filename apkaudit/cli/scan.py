@@ -163,6 +163,11 @@ def for_terminal(text: str, fmt: str) -> str:
     help="Cap this process's memory (address space) in MiB; over it the app is reported as an "
     "input error (default: the max_memory_mb limit, 0 = no cap).",
 )
+@click.option(
+    "--timings",
+    is_flag=True,
+    help="JSON: add each stage's wall and CPU seconds to the report (not reproducible).",
+)
 @quiet_option("No summary line on standard error.")
 def scan(
     apk: Path,
@@ -174,6 +179,7 @@ def scan(
     no_redact: bool,
     limits: tuple[tuple[str, int], ...],
     max_memory_mb: int | None,
+    timings: bool,
     quiet: bool,
 ) -> None:
     """Audit one app and write a text, HTML, JSON, SARIF or Markdown report.
@@ -199,7 +205,9 @@ def scan(
     result = audit_app(apk, options)
     report = make_report((result,), options.rules, policies)
     color = fmt == "text" and output is None and use_color(stdout)
-    text = render(report, fmt, RenderOptions(lang=lang, redact=not no_redact, color=color))
+    text = render(
+        report, fmt, RenderOptions(lang=lang, redact=not no_redact, color=color, timings=timings)
+    )
     summary = not quiet or result.status != "ok" or bool(result.input_defects)
     if output is not None:
         write_report(output, text)

@@ -469,7 +469,7 @@ class AppResult:
     findings: tuple[Finding, ...] = ()
     coverage: Coverage = field(default_factory=Coverage)
     risk: Risk = field(default_factory=lambda: Risk(Severity.INFO, 0))
-    timings: tuple[tuple[str, float], ...] = ()
+    timings: tuple[tuple[str, float, float], ...] = ()  # (stage, wall s, CPU s) in order
     icon: AppIcon | None = None
 
     @property

@@ -19,11 +19,13 @@ if TYPE_CHECKING:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RenderOptions:
     """What a reader chooses; ``lang`` and ``redact`` apply to the human-readable formats,
-    ``color`` (ANSI colours, for a terminal) to ``text`` only."""
+    ``color`` (ANSI colours, for a terminal) to ``text`` only, ``timings`` (each app's per-stage
+    wall and CPU seconds; off by default, so that reports stay byte-reproducible) to ``json``."""
 
     lang: str = "en"
     redact: bool = True
     color: bool = False
+    timings: bool = False
 
 
 Renderer = Callable[["Report", RenderOptions], str]
@@ -38,7 +40,7 @@ def _html(report: Report, options: RenderOptions) -> str:
 def _json(report: Report, options: RenderOptions) -> str:
     from apkaudit.report.json_v1 import render_json
 
-    return render_json(report)
+    return render_json(report, timings=options.timings)
 
 
 def _sarif(report: Report, options: RenderOptions) -> str:

@@ -41,12 +41,18 @@ SCHEMA_VERSION = 1
 TOOL_NAME = "apkaudit"
 
 
-def render_json(report: Report) -> str:
-    """The v1 JSON document for ``report`` (UTF-8 text, 2-space indent, sorted keys, final LF)."""
-    return json.dumps(report_to_dict(report), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+def render_json(report: Report, *, timings: bool = False) -> str:
+    """The v1 JSON document for ``report`` (UTF-8 text, 2-space indent, sorted keys, final LF).
+    ``timings`` adds each app's per-stage wall and CPU seconds (never reproducible)."""
+    doc = report_to_dict(report, timings=timings)
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def report_to_dict(report: Report) -> JsonDict:
+def report_to_dict(report: Report, *, timings: bool = False) -> JsonDict:
+    apps = [app_to_dict(app, outcomes) for app, outcomes in report.checked()]
+    if timings:
+        for row, app in zip(apps, report.apps, strict=True):
+            row["timings"] = timings_to_json(app)
     return {
         "schema_version": SCHEMA_VERSION,
         "tool": {
@@ -56,8 +62,13 @@ def report_to_dict(report: Report) -> JsonDict:
         },
         "generated_at": report.generated_at,
         "policy_packs": {"version": report.policies.version, "ids": list(report.policies.ids)},
-        "apps": [app_to_dict(app, outcomes) for app, outcomes in report.checked()],
+        "apps": apps,
     }
+
+
+def timings_to_json(app: AppResult) -> list[JsonDict]:
+    """The stages of the audit in order, with their wall and CPU seconds."""
+    return [{"stage": s, "wall_s": wall, "cpu_s": cpu} for s, wall, cpu in app.timings]
 
 
 def app_to_dict(app: AppResult, outcomes: Sequence[PolicyOutcome] = ()) -> JsonDict:

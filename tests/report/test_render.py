@@ -255,7 +255,7 @@ def rich_app() -> AppResult:
         findings=findings,
         coverage=Coverage(False, (BlindSpot("dynamic_code", "DexClassLoader loads assets/x.bin"),)),
         risk=Risk(Severity.CRITICAL, 97),
-        timings=(("load", 0.12),),
+        timings=(("load", 0.12, 0.1),),
     )
 
 
