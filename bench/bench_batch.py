@@ -130,6 +130,7 @@ def summarise(
         "jobs": jobs,
         "batch": {
             "wall_s": batch_run.wall_s,
+            "cpu_s": batch_run.cpu_s,  # driver + every worker, user + system
             "exit_code": batch_run.exit_code,
             "apps_per_s": round(n / batch_run.wall_s, 2) if batch_run.wall_s else None,
             "ok": len(ok_rows),
@@ -147,6 +148,7 @@ def summarise(
         ok_paths = {r["path"] for r in ok_rows}
         out["analyze"] = {
             "wall_s": a_wall,
+            "cpu_s": round(sum(a.run.cpu_s for a in analyzed), 3),
             "apps_per_s": round(n / a_wall, 2) if a_wall else None,
             "ok": len(good),
             "failed": len(analyzed) - len(good),
@@ -174,6 +176,11 @@ def table(s: dict[str, Any], analyzed: list[AnalyzeResult] | None, stats: dict[s
             f"{a['ok']} ok, {a['failed']} failed" if a else "skipped",
         ),
         ("whole-directory wall time", f"{b['wall_s']:.2f} s", _fmt(a and a["wall_s"], ".2f", " s")),
+        (
+            "whole-run CPU (user + system)",
+            f"{b['cpu_s']:.2f} s",
+            _fmt(a and a["cpu_s"], ".2f", " s"),
+        ),
         ("apps/s", _fmt(b["apps_per_s"], ".2f"), _fmt(a and a["apps_per_s"], ".2f")),
         (
             "per-app median (all that completed)",

@@ -52,6 +52,7 @@ print(json.dumps({"dex": len(d), "classes": sum(1 for _ in dx.get_classes()),
 class Run:
     wall_s: float
     peak_mib: float
+    cpu_s: float  # user + system CPU seconds of the child (and its reaped children)
     exit_code: int  # negative: killed by that signal
     timed_out: bool = False
     stderr_tail: str = ""
@@ -62,6 +63,7 @@ class Run:
 class ToolResult:
     runs: list[Run] = field(default_factory=list)
     median_wall_s: float | None = None
+    median_cpu_s: float | None = None
     max_peak_mib: float | None = None
     ok: bool = False
     error: str | None = None  # why the tool did not produce a result, if it did not
@@ -71,6 +73,7 @@ class ToolResult:
         self.ok = bool(good) and len(good) == len(self.runs)
         if self.runs:
             self.median_wall_s = round(statistics.median(r.wall_s for r in self.runs), 3)
+            self.median_cpu_s = round(statistics.median(r.cpu_s for r in self.runs), 3)
             self.max_peak_mib = round(max(r.peak_mib for r in self.runs), 1)
         bad = next((r for r in self.runs if r not in good), None)
         if bad is not None:
@@ -91,6 +94,7 @@ class AppBench:
     scan: ToolResult
     analyze: ToolResult | None  # None with --only-scan
     wall_ratio: float | None = None  # AnalyzeAPK median wall / scan median wall
+    cpu_ratio: float | None = None  # scan median CPU / AnalyzeAPK median CPU (goal <= 0.03)
     rss_ratio: float | None = None  # AnalyzeAPK max peak / scan max peak
 
 
@@ -119,6 +123,7 @@ def measure(cmd: list[str], timeout: float) -> Run:
         err.seek(0)
         return Run(
             wall_s=round(wall, 3),
+            cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
             peak_mib=round(usage.ru_maxrss / 1024, 1),  # Linux: ru_maxrss is in KiB
             exit_code=proc.returncode,
             timed_out=timed_out,
@@ -137,7 +142,10 @@ def analyze_cmd(apk: Path) -> list[str]:
 
 
 def _fmt_run(run: Run) -> str:
-    return f"{run.wall_s:7.2f} s {run.peak_mib:8.1f} MiB exit {run.exit_code}"
+    return (
+        f"{run.wall_s:7.2f} s wall {run.cpu_s:7.2f} s CPU {run.peak_mib:8.1f} MiB"
+        f" exit {run.exit_code}"
+    )
 
 
 def _error_line(stderr: str) -> str:
@@ -178,6 +186,8 @@ def bench_one(apk: Path, repeat: int, only_scan: bool, timeout: float, log) -> A
         and scan.median_wall_s and scan.max_peak_mib
     ):  # fmt: skip
         result.wall_ratio = round(analyze.median_wall_s / scan.median_wall_s, 1)
+        if analyze.median_cpu_s:
+            result.cpu_ratio = round((scan.median_cpu_s or 0) / analyze.median_cpu_s, 3)
         result.rss_ratio = round(analyze.max_peak_mib / scan.max_peak_mib, 1)
     return result
 
@@ -192,23 +202,26 @@ def _num(v: float | None, fmt: str) -> str:
 
 
 def table(results: list[AppBench]) -> str:
-    head = ("file", "size MB", "scan s", "scan MiB", "AnalyzeAPK s", "AnalyzeAPK MiB",
-            "x time", "x RSS")  # fmt: skip
+    head = ("file", "size MB", "scan s", "scan CPU s", "scan MiB", "AnalyzeAPK s",
+            "AnalyzeAPK CPU s", "AnalyzeAPK MiB", "x time", "scan/AnalyzeAPK CPU",
+            "x RSS")  # fmt: skip
     rows = [head]
     for r in results:
         a = r.analyze
         if a is None:
-            a_wall = a_rss = "skipped"
+            a_wall = a_cpu = a_rss = "skipped"
         elif not a.ok:
-            a_wall, a_rss = "error", _num(a.max_peak_mib, ".0f")
+            a_wall, a_cpu, a_rss = "error", "-", _num(a.max_peak_mib, ".0f")
         else:
             a_wall, a_rss = _num(a.median_wall_s, ".2f"), _num(a.max_peak_mib, ".0f")
+            a_cpu = _num(a.median_cpu_s, ".2f")
         s_wall = _num(r.scan.median_wall_s, ".2f") + ("" if r.scan.ok else " (err)")
         if r.malformed and r.scan.ok:
             s_wall += " (exit 3)"  # refused, or salvaged with a partial report
         rows.append((
-            r.file, f"{r.size_bytes / 1e6:.2f}", s_wall, _num(r.scan.max_peak_mib, ".0f"),
-            a_wall, a_rss, _num(r.wall_ratio, ".1f"), _num(r.rss_ratio, ".1f"),
+            r.file, f"{r.size_bytes / 1e6:.2f}", s_wall, _num(r.scan.median_cpu_s, ".2f"),
+            _num(r.scan.max_peak_mib, ".0f"), a_wall, a_cpu, a_rss, _num(r.wall_ratio, ".1f"),
+            _num(r.cpu_ratio, ".3f"), _num(r.rss_ratio, ".1f"),
         ))  # fmt: skip
     widths = [max(len(str(row[i])) for row in rows) for i in range(len(head))]
     lines = []
@@ -325,7 +338,11 @@ def main(argv: list[str] | None = None) -> int:
         "git_commit": _git_commit(),
         "repeat": args.repeat,
         "only_scan": args.only_scan,
-        "units": {"wall": "seconds (median)", "peak": "MiB (max ru_maxrss of the child)"},
+        "units": {
+            "wall": "seconds (median)",
+            "cpu": "user + system CPU seconds of the child (median)",
+            "peak": "MiB (max ru_maxrss of the child)",
+        },
         "results": [asdict(r) for r in results],
     }
     args.output.parent.mkdir(parents=True, exist_ok=True)
