@@ -211,7 +211,23 @@ def _export(store_path: Path, fmt: str) -> None:
 @click.option(
     "--scheduler",
     metavar="ADDRESS",
-    help="Dask scheduler address for --executor dask (tcp://host:8786).",
+    help="Dask scheduler address for --executor dask (tcp://host:8786, or tls://host:8786 with "
+    "--tls-ca-file and --tls-cert).",
+)
+@click.option(
+    "--tls-ca-file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Dask over TLS: the CA certificate (PEM) the scheduler's certificate is checked with.",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Dask over TLS: this client's certificate (PEM; may hold the key too).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Dask over TLS: this client's private key (PEM), if not in --tls-cert.",
 )
 @quiet_option("No progress bar and no summary line.")
 def batch(
@@ -237,6 +253,9 @@ def batch(
     export_fmt: str | None,
     executor: str,
     scheduler: str | None,
+    tls_ca_file: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
     quiet: bool,
 ) -> None:
     """Audit many apps: files, directories (recursive) and glob patterns.
@@ -254,7 +273,7 @@ def batch(
         parse_verdict_gate,
     )
     from apkaudit.corpus.outputs import write_outputs
-    from apkaudit.corpus.run import BatchConfig, discover, run_batch
+    from apkaudit.corpus.run import BatchConfig, TlsFiles, discover, run_batch
     from apkaudit.corpus.store import DEFAULT_NAME
     from apkaudit.corpus.worker import WorkerSettings
     from apkaudit.report.document import RuleRun, build_report
@@ -272,6 +291,9 @@ def batch(
         raise click.UsageError("give at least one PATH (file, directory or glob pattern)")
     if executor == "dask" and not scheduler:
         raise click.UsageError("--executor dask needs --scheduler ADDRESS")
+    if (tls_ca_file or tls_cert or tls_key) and not (tls_ca_file and tls_cert):
+        raise click.UsageError("Dask over TLS needs both --tls-ca-file and --tls-cert")
+    tls = TlsFiles(tls_ca_file, tls_cert, tls_key) if tls_ca_file and tls_cert else None
     try:
         gates = tuple(parse_verdict_gate(g) for g in verdict_gates)
     except ValueError as exc:
@@ -297,6 +319,7 @@ def batch(
         rescan=rescan,
         executor=executor,
         scheduler=scheduler,
+        tls=tls,
     )
     progress = _Progress(enabled=not quiet and sys.stderr.isatty())
     try:

@@ -27,6 +27,7 @@ from typing import Any
 from apkaudit.corpus.store import ResultsStore, StoredRow
 from apkaudit.corpus.worker import (
     INPUT,
+    INTERNAL,
     OK,
     PoolStats,
     Task,
@@ -187,6 +188,16 @@ class BatchConfig:
     rescan: bool = False
     executor: str = "local"  # local | dask
     scheduler: str | None = None  # Dask scheduler address (or a Cluster object in tests)
+    tls: TlsFiles | None = None  # client certificate for a tls:// Dask scheduler
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    """PEM files for a Dask cluster that requires TLS (``distributed.Security``)."""
+
+    ca_file: str
+    cert: str
+    key: str | None = None  # None: the key is in ``cert``
 
 
 @dataclass(frozen=True)
@@ -300,9 +311,13 @@ def run_batch(
             report(i, row)
 
     settings = effective_settings(config.settings)
+    # Largest first: the long audits start early instead of trailing alone at the end of the run
+    # (rows keep their input order whatever the order of completion).
+    tasks.sort(key=lambda t: (-t.size, t.id))
     if tasks:
         if config.executor == "dask":
-            run_dask(tasks, config.scheduler, settings, on_result)
+            versions = (config.tool_version, config.rules_version)
+            run_dask(tasks, config.scheduler, settings, on_result, versions, config.tls)
         else:
             with WorkerPool(config.jobs, settings) as pool:
                 pool.run(tasks, on_result)
@@ -333,12 +348,17 @@ def run_dask(
     scheduler: Any,
     settings: WorkerSettings,
     on_result: Callable[[TaskResult], None],
+    versions: tuple[str, str] | None = None,
+    tls: TlsFiles | None = None,
 ) -> None:
     """The same per-app task (:func:`apkaudit.worker.run_one`) on a Dask distributed cluster.
 
     Each Dask worker thread keeps one isolated apkaudit worker process, with the same time and
     memory limits as a local run. Input paths must be readable at the same absolute path on the
-    Dask workers (a shared file system). The store stays with this process.
+    Dask workers (a shared file system): each task first checks that its worker sees the file
+    the driver hashed (size and sha256) and runs the driver's apkaudit and rules versions
+    (:func:`run_checked`), and fails with the reason otherwise. The store stays with this
+    process. ``tls``: the client certificate for a cluster that requires TLS.
     """
     try:
         from distributed import Client, as_completed
@@ -348,10 +368,27 @@ def run_dask(
         ) from None
     if scheduler is None:
         raise ValueError("the dask executor needs --scheduler ADDRESS")
+    security = None
+    if tls is not None:
+        from distributed.security import Security
+
+        security = Security(
+            tls_ca_file=tls.ca_file,
+            tls_client_cert=tls.cert,
+            tls_client_key=tls.key,
+            require_encryption=True,
+        )
     run_id = uuid.uuid4().hex[:12]
-    with Client(scheduler, set_as_default=False) as client:
+    with Client(scheduler, set_as_default=False, security=security) as client:
         futures = {
-            client.submit(run_one, task, settings, key=f"apkaudit-{run_id}-{task.id}"): task
+            client.submit(
+                run_checked,
+                task,
+                settings,
+                versions,
+                key=f"apkaudit-{run_id}-{task.id}",
+                priority=task.size,  # largest first, as locally
+            ): task
             for task in tasks
         }
         for fut in as_completed(list(futures), loop=client.loop):
@@ -362,3 +399,49 @@ def run_dask(
                 reason = f"dask task failed ({type(exc).__name__}: {exc})"
                 result = TaskResult(task, "crash", error_app(task, reason))
             on_result(result)
+
+
+def worker_versions() -> tuple[str, str]:
+    """(apkaudit version, rules version) of this process."""
+    from apkaudit import __version__
+    from apkaudit.rules import load_rules
+
+    return __version__, load_rules().version
+
+
+def run_checked(
+    task: Task, settings: WorkerSettings, versions: tuple[str, str] | None = None
+) -> TaskResult:
+    """The Dask task: :func:`run_one`, once this worker is known to audit what the driver asked.
+
+    The driver keyed the task by the input's sha256 and size, and stores the result under that
+    key and its own versions; a worker that runs other versions, or sees another file (or none)
+    at the same path, would store a row that a re-run would not give. Such a task fails with
+    the reason (an error row, never stored).
+    """
+    import socket
+
+    host = socket.gethostname()
+    if versions is not None and (mine := worker_versions()) != versions:
+        return TaskResult(
+            task,
+            INTERNAL,
+            error_app(
+                task,
+                f"the Dask worker on {host} runs apkaudit {mine[0]} with rules {mine[1]}; "
+                f"the driver runs apkaudit {versions[0]} with rules {versions[1]}",
+            ),
+        )
+    try:
+        key, size = content_key(InputSpec(task.display, task.path, os.path.isdir(task.path)))
+    except OSError as exc:
+        reason = f"the Dask worker on {host} cannot read {task.path} ({exc.strerror or exc})"
+        return TaskResult(task, INTERNAL, error_app(task, reason))
+    if (key, size) != (task.key, task.size):
+        reason = (
+            f"the Dask worker on {host} sees another file at {task.path} (size {size}, sha256 "
+            f"{key[:16]}...) than the driver hashed (size {task.size}, sha256 {task.key[:16]}...)"
+            ": the workers need the same files at the same paths"
+        )
+        return TaskResult(task, INTERNAL, error_app(task, reason))
+    return run_one(task, settings)
