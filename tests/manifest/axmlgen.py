@@ -265,3 +265,24 @@ def app(
             ),
         ],
     )
+
+
+def nest(root: El, depth: int, layout: Layout | None = None) -> bytes:
+    """``root`` with a chain of ``depth`` nested ``<x>`` as its last child (60 bytes each).
+    Built by repeating one element's nodes (``encode`` recurses, a chain this deep cannot)."""
+    root.children.append(El("x"))
+    raw = encode(root, layout)
+    at, nodes = struct.unpack_from("<H", raw, 2)[0], []
+    while at + 8 <= len(raw):
+        kind, _header, size = struct.unpack_from("<HHI", raw, at)
+        nodes.append((at, kind, size))
+        at += size
+    last = max(i for i, (_, kind, _) in enumerate(nodes) if kind == 0x0102)
+    (s_at, _, s_size), (e_at, _, e_size) = nodes[last], nodes[last + 1]
+    body = (
+        raw[:s_at]
+        + raw[s_at : s_at + s_size] * depth
+        + raw[e_at : e_at + e_size] * depth
+        + raw[e_at + e_size :]
+    )
+    return body[:4] + struct.pack("<I", len(body)) + body[8:]
