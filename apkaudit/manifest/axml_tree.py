@@ -8,6 +8,10 @@ not consulted. So an attribute whose id is a framework attribute id is put here 
 name the file gives it; the first of duplicated ids wins, as in ``RetrieveAttributes``. An
 ``android:``-namespaced attribute without a resource id is kept by its name only when no
 attribute with that id exists (a fallback the platform does not have: it would ignore it).
+One known difference: ``RetrieveAttributes`` walks the element's attributes and the
+requested ids in step, assuming the attributes sorted by id (aapt sorts them); out of order,
+the device can miss some. Here every attribute is read, so an app can at most be credited with
+an attribute the device ignores, and "attributes out of resource-id order" is named as a trick.
 Other attributes (``package``, ``split``) are read by namespace and name, as
 ``getAttributeValue(null, "package")`` does: the first match, its raw string value.
 
