@@ -208,8 +208,14 @@ def _descriptor_from_finding(f: Finding, policies: Sequence[Policy] = ()) -> Jso
 
 
 def _uri(path: str) -> str:
-    """The input path as given (relative stays relative), as a URI reference."""
-    return quote(path.replace("\\", "/"), safe="/:@!$&'()*+,;=-._~")
+    """The input path as given, as a URI reference: a relative path stays relative (GitHub
+    resolves it against the checkout); an absolute one is a ``file://`` URI, as SARIF asks
+    (the upload action makes those relative to the checkout)."""
+    posix = path.replace("\\", "/")
+    if len(posix) > 2 and posix[1] == ":" and posix[2] == "/" and posix[0].isalpha():
+        return "file:///" + posix[:2] + quote(posix[2:], safe="/@!$&'()*+,;=-._~")  # C:/...
+    uri = quote(posix, safe="/@!$&'()*+,;=-._~")
+    return f"file://{uri}" if posix.startswith("/") else uri
 
 
 def _artifact(app: AppResult) -> JsonDict:

@@ -78,3 +78,12 @@ def test_results_carry_destinations_and_trigger(audit) -> None:
     bulk = json.loads(render(report_of(audit(fixture_apk("loan-bulk-sms"))), "sarif"))
     props = {r["ruleId"]: r["properties"] for r in bulk["runs"][0]["results"]}
     assert props["SMS001"]["trigger"] == "automatic"
+
+
+def test_artifact_uris() -> None:
+    from apkaudit.report.sarif import _uri
+
+    assert _uri("apks/loan fast.apk") == "apks/loan%20fast.apk"  # relative stays relative
+    assert _uri("/home/u/a b.apk") == "file:///home/u/a%20b.apk"  # absolute: a file URI
+    assert _uri("C:\\Users\\u\\x.apk") == "file:///C:/Users/u/x.apk"
+    assert _uri("c:x.apk") == "c%3Ax.apk"  # not read as a URI scheme
