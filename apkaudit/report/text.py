@@ -14,6 +14,7 @@ sequence at all.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 
 from apkaudit.model import AppResult, Finding
@@ -25,6 +26,8 @@ from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_v1 import sort_findings
 from apkaudit.report.redact import redact as redact_text
 
+# An unresolved resource reference is no name (the summary page skips it the same way).
+_RESOURCE_REF = re.compile(r"@(?:0x)?[0-9A-Fa-f]{8}")
 TOP_FINDINGS = 8
 MAX_VERDICTS = 6
 MAX_POLICIES_NAMED = 6
@@ -76,7 +79,7 @@ def _app(
             ]
         )
     what = [p for p in (ident.package, ident.version_name and f"version {ident.version_name}") if p]
-    if ident.label and ident.label != ident.package:
+    if ident.label and ident.label != ident.package and not _RESOURCE_REF.fullmatch(ident.label):
         what.append(f"calls itself \u201c{ident.label}\u201d")
     lines = [paint(terminal(name), "bold") + (f"  {terminal(', '.join(what))}" if what else "")]
 

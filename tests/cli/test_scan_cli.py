@@ -273,3 +273,18 @@ def test_text_names_where_the_data_goes() -> None:
         "  https://h8.libs.example/v3/contacts  (contacts; retrofit)",
     ]
     assert "Personal data sent to:" not in scan(fixture_apk("clean"), "-f", "text", "-q").stdout
+
+
+def test_text_never_shows_a_resource_id_as_a_name(audit) -> None:
+    from dataclasses import replace
+
+    from conftest import report_of
+
+    from apkaudit.report.formats import render
+
+    app = audit(fixture_apk("loan-bulk-sms"))
+    assert app.manifest is not None
+    ident = replace(app.manifest.identity, label="@7F050006")
+    odd = replace(app, manifest=replace(app.manifest, identity=ident))
+    first = render(report_of(odd), "text").splitlines()[0]
+    assert first == "loan-bulk-sms.apk  com.apkaudit.fixture.loanbulksms, version 1.0"
