@@ -31,9 +31,9 @@ EXAMPLES = {
     "render": 40,
     "axml": 200,
 }
-# The batch CSV still splits an app's row at a bare CR from app data (issue 12.5, owned by the
-# output-safety work): the render target's CSV oracle finds it. Not strict: passes once fixed.
-KNOWN = {"render": "CSV row split by a bare CR in app data (issue 12.5, output safety)"}
+# Targets with a known, not yet fixed failure (xfail, not strict). The render target's CSV
+# oracle (a bare CR splitting a row) passes since the CSV export quotes and escapes every cell.
+KNOWN: dict[str, str] = {}
 
 
 def _short_run(target: str):
