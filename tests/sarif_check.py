@@ -51,19 +51,25 @@ def assert_github_ready(doc: dict[str, Any]) -> None:
     """What GitHub's upload needs beyond the schema: a region with startLine on every physical
     location, a primaryLocationLineHash (else it hashes the lines of the binary), rules with
     helpUri, help text and a numeric security-severity."""
+    # GitHub's limits ("About code scanning limits on SARIF results"): 20 runs per file,
+    # 25,000 results and rules per run, 1,000 locations per result, 20 tags per rule (10 shown)
     assert doc["version"] == "2.1.0"
+    assert len(doc["runs"]) <= 20
     for run in doc["runs"]:
         rules = run["tool"]["driver"]["rules"]
         assert len({r["id"] for r in rules}) == len(rules), "duplicate rule ids"
+        assert len(rules) <= 25_000 and len(run["results"]) <= 25_000
         for rule in rules:
             assert rule["helpUri"].startswith("https://"), rule["id"]
             assert rule["help"]["text"] and rule["help"]["markdown"], rule["id"]
             assert 0.0 <= float(rule["properties"]["security-severity"]) <= 10.0
+            assert len(rule["properties"].get("tags", [])) <= 10, rule["id"]
             assert rule["shortDescription"]["text"] and len(rule["shortDescription"]["text"]) < 1024
         for result in run["results"]:
             assert result["ruleId"] == rules[result["ruleIndex"]]["id"]
             assert result["message"]["text"]
             physical = _physical_locations(result)
+            assert len(physical) <= 1_000
             assert physical and result["locations"], result["ruleId"]
             for loc in physical:
                 assert loc["artifactLocation"]["uri"]
