@@ -59,6 +59,11 @@ def audit_app(path: str | os.PathLike[str], options: AuditOptions | None = None)
     )
 
 
+def error_result(path: str, reason: str) -> AppResult:
+    """The result of an app that could not be audited: one line naming the file and why."""
+    return AppResult(input=_input_info(path), status="error", error=f"{path}: {reason}")
+
+
 def _audit(path: str, opts: AuditOptions) -> AppResult:
     timings: list[tuple[str, float, float]] = []  # stage, wall seconds, CPU seconds
     clock, cpu = time.perf_counter(), time.process_time()

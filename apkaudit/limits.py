@@ -36,9 +36,13 @@ class Limits:
     max_embedded_size: int = 64 * _MIB  # one dex/jar/apk found in assets or res/raw
     # -- analysis (exceeding one: partial result + blind spot)
     max_methods_decoded: int = 200_000
-    max_seconds: int = 300  # wall time of one app; checked by the long loops (0: no deadline)
-    # -- process (applied by the CLI, not the library): address-space cap in MiB (0: none)
-    max_memory_mb: int = 0
+    # Wall time of one app (0: none). audit_app: a deadline the long loops poll (partial result
+    # + time_limit blind spot). bounded.audit_bounded (scan): the whole audit, in a child
+    # process killed at this limit, the stages' deadline set at 80% of it.
+    max_seconds: int = 60
+    # -- process (bounded.audit_bounded, i.e. scan; batch workers have their own cap):
+    #    the analysis's address-space cap in MiB (0: none); over it: "ran out of memory"
+    max_memory_mb: int = 3072
 
     def override(self, **values: int) -> Limits:
         known = {f.name for f in fields(self)}

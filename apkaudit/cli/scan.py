@@ -160,7 +160,7 @@ def for_terminal(text: str, fmt: str) -> str:
     "--max-memory-mb",
     type=click.IntRange(min=0),
     default=None,
-    help="Cap this process's memory (address space) in MiB; over it the app is reported as an "
+    help="Cap the analysis's memory (address space) in MiB; over it the app is reported as an "
     "input error (default: the max_memory_mb limit, 0 = no cap).",
 )
 @click.option(
@@ -190,8 +190,9 @@ def scan(
     APK is an .apk, a split bundle (.xapk, .apks, .apkm), a folder holding a base APK and its
     splits, or an Android App Bundle (.aab).
     """
-    from apkaudit.audit import AuditOptions, audit_app
-    from apkaudit.limits import DEFAULT_LIMITS, cap_address_space
+    from apkaudit.audit import AuditOptions
+    from apkaudit.bounded import audit_bounded
+    from apkaudit.limits import DEFAULT_LIMITS
     from apkaudit.report.output import write_report
 
     if output is not None and str(output) == "-":
@@ -200,9 +201,10 @@ def scan(
     tty = is_tty(stdout)
     fmt = output_format(output, fmt, tty)
     chosen = DEFAULT_LIMITS.override(**dict(limits))
-    cap_address_space(chosen.max_memory_mb if max_memory_mb is None else max_memory_mb)
+    if max_memory_mb is not None:
+        chosen = chosen.override(max_memory_mb=max_memory_mb)
     options = AuditOptions(limits=chosen)
-    result = audit_app(apk, options)
+    result = audit_bounded(apk, options)  # in a child held to max_seconds and max_memory_mb
     report = make_report((result,), options.rules, policies)
     color = fmt == "text" and output is None and use_color(stdout)
     text = render(
