@@ -25,6 +25,7 @@ import traceback
 
 from apkaudit.audit import AuditOptions, audit_app, error_result
 from apkaudit.limits import cap_address_space
+from apkaudit.manifest import androguard_adapter
 from apkaudit.model import AppResult
 
 SOFT_SHARE = 0.8  # the stages' deadline, as a share of max_seconds (the kill comes at 1.0)
@@ -40,6 +41,9 @@ def audit_bounded(path: str | os.PathLike[str], options: AuditOptions | None = N
         return audit_app(spath, opts)
     soft = max(1, int(seconds * SOFT_SHARE)) if seconds else 0
     child_opts = AuditOptions(limits=opts.limits.override(max_seconds=soft), rules=opts.rules)
+    # As load_app would in process: androguard, imported here too, resets terminal colours
+    # at exit unless silenced, and the parent is the process that owns the terminal.
+    androguard_adapter.quiet()
     started = time.monotonic()
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -47,6 +51,7 @@ def audit_bounded(path: str | os.PathLike[str], options: AuditOptions | None = N
         code = 0
         try:
             os.close(read_fd)
+            _detach_terminal()
             cap_address_space(memory)
             try:
                 reply: tuple[str, object] = ("ok", audit_app(spath, child_opts))
@@ -80,6 +85,15 @@ def audit_bounded(path: str | os.PathLike[str], options: AuditOptions | None = N
             why = f"the analysis process died (signal {sig})"
         return error_result(spath, why)
     return error_result(spath, "ran out of memory (over the process memory limit)")
+
+
+def _detach_terminal() -> None:
+    """The child never reads the terminal nor writes to it: what a library prints or resets
+    there (androguard's logging, a colour library's reset at exit) stays out of the output."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def _read_until(fd: int, end: float | None) -> tuple[bytes, bool]:
