@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from apkaudit.behaviour.edges import EDGES as HANDOFF_EDGES
 from apkaudit.behaviour.reachability import find_callers
 from apkaudit.behaviour.symbolic import (
     UNKNOWN,
@@ -27,6 +28,7 @@ from apkaudit.behaviour.symbolic import (
     Text,
     alt,
     concat,
+    element,
     options,
 )
 from apkaudit.behaviour.symbolic_models import is_resource_read, model_call
@@ -215,6 +217,9 @@ class Resolver:
                 out = self._param(sym, depth, calls)
             elif sym.kind == "field":
                 out = self._field(sym.key[0], depth, calls)
+            elif sym.kind == "elem":
+                arr = self.expand(sym.key[0], depth - 1, calls)
+                out = alt(element(o, Num(sym.key[1])) for o in options(arr))
             else:
                 out = self._ret(sym, depth, calls)
         finally:
@@ -235,15 +240,86 @@ class Resolver:
                 callers = set()
             for ckey in sorted(callers)[:MAX_CALLERS]:
                 sites.extend(self._invokes_in(ckey, cls, sig))
+        argmap: tuple[int | None, ...] | None = None  # None: the call's own arguments
+        if not sites:  # an override the framework runs: the hand-off call's arguments
+            sites, argmap = self._handoff_sites(cls, sig)
+            pinned_sites = set(calls.values())
+            # the hand-off the chain's data went through, when it is one of them
+            sites = [loc for loc in sites if loc in pinned_sites] or sites
+        if argmap is not None:
+            index = argmap[index] if index < len(argmap) and argmap[index] is not None else -1
         values: list[object] = []
         for loc in sites[: MAX_CALLERS * 2]:
             ev = self.evaluate((loc.class_name, loc.method))
             got = ev.arg_values(loc.offset) if ev else None
-            if got is None or index >= len(got[1]):
+            if got is None or not 0 <= index < len(got[1]):
                 values.append(UNKNOWN)
                 continue
             values.append(self.expand(got[1][index], depth - 1, calls))
         return alt(values) if values else UNKNOWN
+
+    def _handoff_sites(
+        self, cls: str, sig: str
+    ) -> tuple[list[CodeLocation], tuple[int | None, ...] | None]:
+        """Where the app hands an object of ``cls`` to the framework that then runs ``sig``
+        on it (``new Task().execute(url)`` runs ``Task.doInBackground``), and which call
+        argument each parameter gets. The call is made on the app class's reference, or on
+        the framework class's by a method that creates the object and passes it as receiver
+        (``AsyncTask.execute`` on a ``new Task()``)."""
+        name = sig.split("(")[0]
+        for edge in HANDOFF_EDGES:
+            if name not in edge.targets or edge.on != 0:
+                continue
+            own = self._refs_named(cls, edge.calls)
+            sites = self._sites_of(own)
+            makers = {k for ks in self._callers(self._refs_named(cls, {"<init>"})) for k in ks}
+            if makers:
+                for loc in self._sites_of(
+                    [r for o in edge.owner for r in self._refs_named(o, edge.calls)], makers
+                ):
+                    ev = self.evaluate((loc.class_name, loc.method))
+                    got = ev.arg_values(loc.offset) if ev else None
+                    recv = got[1][0] if got and got[1] else UNKNOWN
+                    if any(isinstance(o, Obj) and o.get("type") == cls for o in options(recv)):
+                        sites.append(loc)
+            if sites:
+                return sites, edge.args
+        return [], None
+
+    def _refs_named(self, cls: str, names: frozenset[str] | set[str]) -> list[MethodKey]:
+        return sorted(
+            {
+                (cls, ref.signature)
+                for dex in self.dex.files
+                for _i, ref in dex.methods_of(cls)
+                if ref.name in names
+            }
+        )
+
+    def _callers(self, targets: list[MethodKey]) -> list[set[MethodKey]]:
+        if not targets:
+            return []
+        try:
+            return list(find_callers(self.dex, targets).values())
+        except DexFormatError:
+            return []
+
+    def _sites_of(
+        self, targets: list[MethodKey], within: set[MethodKey] | None = None
+    ) -> list[CodeLocation]:
+        """The invokes of ``targets`` in their callers (only callers in ``within`` if given)."""
+        if not targets:
+            return []
+        try:
+            callers = find_callers(self.dex, targets)
+        except DexFormatError:
+            return []
+        return [
+            loc
+            for target, keys in sorted(callers.items())
+            for ckey in sorted(k for k in keys if within is None or k in within)[:MAX_CALLERS]
+            for loc in self._invokes_in(ckey, *target)
+        ]
 
     def _invokes_in(self, caller: MethodKey, cls: str, sig: str) -> list[CodeLocation]:
         found = self.dex.defined_method(*caller)

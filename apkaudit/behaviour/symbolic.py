@@ -54,13 +54,26 @@ UNKNOWN = Unknown()
 @dataclass(frozen=True, slots=True)
 class Sym:
     """A value known elsewhere: ``param`` (key = class, sig, logical index), ``field``
-    (key = field descriptor,) or ``ret`` (key = class, sig, argument values)."""
+    (key = field descriptor,), ``ret`` (key = class, sig, argument values) or ``elem`` (key =
+    array value, index: an element of an array known elsewhere, an AsyncTask's params[0])."""
 
     kind: str
     key: tuple
 
 
 Part = str | Sym | None  # None: a hole
+
+
+def element(arr: object, idx: object) -> object:
+    """``arr[idx]``: the element an array literal holds, or a Sym for an array known elsewhere."""
+    if not isinstance(idx, Num) or not 0 <= idx.value < 16:
+        return UNKNOWN
+    if isinstance(arr, Obj):
+        got = arr.get(f"e{idx.value}") if arr.kind == "array" else None
+        return UNKNOWN if got is None else got
+    if isinstance(arr, Sym):
+        return Sym("elem", (arr, idx.value))
+    return UNKNOWN
 
 
 @dataclass(frozen=True, slots=True)
@@ -370,6 +383,8 @@ class MethodEval:
             if isinstance(arr, Obj) and arr.kind == "array" and isinstance(idx, Num) and in_range:
                 new = arr.with_attrs(**{f"e{idx.value}": regs.get(r[0], UNKNOWN)})
                 replace_obj(regs, arr, new)
+        elif op in O.AGET_OPS:
+            regs[r[0]] = element(regs.get(r[1], UNKNOWN), regs.get(r[2], UNKNOWN))
         elif op in O.IGET_OPS or op in O.SGET_OPS:
             fdesc = self.dex.field_ref(insn.idx).descriptor if insn.idx is not None else ""
             regs[r[0]] = self.local_fields.get(fdesc, Sym("field", (fdesc,)))
@@ -387,12 +402,7 @@ class MethodEval:
             return UNKNOWN if result is NotImplemented else result
         elif op == 0x1F:  # check-cast keeps the value
             pass
-        elif (
-            op in (0x0D, 0x20, 0x21)
-            or 0x2D <= op <= 0x31
-            or 0x44 <= op <= 0x4A
-            or 0x7B <= op <= 0xE2
-        ):
+        elif op in (0x0D, 0x20, 0x21) or 0x2D <= op <= 0x31 or 0x7B <= op <= 0xE2:
             regs[r[0]] = UNKNOWN
         return UNKNOWN
 

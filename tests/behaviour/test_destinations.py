@@ -157,3 +157,43 @@ def test_ahmyth_names_its_socket_io_server(audit) -> None:
     assert "contactsList" in dests["contacts_to_network"].payload_keys
     [server] = [d for d in app.behaviours.destinations if d.host == "0.0.0.0"]
     assert server.data == ("call_log", "contacts", "sms")
+
+
+def test_asynctask_params_name_the_host(audit) -> None:
+    """new UploadTask().execute(new String[]{url, numbers}): doInBackground's params[0] is the
+    URL of the hand-off call (through the bridge doInBackground(Object[]))."""
+    by = _network_chains(audit(fixture_apk("dest-asynctask")))
+    assert {c.hops[-1].location.short.rsplit(".", 1)[1] for c in by} == {
+        "doInBackground@0x24",
+        "doInBackground@0x3a",
+    }
+    for c in by:
+        d = c.destination
+        assert d is not None
+        assert _host(d) == ("https", "h10.async.example", None, "/gate/up.php", CONSTANT,
+                            "urlconnection")  # fmt: skip
+        assert [e.short for e in d.evidence] == [
+            "com.apkaudit.fixture.destasynctask.MainActivity.onCreate@0x16"
+        ]
+
+
+def test_asynctask_url_from_preferences_is_unresolved(audit) -> None:
+    app = audit(fixture_apk("dest-asynctask-neg"))
+    chains = _network_chains(app)
+    assert chains and all(
+        c.destination is not None
+        and (c.destination.host, c.destination.resolution) == ("", UNRESOLVED)
+        for c in chains
+    )
+    assert {d.host for d in app.behaviours.destinations} == {""}  # never the logged decoy
+
+
+@pytest.mark.real
+def test_anubis_names_its_panel(audit) -> None:
+    """Anubis posts through an AsyncTask (AsyncTask.execute on a new task, params[0] the URL):
+    the panel address is its constant default, the path the one of the call the data took."""
+    app = audit(require_real() / "smsworm-anubis-fakecontact.apk")
+    dests = {c.destination.url for c in _network_chains(app) if c.destination is not None}
+    assert dests == {"http://bestmix.ga/o1o/a15.php"}
+    [d] = [x for x in app.behaviours.destinations if x.host == "bestmix.ga"]
+    assert (d.scheme, d.resolution, d.data) == ("http", BUILT, ("contacts", "sms"))

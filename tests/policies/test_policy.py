@@ -67,6 +67,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "contacts-field-static": (CONTACTS | SMS, RBI),
     "contacts-socketio": (CONTACTS, RBI),
     "default-sms": (set(), set()),
+    "dest-asynctask": (CONTACTS, RBI),
+    "dest-asynctask-neg": (CONTACTS, RBI),
     "dest-base-url": (CONTACTS, RBI),
     "dest-base-url-neg": (CONTACTS, RBI),
     "dest-builders": (CONTACTS, RBI),
