@@ -27,12 +27,24 @@ from apkaudit.code.catalogue import load_sdks
 from apkaudit.coverage.hidden import NOTICE_KINDS
 from apkaudit.facts import AppFacts
 from apkaudit.load.arsc_strings import pool_strings
-from apkaudit.model import LendingApp, LendingSignal
+from apkaudit.model import BlindSpotKind, LendingApp, LendingSignal
 
 YES_AT = 3
 # Blind spots that hide no label, resource or dex string: a lender would still show (the app's own
 # JNI libraries, a method too big to interpret, a time or decoding limit mid-analysis).
-_TEXT_VISIBLE = frozenset({"native_code", "unreadable_method", "limit", "time_limit"})
+# Blind spots that hide no text of the app's own: its native libraries, methods or time the
+# analysis skipped, reflective calls whose target it could not name (the code is in the dex).
+_TEXT_VISIBLE = frozenset(
+    {
+        BlindSpotKind.NATIVE_CODE,
+        BlindSpotKind.NATIVE_CODE_KNOWN,
+        BlindSpotKind.UNREADABLE_METHOD,
+        BlindSpotKind.LIMIT,
+        BlindSpotKind.TIME_LIMIT,
+        BlindSpotKind.REFLECTION_UNRESOLVED,
+        BlindSpotKind.REFLECTION_UNRESOLVED_OTHER,
+    }
+)
 MAX_SIGNALS = 12
 MAX_DEX_STRING_BYTES = 1 << 18  # dex string data searched per app (the first dex files first)
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
