@@ -210,6 +210,8 @@ def destination_of(addr: Address, loc: CodeLocation | None, origin: str) -> Dest
     else:
         resolution = Resolution.CONSTANT
     url = rendered.replace(_HOLE, "…") if rendered.strip(_HOLE) else ""
+    if url.startswith("/") and not url.startswith("//"):
+        url = "…" + url  # a path with no server: the server part is only known at run time
     api = addr.api
     if scheme in ("tcp", "udp") or (scheme in ("ws", "wss") and api == "okhttp"):
         api = "tcp" if scheme in ("tcp", "udp") else "websocket"
