@@ -34,6 +34,9 @@ FINGERPRINT_KEY = "apkaudit/v1"
 LINE_HASH_KEY = "primaryLocationLineHash"
 # An APK has no lines: every region is its first line.
 REGION: JsonDict = {"startLine": 1}
+# GitHub rejects a run of more results ("About code scanning limits on SARIF results").
+MAX_RESULTS = 25_000
+_LEVEL_ORDER = {"error": 0, "warning": 1, "note": 2, "none": 3}
 
 LEVEL_FOR_SEVERITY: dict[Severity, str] = {
     Severity.CRITICAL: "error",
@@ -42,6 +45,8 @@ LEVEL_FOR_SEVERITY: dict[Severity, str] = {
     Severity.LOW: "note",
     Severity.INFO: "note",
 }
+
+SEVERITY_RANK = {s.value: s.rank for s in Severity}
 
 # GitHub code scanning reads "security-severity" as a CVSS-like score in a string.
 SECURITY_SEVERITY: dict[Severity, str] = {
@@ -82,6 +87,7 @@ def report_to_sarif(report: Report) -> JsonDict:
         for i, app in enumerate(report.apps)
         for f in sort_findings(app.findings)
     ]
+    results, left_out = _within_limit(results)
     failed = [(i, a) for i, a in enumerate(report.apps) if a.status != "ok"]
     invocation: JsonDict = {
         "executionSuccessful": not report.apps or len(failed) < len(report.apps),
@@ -93,7 +99,22 @@ def report_to_sarif(report: Report) -> JsonDict:
                 "descriptor": {"id": "input-error"},
             }
             for i, a in failed
-        ],
+        ]
+        + (
+            [
+                {
+                    "level": "warning",
+                    "message": {
+                        "text": f"{left_out} less severe result(s) left out: GitHub code scanning "
+                        f"rejects more than {MAX_RESULTS} results per run; the JSON report has "
+                        "every finding"
+                    },
+                    "descriptor": {"id": "results-limit"},
+                }
+            ]
+            if left_out
+            else []
+        ),
     }
     run: JsonDict = {
         "tool": {
@@ -115,6 +136,23 @@ def report_to_sarif(report: Report) -> JsonDict:
         },
     }
     return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+def _within_limit(results: list[JsonDict]) -> tuple[list[JsonDict], int]:
+    """At most MAX_RESULTS results, the most severe kept (by level, then security severity),
+    in their original order; and how many were left out."""
+    if len(results) <= MAX_RESULTS:
+        return results, 0
+    rank = sorted(
+        range(len(results)),
+        key=lambda i: (
+            _LEVEL_ORDER.get(results[i]["level"], 3),
+            -SEVERITY_RANK.get(results[i]["properties"]["severity"], 0),
+            i,
+        ),
+    )
+    keep = sorted(rank[:MAX_RESULTS])
+    return [results[i] for i in keep], len(results) - MAX_RESULTS
 
 
 # --------------------------------------------------------------------------- policies

@@ -87,3 +87,18 @@ def test_artifact_uris() -> None:
     assert _uri("/home/u/a b.apk") == "file:///home/u/a%20b.apk"  # absolute: a file URI
     assert _uri("C:\\Users\\u\\x.apk") == "file:///C:/Users/u/x.apk"
     assert _uri("c:x.apk") == "c%3Ax.apk"  # not read as a URI scheme
+
+
+def test_results_over_githubs_limit_keep_the_most_severe(
+    audit, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apkaudit.report import sarif
+
+    monkeypatch.setattr(sarif, "MAX_RESULTS", 2)
+    doc = json.loads(render(report_of(audit(fixture_apk("loan-harvest-upload"))), "sarif"))
+    validate_sarif(doc)
+    [run] = doc["runs"]
+    assert [r["ruleId"] for r in run["results"]] == ["CLG004", "CON004"]  # critical first
+    [note] = run["invocations"][0]["toolExecutionNotifications"]
+    assert note["level"] == "warning" and note["descriptor"]["id"] == "results-limit"
+    assert note["message"]["text"].startswith("5 less severe result(s) left out")
