@@ -32,6 +32,7 @@ from apkaudit.model import (
     CodeRef,
     Coverage,
     ManifestFacts,
+    RefKind,
     java_to_descriptor,
 )
 
@@ -271,9 +272,20 @@ def _dynamic(
     native_ids = catalogue.tagged("native_code")
     app_refs: list[CodeRef] = []
     sdk_refs: list[CodeRef] = []
+    # A loader's type next to a call of its constructor in the same method is one load
+    # (new-instance + <init>): only a type with no constructor call there stands alone.
+    constructed = {
+        (r.location.dex, r.location.class_name, r.location.method, r.target.split("->")[0])
+        for r in index.refs
+        if r.api_id in ids and r.kind is RefKind.INVOKE
+    }
     for r in index.refs:
-        if r.api_id in ids:
-            (sdk_refs if r.origin.startswith("sdk:") else app_refs).append(r)
+        if r.api_id not in ids:
+            continue
+        site = (r.location.dex, r.location.class_name, r.location.method, r.target)
+        if r.kind is RefKind.CLASS and site in constructed:
+            continue
+        (sdk_refs if r.origin.startswith("sdk:") else app_refs).append(r)
     spots = []
     if app_refs:
         where = sorted({f"{r.target.split('->')[0].rsplit('/', 1)[-1].rstrip(';')} at "
