@@ -102,6 +102,15 @@ class Label:
     # The loop (in words) in which this value was handed on once per iteration, to a field,
     # an Intent or a message read elsewhere: a sink it reaches runs once per iteration too.
     iteration: str = ""
+    # Labels are hashed in every set operation of the fixpoint: the hash is computed once.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        key = (self.kind, self.index, self.path, self.assumed, self.access, self.iteration)
+        object.__setattr__(self, "_hash", hash(key))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     def extend(self, step: Step) -> Label:
         # Idempotent: a step already on the path is not added again. This keeps the lattice
