@@ -67,6 +67,9 @@ class ClassDef:
     annotations_off: int
 
 
+# Bounded: a dex has at most 65536 protos, and the analysis asks for the same few over and
+# over (every call the data-flow interpreter steps through).
+@lru_cache(maxsize=8192)
 def split_params(proto: str) -> tuple[str, ...]:
     """``(I[Ljava/lang/String;J)V`` -> ``('I', '[Ljava/lang/String;', 'J')``.
 
