@@ -12,13 +12,24 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from apkaudit.behaviour import heap, loops
-from apkaudit.behaviour.apis import cls_short
+from apkaudit.behaviour import containers, heap, loops
+from apkaudit.behaviour.apis import COLLECTION_PUTS, MUTATOR_PREFIXES, TRANSFORMS, cls_short
 from apkaudit.behaviour.context import Frame, Handoff, MethodKey, SinkEvent, Summary
 from apkaudit.behaviour.kinds import HopRole
 from apkaudit.behaviour.models import files
-from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value, cap, extend_all
-from apkaudit.code.dex.reader import Insn
+from apkaudit.behaviour.values import (
+    BLANK,
+    EMPTY,
+    Label,
+    Obj,
+    Step,
+    Value,
+    assumed_all,
+    cap,
+    extend_all,
+)
+from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.reader import Insn, MethodRef
 
 
 def arg_labels(m: Frame, cargs: list[Value], i: int, access: tuple[str, ...]) -> frozenset[Label]:
@@ -171,3 +182,31 @@ def apply_all(
             cargs = [h.args[0] if h.args else BLANK, r]
             apply(m, pos, m.step(insn, HopRole.CALL, desc), summ, cargs)
     return ret
+
+
+def default(m: Frame, insn: Insn, ref: MethodRef, args: list[Value], assumed: bool) -> Value:
+    """An unmodelled call: taint from the arguments to the result (and into the receiver
+    of a mutator), marked assumed when the callee is app code we did not analyse."""
+    labels = frozenset().union(*(a.labels for a in args)) if args else EMPTY
+    if assumed and labels:
+        labels = assumed_all(labels)
+    static = insn.op in O.STATIC_INVOKES
+    if not static and args and ref.name.startswith(MUTATOR_PREFIXES) and len(args) > 1:
+        incoming = frozenset().union(*(a.labels for a in args[1:]))
+        put = COLLECTION_PUTS.get((ref.class_name, ref.name))
+        if put and incoming:
+            incoming = extend_all(incoming, m.step(insn, HopRole.TRANSFORM, put))
+        streams = frozenset().union(*(a.tags & {"net_stream"} for a in args[1:]))
+        m.taint_obj(args[0].objs or {("anon", insn.offset)}, incoming, streams)
+        containers.unkeyed(m, args[0].objs, incoming)
+    ret = ref.return_type
+    if ret == "V":
+        return BLANK
+    transform = TRANSFORMS.get((ref.class_name, ref.name))
+    if transform and labels:
+        labels = extend_all(labels, m.step(insn, HopRole.TRANSFORM, transform))
+    objs: frozenset[Obj] = frozenset({("ret", insn.offset)})
+    tags: frozenset[str] = EMPTY
+    if args and not static:
+        tags = args[0].tags & {"msg_parts", "net_stream"}
+    return Value(cap(labels), objs, tags)

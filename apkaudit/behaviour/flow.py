@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from apkaudit.behaviour import callsite, containers, heap, icc, loops
-from apkaudit.behaviour.apis import COLLECTION_PUTS, MUTATOR_PREFIXES, TRANSFORMS, cls_short
+from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.cfg import CFG
 from apkaudit.behaviour.context import FlowContext, MethodKey, SinkEvent, Summary
@@ -31,7 +31,6 @@ from apkaudit.behaviour.values import (
     Obj,
     Step,
     Value,
-    assumed_all,
     cap,
     extend_all,
     join_all,
@@ -438,34 +437,7 @@ class MethodFlow(KindServices):
         if self.ctx.retrofit and self.ctx.is_unimplemented_interface(cls):
             self.network_sink(pos, insn, args[1:], f"calls the web API {cls_short(cls)}.{name}")
         assumed = self.ctx.is_app_class(cls)  # an app method outside the analysed neighbourhood
-        return self._default(insn, ref, args, assumed)
-
-    def _default(self, insn: Insn, ref: MethodRef, args: list[Value], assumed: bool) -> Value:
-        """An unmodelled call: taint from the arguments to the result (and into the receiver
-        of a mutator), marked assumed when the callee is app code we did not analyse."""
-        labels = frozenset().union(*(a.labels for a in args)) if args else EMPTY
-        if assumed and labels:
-            labels = assumed_all(labels)
-        static = insn.op in O.STATIC_INVOKES
-        if not static and args and ref.name.startswith(MUTATOR_PREFIXES) and len(args) > 1:
-            incoming = frozenset().union(*(a.labels for a in args[1:]))
-            put = COLLECTION_PUTS.get((ref.class_name, ref.name))
-            if put and incoming:
-                incoming = extend_all(incoming, self.step(insn, HopRole.TRANSFORM, put))
-            streams = frozenset().union(*(a.tags & {"net_stream"} for a in args[1:]))
-            self.taint_obj(args[0].objs or {("anon", insn.offset)}, incoming, streams)
-            containers.unkeyed(self, args[0].objs, incoming)
-        ret = ref.return_type
-        if ret == "V":
-            return BLANK
-        transform = TRANSFORMS.get((ref.class_name, ref.name))
-        if transform and labels:
-            labels = extend_all(labels, self.step(insn, HopRole.TRANSFORM, transform))
-        objs: frozenset[Obj] = frozenset({("ret", insn.offset)})
-        tags: frozenset[str] = EMPTY
-        if args and not static:
-            tags = args[0].tags & {"msg_parts", "net_stream"}
-        return Value(cap(labels), objs, tags)
+        return callsite.default(self, insn, ref, args, assumed)
 
 
 def _short_field(fdesc: str) -> str:
