@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from apkaudit.behaviour import callsite, containers, heap, icc, loops
 from apkaudit.behaviour.apis import cls_short
@@ -62,6 +63,7 @@ class MethodFlow(KindServices):
     _loops: dict[int, loops.LoopInfo] = field(default_factory=dict)  # final pass only
     _heap_changed: bool = False
     final: bool = False  # sink events are recorded only once the heap is stable
+    _events: list[Callable[[], None]] = field(default_factory=list)  # the trial pass's
 
     # ------------------------------------------------------------------ driver
 
@@ -70,13 +72,20 @@ class MethodFlow(KindServices):
         if not insns or not self.cfg.blocks:
             return self.summary
         entry = self._entry_state()
-        for _ in range(max_passes):
+        for i in range(max_passes + 1):
+            # Sink events need the heap and the loop conditions complete. From the second pass
+            # on, a pass is final on trial: its events are kept if it changed neither (another
+            # pass would repeat it exactly), or when the pass budget is spent.
+            self.final = i > 0
             self._heap_changed = False
+            self._events.clear()
+            conds = dict(self.conds)
             self._pass(entry)
-            if not self._heap_changed:
+            stable = not self._heap_changed and conds == self.conds
+            if self.final and (stable or i == max_passes):
                 break
-        self.final = True  # one more pass with loop conditions and heap complete
-        self._pass(entry)
+        for record in self._events:
+            record()
         self._flush_fields()
         return self.summary
 
@@ -217,9 +226,10 @@ class MethodFlow(KindServices):
             if lb.iteration and not in_loop:  # handed on once per iteration of a loop
                 ev = replace(ev, in_loop=True, loop=lb.iteration, loop_kinds=kinds | {lb.kind})
             if lb.concrete:
-                self.ctx.record_event(lb, ev, lb.assumed)
+                self._events.append(partial(self.ctx.record_event, lb, ev, lb.assumed))
             else:
-                self.summary.add_sink((lb.index, lb.access), ev, lb.assumed)
+                at = (lb.index, lb.access)
+                self._events.append(partial(self.summary.add_sink, at, ev, lb.assumed))
 
     def network_sink(self, pos: int, insn: Insn, values: Iterable[Value], desc: str) -> None:
         labels = frozenset().union(*(a.labels for a in values))
@@ -234,7 +244,7 @@ class MethodFlow(KindServices):
 
     def record_reflective_send(self, steps: tuple[Step, ...]) -> None:
         if self.final:
-            self.ctx.record_reflective_send(steps)
+            self._events.append(partial(self.ctx.record_reflective_send, steps))
 
     def _flush_fields(self) -> None:
         for f, objs in self.field_objs.items():

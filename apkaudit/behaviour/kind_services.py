@@ -7,7 +7,8 @@ summary application, and keeps this half of issue 11's machinery out of the inte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial
 from typing import Protocol
 
 from apkaudit.behaviour import callsite
@@ -27,6 +28,7 @@ class _Host(Protocol):
     heap: dict[Obj, Value]
     final: bool
     _heap_changed: bool
+    _events: list[Callable[[], None]]
 
     def _write_field(self, fdesc: str, v: Value) -> None: ...
 
@@ -34,6 +36,11 @@ class _Host(Protocol):
 
 
 STRING = "Ljava/lang/String;"
+
+
+def _add_streams(summ: Summary, params: set[int], labels: frozenset[Label], step: Step) -> None:
+    for i in params:
+        summ.param_streams.setdefault(i, set()).update((lb, (step,)) for lb in labels)
 
 
 class KindServices:
@@ -55,11 +62,8 @@ class KindServices:
         self: _Host, params: set[int], labels: frozenset[Label], step: Step
     ) -> None:
         """Record "parameter i receives data" (decided at each caller, see Summary)."""
-        if not self.final:
-            return
-        for i in params:
-            bucket = self.summary.param_streams.setdefault(i, set())
-            bucket.update((lb, (step,)) for lb in labels)
+        if self.final:  # kept once the pass on trial is (MethodFlow.run)
+            self._events.append(partial(_add_streams, self.summary, params, labels, step))
 
     def link_stream(self: _Host, outer: Iterable[Obj], inner: frozenset[Obj]) -> None:
         """``outer`` wraps ``inner`` (new GZIPOutputStream(bytes)): writes reach ``inner``."""
