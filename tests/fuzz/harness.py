@@ -1,14 +1,16 @@
 """Fuzz targets and mutators for apkaudit's input paths.
 
-Three targets, each a function of bytes that must never raise (except the one-line input errors
-its contract allows) and never run past a per-input time limit:
+Targets, each a function of bytes that must never raise (except the one-line input errors its
+contract allows) and never run past a per-input time limit:
 
 - ``container``: the whole audit (``audit_app``) of a file: zip reader, bundles, manifest,
   certificates, dex, code index, behaviour, rules;
-- ``manifest``: the AndroidManifest.xml decoders (binary AXML through androguard, protobuf of
-  .aab) and ``parse_manifest``;
+- ``manifest``: the AndroidManifest.xml decoders (binary AXML as Android reads it, text, and
+  the protobuf of .aab) and ``parse_manifest``;
 - ``dex``: the lean DEX reader (tables, class data, code items, instruction decoding), the code
-  index and excerpts.
+  index and excerpts;
+- ``axml``: generated binary manifests (tests/manifest/mutants.py), apkaudit's reader checked
+  against a model of the platform's parsing rules (tests/manifest/aosp_model.py).
 
 Inputs are mutated from seeds (every fixture APK and bundle, and the real APKs under 1 MiB when
 present), raw (bit flips, interesting integers, inserts, deletes, truncation, splices) and
