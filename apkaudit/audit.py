@@ -128,7 +128,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         coverage = coverage_of((*coverage.blind_spots, cut))
     lap("behaviour")
     findings = evaluate(opts.rules, facts, behaviours)
-    risk = score(findings, behaviours.verdicts)
+    risk = score(findings, behaviours.verdicts, complete=coverage.complete)
     lap("rules")
     return AppResult(
         input=loaded.input,

@@ -33,6 +33,7 @@ from apkaudit.cli.options import (
 from apkaudit.errors import OutputError
 from apkaudit.model import Confidence, Severity
 from apkaudit.report.escape import terminal
+from apkaudit.report.risk import risk_label
 
 if TYPE_CHECKING:
     from apkaudit.corpus.gate import GatePolicy, GateResult
@@ -401,8 +402,8 @@ def _gate_note(policy: GatePolicy, gate: GateResult) -> str:
 def _summary_line(run: BatchRun, gate_note: str, out: Path) -> str:
     apps = [r.app for r in run.rows]
     ok = [a for a in apps if a.status == "ok"]
-    risk = Counter(a.risk.level.value for a in ok)
-    order = [s.value for s in reversed(Severity)]
+    risk = Counter(risk_label(a.risk) for a in ok)
+    order = [*(s.value for s in reversed(Severity)), "unknown"]
     risks = ", ".join(f"{risk[lvl]} {lvl}" for lvl in order if risk[lvl])
     line = (
         f"apkaudit batch: {len(apps)} app(s): {len(ok)} audited, {len(apps) - len(ok)} error(s) "

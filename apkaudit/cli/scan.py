@@ -25,6 +25,7 @@ from apkaudit.cli.options import (
 from apkaudit.model import AppResult, Severity
 from apkaudit.report.escape import terminal
 from apkaudit.report.formats import FORMATS, RenderOptions, render
+from apkaudit.report.risk import risk_label
 
 if TYPE_CHECKING:
     from apkaudit.report.document import Report, RuleCatalogue
@@ -60,7 +61,7 @@ def summary_line(app: AppResult) -> str:
     flagged = [f"{k}={getattr(v, k).value}" for k in v.as_dict() if getattr(v, k).value != "none"]
     label = app.identity.package or os.path.basename(app.input.path)
     return (
-        f"{label}: risk {app.risk.level.value} ({app.risk.score}), {len(app.findings)} finding(s)"
+        f"{label}: risk {risk_label(app.risk)} ({app.risk.score}), {len(app.findings)} finding(s)"
         + (f"; {', '.join(flagged)}" if flagged else "; no watched behaviour found")
         + ("" if app.coverage.complete else "; INCOMPLETE: part of the code is hidden")
     )

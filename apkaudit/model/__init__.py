@@ -454,8 +454,9 @@ class Finding:
 
 @dataclass(frozen=True)
 class Risk:
-    level: Severity
+    level: Severity  # what the visible code shows
     score: int  # 0..100
+    complete: bool = True  # False: code is hidden, the level covers the visible code only
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,8 @@ class Policy:
     authority: str
     scope: str = field(metadata=FOLD)
     aliases: tuple[str, ...] = ()
+    lending: bool = False  # a lending law: not applicable to an app that is not a lending app
+    languages: tuple[str, ...] = ()  # report languages whose readers live in this market
     rules: tuple[PolicyRule, ...] = field(default=(), metadata=key("rule"))
 
 

@@ -1,11 +1,13 @@
 """Check one audited app against policy packs: a pure function of the :class:`AppResult`.
 
-Each policy rule gets one of four results:
+Each policy rule gets one of five results:
 
+- ``not_applicable``: the policy is a lending law and the app is not a lending app
+  (``Behaviours.lending_app`` is ``no``); an app whose kind is ``unknown`` is checked;
 - ``violation``: the manifest requests a forbidden permission, a verdict reaches the rule's
   level, or a finding the rule names fired (the findings behind it are listed);
-- ``upcoming``: it would be a violation, but the rule only applies from a target SDK level the
-  app does not target yet;
+- ``upcoming`` ("not applicable at this target SDK"): it would be a violation, but the rule
+  only applies from a target SDK level the app does not target;
 - ``cannot_tell``: no violation was seen, but the rule cannot be passed from the APK: either part
   of the code is hidden from analysis and the rule looks at code, or the app requests something
   the rule allows only in a way static analysis cannot check (one-time KYC access, ...);
@@ -24,6 +26,7 @@ from apkaudit.rules.registry import VERDICT_RULES
 
 
 class Outcome(StrEnum):
+    NOT_APPLICABLE = "not_applicable"
     PASS = "pass"
     UPCOMING = "upcoming"
     CANNOT_TELL = "cannot_tell"
@@ -40,7 +43,7 @@ class Reason:
 
     permission / not_allowed / review: ``subject`` is a permission name;
     verdicts: ``levels`` are the (verdict key, level) pairs that reached the rule's levels;
-    finding: ``subject`` is a rule id; coverage: nothing;
+    finding: ``subject`` is a rule id; coverage: nothing; not_lending: nothing;
     target_sdk: ``subject`` is the app's target SDK ("" if not declared), ``levels`` holds
     ``("min", N)``; exempt: ``subject`` is the handler role (see ``HANDLERS``).
     """
@@ -82,6 +85,10 @@ def evaluate_policies(
 
 
 def _policy_outcome(policy: Policy, app: AppResult) -> PolicyOutcome:
+    if policy.lending and not is_lending_app(app):
+        skip = (Reason("not_lending"),)
+        na = tuple(RuleOutcome(r, Outcome.NOT_APPLICABLE, skip, ()) for r in policy.rules)
+        return PolicyOutcome(policy, Outcome.NOT_APPLICABLE, na)
     rules = tuple(evaluate_rule(r, app) for r in policy.rules)
     status = max((r.status for r in rules), key=lambda s: s.rank, default=Outcome.PASS)
     return PolicyOutcome(policy, status, rules)
@@ -110,6 +117,13 @@ def evaluate_rule(rule: PolicyRule, app: AppResult) -> RuleOutcome:
     if rule.uses_code and not app.coverage.complete:
         return RuleOutcome(rule, Outcome.CANNOT_TELL, (Reason("coverage"), *context), ())
     return RuleOutcome(rule, Outcome.PASS, tuple(context), ())
+
+
+def is_lending_app(app: AppResult) -> bool:
+    """False only when the analysis decided the app is not a lending app (``no``); ``yes``,
+    ``unknown`` and an app without the answer are checked against the lending laws."""
+    la = app.behaviours.lending_app if app.behaviours else None
+    return la is None or la.value != "no"
 
 
 def _requested(manifest: ManifestFacts, names: Iterable[str]) -> list[str]:

@@ -71,6 +71,7 @@ class PolicyRun:
 
     version: str
     policies: tuple[Policy, ...] = ()
+    explicit: bool = False  # chosen by the user (--policy), not the default "all"
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -126,7 +127,7 @@ def build_report(
         tool_version=tool_version,
         generated_at=generated_at,
         rules=rules,
-        policies=PolicyRun(version=packs.version, policies=chosen),
+        policies=PolicyRun(version=packs.version, policies=chosen, explicit=policy_ids is not None),
         apps=results,
         outcomes=tuple(evaluate_policies(app, chosen) for app in results),
     )

@@ -10,34 +10,44 @@ marks APK data safe. Phone numbers and e-mail addresses in evidence are partly m
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import jinja2
+from markupsafe import Markup, escape
 
 from apkaudit.model import (
     MAX_ICON_BYTES,
     VERDICT_KEYS,
     AppIcon,
     AppResult,
+    Chain,
     CodeLocation,
     Finding,
     Level,
     Severity,
+    Trigger,
     sniff_image,
 )
 from apkaudit.policies.engine import Outcome, PolicyOutcome
+from apkaudit.report.borrower import borrower_view, data_kinds_text
 from apkaudit.report.dataflows import data_flows
 from apkaudit.report.document import Report
+from apkaudit.report.headline import BULK_KINDS, answer_sentence, headline_text
+from apkaudit.report.headline import headline as app_headline
 from apkaudit.report.i18n import Catalog, catalog
+from apkaudit.report.i18n.phrases import translator
 from apkaudit.report.json_v1 import sort_findings
 from apkaudit.report.reasons import describe
 from apkaudit.report.redact import redact as redact_text
+from apkaudit.report.risk import risk_key, risk_text
 from apkaudit.report.templates import new_environment
 
 TEMPLATE = "report.html.j2"
 INCONCLUSIVE = "Inconclusive: part of the code is hidden from analysis"
+OPEN_CHAINS = 2  # the strongest chains are shown unfolded (screen and print); the rest fold
 
 # Most serious first: the order of the verdict list and of the headline.
 VERDICT_ORDER = (
@@ -122,6 +132,7 @@ class PolicyView:
     status_text: str
     counts: str
     rules: tuple[PolicyRuleView, ...]
+    primary: bool  # the reader's market (its languages include the report's), shown first
 
 
 def render_html(report: Report, *, lang: str = "en", redact: bool = True) -> str:
@@ -129,7 +140,11 @@ def render_html(report: Report, *, lang: str = "en", redact: bool = True) -> str
     with an appendix documenting the rules that ran."""
     tr = catalog(lang)
     template = _environment().get_template(TEMPLATE)
-    apps = [_app_view(app, outcomes, tr) for app, outcomes in report.checked()]
+    explicit = report.policies.explicit
+    apps = [
+        _app_view(app, outcomes, tr, i, explicit=explicit)
+        for i, (app, outcomes) in enumerate(report.checked(), 1)
+    ]
     appendix = sorted(report.rules.rules, key=lambda r: r.id)
     return template.render(
         report=report,
@@ -138,6 +153,9 @@ def render_html(report: Report, *, lang: str = "en", redact: bool = True) -> str
         rule_ids={r.id for r in appendix},
         t=tr.t,
         tr=tr,
+        say=translator(lang),
+        tm=lambda key, **values: escape(tr.t(key)).format(**values),
+        code=lambda text: Markup("<code>{}</code>").format(text),
         lang=lang,
         redact=redact_text if redact else _same,
         redacted=redact,
@@ -166,20 +184,26 @@ def verdict_lines(app: AppResult, tr: Catalog | None = None) -> list[VerdictLine
         level: Level = getattr(verdicts, key)
         shown = "inconclusive" if (level is Level.NONE and not complete) else level.value
         sentence = tr.verdict_sentence(key, level, complete=complete)
+        user_only = key in ("sms_send", "bulk_sms_to_contacts") and _user_sends_only(app)
+        if user_only and level is not Level.NONE and not _bulk_chains(app):
+            said = "sms_user" if key == "sms_send" else "contacts_user"
+            sentence = answer_sentence(said, level.value, tr)
         lines.append(VerdictLine(key, shown, tr.t(f"level.{shown}"), sentence))
     order = {k: i for i, k in enumerate(VERDICT_ORDER)}
     lines.sort(key=lambda v: (-getattr(verdicts, v.key).rank, order[v.key]))
     return lines
 
 
-def headline(app: AppResult, lines: Sequence[VerdictLine], tr: Catalog) -> tuple[str, str]:
-    """(level, sentence) of the one-line answer at the top: the most serious verdict."""
-    top = lines[0] if lines else None
-    if top is not None and top.level not in ("none", "inconclusive"):
-        return top.level, top.sentence
-    if not app.coverage.complete:
-        return "inconclusive", tr.t("ui.headline_inconclusive")
-    return "none", tr.t("ui.headline_none")
+def _bulk_chains(app: AppResult) -> bool:
+    """A data flow from the contacts or call log to an SMS send was traced."""
+    chains = app.behaviours.chains if app.behaviours else ()
+    return any(c.kind in BULK_KINDS for c in chains)
+
+
+def _user_sends_only(app: AppResult) -> bool:
+    """Every SMS send the analysis placed needs the user (a Send button, their SMS app)."""
+    sends = app.behaviours.sms_sends if app.behaviours else ()
+    return bool(sends) and all(s.trigger is not Trigger.AUTOMATIC for s in sends)
 
 
 def behaviour_group(behaviour: str) -> str:
@@ -209,6 +233,15 @@ def origin_text(origin: str, tr: Catalog | None = None) -> str:
     return tr.t("origin.unknown") if origin in ("", "unknown") else origin
 
 
+_RESOURCE_ID = re.compile(r"^@(?:0x)?[0-9A-Fa-f]{8}$|^@[\w.:]*string/\w+$")
+
+
+def app_label(label: str) -> str:
+    """The name the app gives itself, or "" when the label is only a resource reference the
+    APK could not resolve (``@7F050006``): a resource id is no name."""
+    return "" if _RESOURCE_ID.match(label.strip()) else label
+
+
 def error_reason(app: AppResult) -> str:
     """The one-line error without the leading ``PATH: `` that InputError messages carry."""
     reason = " ".join((app.error or "unknown error").split())
@@ -220,9 +253,19 @@ def location_text(loc: CodeLocation) -> str:
     return f"{loc.java_class}.{method} @ {loc.offset:#x} in {loc.dex}"
 
 
-def policy_views(outcomes: Sequence[PolicyOutcome], tr: Catalog) -> list[PolicyView]:
+def primary_policy(o: PolicyOutcome, lang: str, *, explicit: bool) -> bool:
+    """Whether a policy is the reader's market: every policy the user chose with --policy, else
+    those whose ``languages`` include the report's language."""
+    return explicit or lang in o.policy.languages
+
+
+def policy_views(
+    outcomes: Sequence[PolicyOutcome], tr: Catalog, *, explicit: bool = False
+) -> list[PolicyView]:
+    """The policies, the reader's market first (then in report order)."""
     views = []
-    for o in outcomes:
+    ordered = sorted(outcomes, key=lambda o: not primary_policy(o, tr.lang, explicit=explicit))
+    for o in ordered:
         rules = tuple(
             PolicyRuleView(
                 id=r.rule.id,
@@ -261,6 +304,7 @@ def policy_views(outcomes: Sequence[PolicyOutcome], tr: Catalog) -> list[PolicyV
                 status_text=tr.t(f"status.{o.status.value}"),
                 counts=counts,
                 rules=rules,
+                primary=primary_policy(o, tr.lang, explicit=explicit),
             )
         )
     return views
@@ -277,40 +321,91 @@ def data_uri(icon: AppIcon | None) -> str:
     return f"data:{mime};base64,{base64.b64encode(icon.data).decode('ascii')}"
 
 
-def _app_view(app: AppResult, outcomes: Sequence[PolicyOutcome], tr: Catalog) -> dict[str, object]:
+def open_chains(chains: Sequence[Chain], n: int = OPEN_CHAINS) -> frozenset[int]:
+    """The indices of the strongest chains (shown unfolded; the rest fold to one line)."""
+    ranked = sorted(
+        range(len(chains)),
+        key=lambda i: (-chains[i].stage, chains[i].reachable is not True, not chains[i].in_loop, i),
+    )
+    return frozenset(ranked[:n])
+
+
+def headline_policies(
+    outcomes: Sequence[PolicyOutcome], tr: Catalog, *, explicit: bool = False
+) -> str:
+    """The policy line of the headline: only the reader's market counts (the policies chosen
+    with --policy, else those of the report's language), and lending laws that do not apply
+    are not counted."""
+    mine = [o for o in outcomes if primary_policy(o, tr.lang, explicit=explicit)]
+    counted = [o for o in mine if o.status is not Outcome.NOT_APPLICABLE]
+    if not counted:
+        if mine:
+            return tr.t("ui.headline_policies_na")
+        return ""
+    rules = [r for o in counted for r in o.rules]
+    violated = sum(1 for r in rules if r.status is Outcome.VIOLATION)
+    market = tr.t(f"ui.market_{'chosen' if explicit else tr.lang}")
+    if violated:
+        return tr.t("ui.headline_policies", market=market, violations=violated, total=len(rules))
+    return tr.t("ui.headline_policies_none", market=market, total=len(rules))
+
+
+def lending_text(app: AppResult, tr: Catalog) -> str:
+    la = app.behaviours.lending_app if app.behaviours else None
+    if la is None:
+        return tr.t("lending.unknown")
+    words = ", ".join(dict.fromkeys(s.value for s in la.signals if s.strength == "strong"))
+    text = tr.t(f"lending.{la.value}")
+    return tr.t("ui.lending_signals", value=text, signals=words) if words else text
+
+
+def _app_view(
+    app: AppResult,
+    outcomes: Sequence[PolicyOutcome],
+    tr: Catalog,
+    ai: int = 1,
+    *,
+    explicit: bool = False,
+) -> dict[str, object]:
     ident = app.identity
     ok = app.status == "ok"
     lines = verdict_lines(app, tr) if ok else []
     outcomes = outcomes if ok else ()
-    head_level, head_sentence = headline(app, lines, tr) if ok else ("", "")
-    violated = sum(1 for o in outcomes if o.status is Outcome.VIOLATION)
-    if not outcomes:
-        head_policies = ""
-    elif violated:
-        head_policies = tr.t("ui.headline_policies", violations=violated, total=len(outcomes))
-    else:
-        head_policies = tr.t("ui.headline_policies_none", total=len(outcomes))
+    head = app_headline(app)
+    b = app.behaviours
     return {
         "result": app,
         "ok": ok,
         "error": error_reason(app),
-        "title": ident.label or ident.package or app.input.path,
+        "title": app_label(ident.label) or ident.package or app.input.path,
         "identity": ident,
+        "label": app_label(ident.label),
         "icon": data_uri(app.icon),
         "verdicts": lines,
-        "headline_level": head_level,
-        "headline": head_sentence,
-        "headline_policies": head_policies,
+        "headline": head,
+        "headline_text": headline_text(head, tr) if ok else "",
+        "headline_policies": headline_policies(outcomes, tr, explicit=explicit),
+        "risk_key": risk_key(app),
+        "risk_text": risk_text(app, tr),
+        "borrower": borrower_view(app, head, tr, ai) if ok else None,
+        "destinations": b.destinations if b else (),
+        "sends": b.sms_sends if b else (),
+        "data_text": lambda kinds: data_kinds_text(tuple(kinds), tr),
+        "lending_text": lending_text(app, tr),
         "groups": group_findings(app.findings, tr),
-        "chains": app.behaviours.chains if app.behaviours else (),
-        "data_flows": data_flows(app.behaviours.chains) if app.behaviours else (),
-        "permissions": sorted(
-            app.manifest.permissions if app.manifest else (),
-            key=lambda p: (p.protection_level != "dangerous", p.name),
+        "chains": b.chains if b else (),
+        "open_chains": open_chains(b.chains if b else ()),
+        "data_flows": data_flows(b.chains) if b else (),
+        "permissions": (
+            perms := sorted(
+                app.manifest.permissions if app.manifest else (),
+                key=lambda p: (p.protection_level != "dangerous", p.name),
+            )
         ),
+        "dangerous_count": sum(1 for p in perms if p.protection_level == "dangerous"),
         "certificates": app.manifest.certificates if app.manifest else (),
         "manifest": app.manifest,
-        "policies": policy_views(outcomes, tr),
+        "policies": policy_views(outcomes, tr, explicit=explicit),
     }
 
 

@@ -33,9 +33,11 @@ from apkaudit.model import (
 from apkaudit.policies.engine import PolicyOutcome, Reason
 from apkaudit.report.dataflows import DataFlow, data_flows
 from apkaudit.report.document import Report
+from apkaudit.report.headline import headline, headline_text
 from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_answers import destination_to_dict, lending_to_dict, sms_send_to_dict
 from apkaudit.report.reasons import describe
+from apkaudit.report.risk import risk_label
 
 SCHEMA_VERSION = 1
 TOOL_NAME = "apkaudit"
@@ -84,7 +86,8 @@ def app_to_dict(app: AppResult, outcomes: Sequence[PolicyOutcome] = ()) -> JsonD
         "verdicts": app.verdicts.as_dict() if ok else None,
         "coverage": _coverage(app.coverage) if ok else None,
         "findings": [finding_to_dict(f) for f in sort_findings(app.findings)],
-        "risk": {"level": app.risk.level.value, "score": app.risk.score} if ok else None,
+        "risk": _risk(app) if ok else None,
+        "headline": _headline(app) if ok else None,
         "chains": [chain_to_dict(c) for c in app.behaviours.chains] if app.behaviours else [],
         "data_flows": [data_flow_to_dict(f) for f in data_flows(app.behaviours.chains)]
         if app.behaviours
@@ -117,6 +120,17 @@ def data_flow_to_dict(flow: DataFlow) -> JsonDict:
         "level": flow.level.value,
         "chains": list(flow.chains),
     }
+
+
+def _risk(app: AppResult) -> JsonDict:
+    """``level`` is never low or info with code hidden (``unknown``); ``complete`` says whether
+    it covers all of the code."""
+    return {"level": risk_label(app.risk), "score": app.risk.score, "complete": app.risk.complete}
+
+
+def _headline(app: AppResult) -> JsonDict:
+    head = headline(app)
+    return {"key": head.key, "level": head.level, "text": headline_text(head, catalog("en"))}
 
 
 def sort_findings(findings: tuple[Finding, ...]) -> list[Finding]:

@@ -1,6 +1,8 @@
 """A short Markdown summary of a report, for pasting into an issue or a pull request.
 
-Verdicts, the policy table and the most serious findings, in the chosen language. Everything
+The headline, where the data goes, who sends the SMS, what the reader can do, the verdicts,
+the policy table (the reader's market first) and the most serious findings, in the chosen
+language. Everything
 from the APK is escaped so that it shows as text on GitHub/GitLab (no links, no HTML, no table
 breaks); the full evidence stays in the HTML and JSON reports.
 """
@@ -11,19 +13,30 @@ from collections.abc import Sequence
 
 from apkaudit.model import AppResult, Finding
 from apkaudit.policies.engine import Outcome, PolicyOutcome
+from apkaudit.report.borrower import borrower_view
 from apkaudit.report.document import Report
 from apkaudit.report.escape import markdown as md_escape
-from apkaudit.report.html import VERDICT_ORDER, error_reason, headline, verdict_lines
+from apkaudit.report.headline import Headline, headline, headline_text
+from apkaudit.report.html import (
+    VERDICT_ORDER,
+    app_label,
+    error_reason,
+    headline_policies,
+    primary_policy,
+    verdict_lines,
+)
 from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_v1 import sort_findings
 from apkaudit.report.redact import redact as redact_text
+from apkaudit.report.risk import risk_text
 
 MAX_FINDINGS = 15
 
 
 def render_markdown(report: Report, *, lang: str = "en", redact: bool = True) -> str:
     tr = catalog(lang)
-    parts = [_app(app, outcomes, tr, redact) for app, outcomes in report.checked()]
+    explicit = report.policies.explicit
+    parts = [_app(app, outcomes, tr, redact, explicit) for app, outcomes in report.checked()]
     footer = tr.t(
         "md.footer",
         version=report.tool_version,
@@ -34,9 +47,18 @@ def render_markdown(report: Report, *, lang: str = "en", redact: bool = True) ->
     return "\n\n".join([*parts, f"<sub>{md_escape(footer)}</sub>"]) + "\n"
 
 
-def _app(app: AppResult, outcomes: Sequence[PolicyOutcome], tr: Catalog, redact: bool) -> str:
+def _app(
+    app: AppResult,
+    outcomes: Sequence[PolicyOutcome],
+    tr: Catalog,
+    redact: bool,
+    explicit: bool = False,
+) -> str:
     ident = app.identity
-    title = ident.label or ident.package or app.input.path
+    label = app_label(ident.label)
+    title = label or ident.package or app.input.path
+    if label:
+        title = tr.t("ui.calls_itself_before") + label + tr.t("ui.calls_itself_after")
     lines = [f"## {md_escape(tr.t('md.title', title=title))}", ""]
     if app.status != "ok":
         error = tr.t("ui.error_heading", path=app.input.path, error=error_reason(app))
@@ -51,16 +73,21 @@ def _app(app: AppResult, outcomes: Sequence[PolicyOutcome], tr: Catalog, redact:
     lines += [" · ".join(facts), ""]
 
     verdicts = verdict_lines(app, tr)
-    level, sentence = headline(app, verdicts, tr)
-    lines.append(f"**{md_escape(tr.t('level.' + level))}: {md_escape(sentence)}**")
+    head = headline(app)
+    sentence = headline_text(head, tr)
+    lines.append(f"**{md_escape(tr.t('level.' + head.level))}: {md_escape(sentence)}**")
+    policy_line = headline_policies(outcomes, tr, explicit=explicit)
+    if policy_line:
+        lines += ["", md_escape(policy_line)]
     count_key = "ui.findings_count_one" if len(app.findings) == 1 else "ui.findings_count_other"
     risk = (
         f"{md_escape(tr.t('ui.overall_risk'))} "
-        f"**{md_escape(tr.t('severity.' + app.risk.level.value))}** "
+        f"**{md_escape(risk_text(app, tr))}** "
         f"{md_escape('(' + tr.t('ui.risk_score', score=app.risk.score) + ')')} · "
         f"{md_escape(tr.t(count_key, n=len(app.findings)))}"
     )
     lines += ["", risk, ""]
+    lines += _where(app, head, tr, redact)
 
     lines += [f"### {md_escape(tr.t('md.verdicts'))}", ""]
     lines += [f"| {tr.t('md.col_verdict')} | {tr.t('md.col_level')} |", "|---|---|"]
@@ -75,7 +102,10 @@ def _app(app: AppResult, outcomes: Sequence[PolicyOutcome], tr: Catalog, redact:
             f"| {tr.t('ui.col_policy')} | {tr.t('ui.col_result')} | {tr.t('ui.col_rules')} |",
             "|---|---|---|",
         ]
-        for o in outcomes:
+        ordered_outcomes = sorted(
+            outcomes, key=lambda o: not primary_policy(o, tr.lang, explicit=explicit)
+        )
+        for o in ordered_outcomes:
             name = tr.policy_text(o.policy.id, "name") or o.policy.name
             status = tr.t(f"status.{o.status.value}")
             if o.status is Outcome.VIOLATION:
@@ -97,6 +127,41 @@ def _app(app: AppResult, outcomes: Sequence[PolicyOutcome], tr: Catalog, redact:
             more = tr.t("md.more_findings", n=len(ordered) - MAX_FINDINGS)
             lines += ["", md_escape(more)]
     return "\n".join(lines)
+
+
+def _where(app: AppResult, head: Headline, tr: Catalog, redact: bool) -> list[str]:
+    """Where the data goes, who sends the SMS, and what the reader can do."""
+    bw = borrower_view(app, head, tr, 1)
+    red = redact_text if redact else str
+    lines = [f"### {md_escape(tr.t('ui.where_heading'))}", ""]
+    for d in bw.destinations:
+        host = d.host or tr.t("ui.dest_no_host")
+        what = tr.t("ui.dest_carries", data=d.data) if d.data else tr.t("ui.dest_no_data")
+        count = f" {tr.t('ui.dest_count', n=d.count)}" if d.count > 1 else ""
+        lines.append(
+            f"- {md_escape(host)}{md_escape(count)}: {md_escape(what)} · {md_escape(d.resolution)}"
+        )
+    if not bw.destinations:
+        lines.append(md_escape(tr.t("ui.dest_hidden" if bw.uploads else "ui.dest_none")))
+    for s in bw.sends:
+        to = tr.t("ui.send_to", recipients=s.recipients)
+        texts = "; ".join(red(x) for x in s.texts)
+        shown = f" · {tr.t('ui.send_text')} {texts}" if texts else ""
+        lines.append(
+            f"- {md_escape(tr.t('ui.sends_heading'))}: **{md_escape(s.trigger_text)}** "
+            f"{md_escape(to + shown)}"
+        )
+    lines += ["", f"### {md_escape(tr.t('ui.todo_heading'))}", ""]
+    lines += [f"{i}. {md_escape(s)}" for i, s in enumerate(bw.steps, 1)]
+    lines += ["", f"{md_escape(tr.t('ui.complain_heading'))}:", ""]
+    for c in bw.channels:
+        contact = f" {c.contact}" if c.contact else ""
+        lines.append(
+            f"- {md_escape(c.name + contact)}: {md_escape(c.use)} "
+            f"({md_escape(c.verification_text)})"
+        )
+    lines += ["", f"> {md_escape(tr.t('ui.no_app_heading'))}: {md_escape(bw.no_app_box)}", ""]
+    return lines
 
 
 def _finding_row(f: Finding, tr: Catalog, redact: bool) -> str:

@@ -23,6 +23,7 @@ import jinja2
 from markupsafe import Markup
 
 from apkaudit.model import VERDICT_KEYS, AppResult, Level, Severity
+from apkaudit.report.risk import risk_label
 from apkaudit.report.templates import new_environment
 
 TEMPLATE = "summary.html.j2"
@@ -38,7 +39,8 @@ VERDICT_SHORT = {
 # Levels in chart order, most serious first; "inconclusive" is "none" with hidden code.
 CHART_LEVELS = ("confirmed", "likely", "possible", "inconclusive", "none")
 LEVEL_SORT = {"confirmed": 4, "likely": 3, "possible": 2, "inconclusive": 1, "none": 0}
-RISK_LEVELS = tuple(reversed([s.value for s in Severity]))  # critical .. info
+# critical .. info, then "unknown" (low or info with code hidden: never shown as low)
+RISK_LEVELS = (*reversed([s.value for s in Severity]), "unknown")
 TOP_PERMISSIONS = 20
 
 # Re-sorts #apps by the clicked column: numbers by data-v, text otherwise; nothing else.
@@ -167,7 +169,7 @@ def row_view(line: AppLine) -> RowView:
         ok=ok,
         error="" if ok else _error_reason(app),
         damaged=_damage(app) if ok else "",
-        risk_level=app.risk.level.value if ok else "error",
+        risk_level=risk_label(app.risk) if ok else "error",
         risk_score=app.risk.score if ok else -1,
         verdicts=tuple((k, _shown_level(app, k) if ok else "error") for k in VERDICT_KEYS),
         findings=len(app.findings),
@@ -244,7 +246,7 @@ def charts(apps: Sequence[AppResult]) -> list[Chart]:
         )
         for k in VERDICT_KEYS
     ]
-    risk = Counter(a.risk.level.value for a in ok)
+    risk = Counter(risk_label(a.risk) for a in ok)
     errors = len(apps) - len(ok)
     risk_rows = [
         (lvl, [(f"sev-{lvl}", risk[lvl], f"risk {lvl}: {risk[lvl]}")]) for lvl in RISK_LEVELS

@@ -21,10 +21,12 @@ from apkaudit.model import AppResult, Finding
 from apkaudit.policies.engine import Outcome, PolicyOutcome
 from apkaudit.report.document import Report
 from apkaudit.report.escape import terminal
-from apkaudit.report.html import error_reason, headline, verdict_lines
+from apkaudit.report.headline import headline, headline_text
+from apkaudit.report.html import error_reason, verdict_lines
 from apkaudit.report.i18n import Catalog, catalog
 from apkaudit.report.json_v1 import sort_findings
 from apkaudit.report.redact import redact as redact_text
+from apkaudit.report.risk import risk_label
 
 # An unresolved resource reference is no name (the summary page skips it the same way).
 _RESOURCE_REF = re.compile(r"@(?:0x)?[0-9A-Fa-f]{8}")
@@ -43,6 +45,7 @@ _COLOUR = {
     "medium": _YELLOW,
     "possible": _YELLOW,
     "inconclusive": _YELLOW,
+    "unknown": _YELLOW,
     "none": _GREEN,
 }
 
@@ -84,13 +87,14 @@ def _app(
     lines = [paint(terminal(name), "bold") + (f"  {terminal(', '.join(what))}" if what else "")]
 
     verdicts = verdict_lines(app, tr)
-    level, sentence = headline(app, verdicts, tr)
+    head = headline(app)
+    level, sentence = head.level, headline_text(head, tr)
     lines.append(paint(terminal(f"{tr.t('level.' + level)}: {sentence}"), level))
     count = tr.t(
         "ui.findings_count_one" if len(app.findings) == 1 else "ui.findings_count_other",
         n=len(app.findings),
     )
-    risk = app.risk.level.value
+    risk = risk_label(app.risk)
     coverage = (
         "coverage complete"
         if app.coverage.complete

@@ -1,4 +1,8 @@
-"""Findings -> one risk level and a 0-100 score. The weights are this one visible table."""
+"""Findings -> one risk level and a 0-100 score. The weights are this one visible table.
+
+When part of the code is hidden from analysis the level only covers the visible code: the Risk
+says so (``complete=False``), and its label is "unknown" instead of low or info (an app that
+hides its code is never shown as low risk)."""
 
 from __future__ import annotations
 
@@ -32,7 +36,7 @@ VERDICT_FLOOR: dict[tuple[str, Level], Severity] = {
 }
 
 
-def score(findings: Sequence[Finding], verdicts: Verdicts) -> Risk:
+def score(findings: Sequence[Finding], verdicts: Verdicts, *, complete: bool = True) -> Risk:
     points = sum(SEVERITY_POINTS[f.severity] * CONFIDENCE_FACTOR[f.confidence] for f in findings)
     value = min(100, round(points))
     level = _level_for(value)
@@ -40,7 +44,7 @@ def score(findings: Sequence[Finding], verdicts: Verdicts) -> Risk:
         floor = VERDICT_FLOOR.get((key, lvl))
         if floor is not None and floor.rank > level.rank:
             level = floor
-    return Risk(level, value)
+    return Risk(level, value, complete=complete)
 
 
 def _level_for(value: int) -> Severity:

@@ -21,6 +21,7 @@ from apkaudit.model import (
     AppResult,
     BlindSpot,
     Coverage,
+    LendingApp,
     Level,
     Permission,
     Verdicts,
@@ -51,13 +52,20 @@ REQUIRED_POLICIES = {
 GOOGLE_PLAY = ("google-play-financial", "google-play-sms-call-log", "google-play-contacts")
 # Rules that give a section number: each one was stated by the source notes, not guessed.
 # Adding one here means checking domain-lending.md §2 says it.
-SECTIONED = {"PH-1": "Section 1", "CN-1": "第五条（十二）网络借贷类"}
+# Sections the sources give (policy-review.md §1.6-1.7 quotes CN-2's category 四-1 and PIPL art. 6).
+SECTIONED = {
+    "PH-1": "Section 1",
+    "CN-1": "第五条（十二）网络借贷类",
+    "CN-2": "认定方法 四-1; PIPL 第六条",
+}
 
 CONTACTS = {"GPFIN-1", "GPFIN-2"}  # READ_CONTACTS (and reading them) breaks both
 SMS = {"GPSMS-1"}
 RBI = {"RBI-1", "RBI-2"}
-# fixture -> (Google Play rules violated, RBI rules violated). All fixtures target API 33, so the
-# contacts policy (API 37+) is never a violation here; see test_contacts_policy_needs_api_37.
+# fixture -> (Google Play rules violated, RBI rules violated) if the app were a lending app (the
+# test makes it one: lending laws do not apply to the others, see
+# test_lending_laws_do_not_apply_to_apps_that_are_not_lenders). All fixtures target API 33, so
+# the contacts policy (API 37+) is never a violation here; see test_contacts_policy_needs_api_37.
 EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "calendar-read": (set(), set()),
     "chain-split-helpers": (CONTACTS | SMS, RBI),
@@ -199,6 +207,12 @@ def _with(app: AppResult, **identity: object) -> AppResult:
     return replace(app, manifest=replace(app.manifest, identity=ident))
 
 
+def _as_lender(app: AppResult, value: str = "yes") -> AppResult:
+    """The app as the lending classifier would see a lender (``value`` yes, no or unknown)."""
+    assert app.behaviours is not None
+    return replace(app, behaviours=replace(app.behaviours, lending_app=LendingApp(value=value)))
+
+
 def _with_permissions(app: AppResult, *names: str, level: str = "dangerous") -> AppResult:
     assert app.manifest is not None
     perms = app.manifest.permissions + tuple(Permission(n, level) for n in names)
@@ -321,7 +335,7 @@ def test_the_table_covers_every_fixture_apk() -> None:
 
 @pytest.mark.parametrize("fixture", sorted(EXPECTED))
 def test_google_play_and_rbi_violations(fixture: str, audit) -> None:
-    app = audit(fixture_apk(fixture))
+    app = _as_lender(audit(fixture_apk(fixture)))
     assert app.status == "ok"
     play, rbi = EXPECTED[fixture]
     assert _violations(app, GOOGLE_PLAY) == play
@@ -373,7 +387,7 @@ def test_contacts_policy_needs_api_37(audit) -> None:
 
 
 def test_hidden_code_turns_a_pass_into_cannot_tell(audit) -> None:
-    clean = audit(fixture_apk("clean"))
+    clean = _as_lender(audit(fixture_apk("clean")))
     hidden = replace(clean, coverage=Coverage(False, (BlindSpot("packer", "stub"),)))
     assert _status(clean, "RBI-1") is Outcome.PASS
     assert _status(hidden, "RBI-1") is Outcome.CANNOT_TELL  # looks at code: cannot pass
@@ -399,14 +413,14 @@ def test_default_sms_app_is_exempt_from_the_sms_rule(audit) -> None:
 
 
 def test_one_time_kyc_access_cannot_be_told(audit) -> None:
-    clean = audit(fixture_apk("clean"))
+    clean = _as_lender(audit(fixture_apk("clean")))
     assert _status(clean, "RBI-3") is Outcome.PASS
     camera = _with_permissions(clean, "android.permission.CAMERA")
     assert _status(camera, "RBI-3") is Outcome.CANNOT_TELL
 
 
 def test_ojk_allows_only_camera_microphone_and_location(audit) -> None:
-    clean = audit(fixture_apk("clean"))
+    clean = _as_lender(audit(fixture_apk("clean")))
     allowed = _with_permissions(
         clean,
         "android.permission.CAMERA",
@@ -415,14 +429,14 @@ def test_ojk_allows_only_camera_microphone_and_location(audit) -> None:
         "android.permission.POST_NOTIFICATIONS",
     )
     assert _status(allowed, "OJK-1") is Outcome.PASS
-    calendar = audit(fixture_apk("calendar-read"))  # READ_CALENDAR is dangerous
+    calendar = _as_lender(audit(fixture_apk("calendar-read")))  # READ_CALENDAR is dangerous
     assert _status(calendar, "OJK-1") is Outcome.VIOLATION
     normal = _with_permissions(clean, "android.permission.INTERNET", level="normal")
     assert _status(normal, "OJK-1") is Outcome.PASS
 
 
 def test_verdict_levels_below_the_rule_do_not_break_it(audit) -> None:
-    clean = audit(fixture_apk("clean"))
+    clean = _as_lender(audit(fixture_apk("clean")))
     likely = replace(
         clean, behaviours=replace(clean.behaviours, verdicts=Verdicts(contacts_read=Level.LIKELY))
     )
@@ -496,3 +510,76 @@ def test_sarif_tags_follow_the_policy_selection(audit) -> None:
     tags = {r["id"]: r["properties"]["tags"] for r in doc["runs"][0]["tool"]["driver"]["rules"]}
     assert tags["SMS001"] == ["sms_send", "policy:rbi"]
     assert policy_tags("SMS001", None, ()) == []
+
+
+LENDING_PACKS = ("google-play-financial", "rbi", "ojk", "cbk-odpc", "fccpc", "sec-npc", "china")
+
+
+@pytest.mark.parametrize("fixture", ["loan-bulk-sms", "dest-sms-nonlending", "clean"])
+def test_lending_laws_do_not_apply_to_apps_that_are_not_lenders(fixture: str, audit) -> None:
+    app = audit(fixture_apk(fixture))
+    for value in ("no", "unknown", "yes"):
+        outcomes = {o.policy.id: o for o in evaluate_policies(_as_lender(app, value))}
+        assert {p for p, o in outcomes.items() if o.policy.lending} == set(LENDING_PACKS)
+        for pid in LENDING_PACKS:
+            na = outcomes[pid].status is Outcome.NOT_APPLICABLE
+            assert na is (value == "no"), (pid, value)
+            if na:
+                assert {r.status for r in outcomes[pid].rules} == {Outcome.NOT_APPLICABLE}
+                assert [x.kind for r in outcomes[pid].rules for x in r.reasons][:1] == [
+                    "not_lending"
+                ]
+        # the store's SMS and contacts policies apply to every app
+        assert outcomes["google-play-sms-call-log"].status is not Outcome.NOT_APPLICABLE
+
+
+def test_the_lending_classifier_decides_which_laws_apply(audit) -> None:
+    lender = audit(fixture_apk("loan-bulk-sms"))
+    other = audit(fixture_apk("dest-sms-nonlending"))
+    assert lender.behaviours and lender.behaviours.lending_app
+    assert other.behaviours and other.behaviours.lending_app
+    assert lender.behaviours.lending_app.value == "yes"
+    assert other.behaviours.lending_app.value == "no"
+    assert _status(lender, "RBI-1") is Outcome.VIOLATION
+    assert _status(other, "RBI-1") is Outcome.NOT_APPLICABLE
+
+
+def test_contact_messaging_needs_the_bulk_verdict(audit) -> None:
+    """China, Kenya and the Philippines: messaging the contacts is a violation only when the
+    bulk-SMS verdict itself is likely or confirmed, not for a contacts read plus any send."""
+    clean = _as_lender(audit(fixture_apk("clean")))
+    assert clean.behaviours is not None
+    both = Verdicts(contacts_read=Level.CONFIRMED, sms_send=Level.CONFIRMED)
+    app = replace(clean, behaviours=replace(clean.behaviours, verdicts=both))
+    for rid in ("CN-3", "KE-1", "PH-1"):
+        assert _status(app, rid) is not Outcome.VIOLATION, rid
+    bulk = Verdicts(bulk_sms_to_contacts=Level.POSSIBLE)
+    app = replace(clean, behaviours=replace(clean.behaviours, verdicts=bulk))
+    assert _status(app, "CN-3") is not Outcome.VIOLATION
+    bulk = Verdicts(bulk_sms_to_contacts=Level.LIKELY)
+    app = replace(clean, behaviours=replace(clean.behaviours, verdicts=bulk))
+    assert _status(app, "CN-3") is Outcome.VIOLATION
+
+
+def test_philippine_contact_access_alone_cannot_be_told(audit) -> None:
+    """NPC Circular 2022-02 allows limited contact-list access: READ_CONTACTS alone is cannot
+    tell; an upload of the contact list is a violation."""
+    clean = _as_lender(audit(fixture_apk("clean")))
+    assert clean.behaviours is not None
+    contacts = _with_permissions(clean, "android.permission.READ_CONTACTS")
+    assert _status(contacts, "PH-2") is Outcome.CANNOT_TELL
+    upload = replace(
+        contacts,
+        behaviours=replace(clean.behaviours, verdicts=Verdicts(contacts_upload=Level.LIKELY)),
+    )
+    assert _status(upload, "PH-2") is Outcome.VIOLATION
+
+
+def test_google_play_financial_list_is_the_one_the_policy_page_gives() -> None:
+    gpfin1 = next(
+        r for r in load_policies().get("google-play-financial").rules if r.id == "GPFIN-1"
+    )
+    names = {p.rsplit(".", 1)[-1] for p in gpfin1.permissions}
+    assert "READ_CALL_LOG" not in names and "WRITE_EXTERNAL_STORAGE" not in names
+    assert "READ_PHONE_NUMBERS" in names
+    assert not any("call_log_read" in table for table in gpfin1.verdicts)

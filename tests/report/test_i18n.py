@@ -147,7 +147,7 @@ def test_en_report_keeps_its_wording(bulk_pages) -> None:
     assert "This app sends SMS to the people in your contact list without asking you." in page
     assert "What this app can do with your data" in page
     # Chinese appears only where the source is Chinese: the titles of the Chinese rules
-    china = re.compile(r'<article class="policy" id="app-1-policy-china">.*?</article>', re.S)
+    china = re.compile(r'<details class="policy" id="app-1-policy-china".*?</details>', re.S)
     assert not CJK.search(china.sub("", page.split("<body>", 1)[1]))
 
 

@@ -337,7 +337,7 @@ def test_json_validates_and_has_contract_keys(mixed: Report) -> None:
         "complete": False,
         "blind_spots": [{"kind": "dynamic_code", "detail": "DexClassLoader loads assets/x.bin"}],
     }
-    assert ok["risk"] == {"level": "critical", "score": 97}
+    assert ok["risk"] == {"level": "critical", "score": 97, "complete": True}
     assert [f["rule_id"] for f in ok["findings"]] == ["AA101", "AA301", "AA201"]
     f = ok["findings"][0]
     assert {
@@ -481,7 +481,10 @@ def test_html_verdicts_in_plain_words(mixed: Report) -> None:
     _assert_self_contained(page)
     bulk = "This app sends SMS to the people in your contact list without asking you."
     assert bulk in page
-    assert "This app very probably sends your contact list to a server." in page
+    upload = (
+        "This app very probably uploads your contact list (names and phone numbers) to a server."
+    )
+    assert upload in page
     assert "This app may read your SMS messages." in page
     # coverage incomplete: a "none" verdict is inconclusive, never "no sign"
     assert INCONCLUSIVE in page and "No sign that" not in page

@@ -135,8 +135,11 @@ def test_cli_no_redact() -> None:
 def test_markdown_summary(audit) -> None:
     app = audit(fixture_apk("loan-bulk-sms"))
     text = render(report_of(app), "md")
-    assert text.startswith("## apkaudit\\: QuickCash Loan")
-    assert "**confirmed: This app sends SMS to the people in your contact list" in text
+    assert text.startswith("## apkaudit\\: An app that calls itself “QuickCash Loan”")
+    assert (
+        "**confirmed: This app texts the people in your contact list from your phone number" in text
+    )
+    assert "### Where your data goes" in text and "### What you can do now" in text
     row = "| Google Play\\: SMS and Call Log permissions policy | **violation** | GPSMS-1 |"
     assert row in text
     assert "SMS010 |" in text
@@ -176,7 +179,9 @@ def test_cli_md_format_from_extension(tmp_path: Path) -> None:
     out = tmp_path / "summary.md"
     result = CliRunner().invoke(cli, ["scan", str(fixture_apk("clean")), "-o", str(out), "-q"])
     assert result.exit_code == 0, result.output
-    assert out.read_text(encoding="utf-8").startswith("## apkaudit\\: Calculator")
+    assert out.read_text(encoding="utf-8").startswith(
+        "## apkaudit\\: An app that calls itself “Calculator”"
+    )
 
 
 # --------------------------------------------------------------------------- the icon
@@ -258,6 +263,6 @@ def test_print_stylesheet_is_a4_with_section_breaks() -> None:
     css = (REPO / "report_templates" / "report.css").read_text(encoding="utf-8")
     printing = css.split("@media print", 1)[1]
     assert "size: A4" in printing
-    assert re.search(r"\.part \+ \.part[^{]*\{[^}]*break-before: page", printing)
-    assert "thead { display: table-header-group; }" in printing
+    # page 1 is the reader's summary; the evidence starts on a new page
+    assert re.search(r"\.part-evidence[^{]*\{[^}]*break-before: page", printing)
     assert re.search(r"tr,[^{]*\{[^}]*break-inside: avoid", printing)
