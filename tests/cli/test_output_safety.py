@@ -230,7 +230,10 @@ def test_hostile_fixture_on_a_terminal(fmt: str) -> None:
     if fmt == "text":
         assert "com.evil.loan\\x0d\\x0astatus: clean\\x85\\x9b2J\\u202eKPA.apk" in shown
         assert "Bl\\x1b[2J\\x1b[31m\\x07ster.blastContacts@0x14" in shown
-        assert "confirmed: This app texts the people in your contact list from your phone number" in shown
+        assert (
+            "confirmed: This app texts the people in your contact list from your phone number"
+            in shown
+        )
 
 
 def test_hostile_fixture_is_still_audited_right(audit) -> None:

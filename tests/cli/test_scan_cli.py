@@ -70,7 +70,9 @@ def test_terminal_gets_a_short_text_summary_without_escapes_under_no_color() -> 
     assert ESC not in text, repr(text)
     assert "<html" not in text.lower()
     assert lines[0].startswith("loan-bulk-sms.apk  com.apkaudit.fixture.loanbulksms")
-    assert "confirmed: This app texts the people in your contact list from your phone number" in text
+    assert (
+        "confirmed: This app texts the people in your contact list from your phone number" in text
+    )
     assert re.search(r"critical +SMS010 .* at com\.apkaudit\.fixture\.loanbulksms\.Blaster", text)
     assert "Policies: " in text
     assert "Full report with the evidence: apkaudit scan " in text  # how to get the rest

@@ -152,8 +152,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "kind-location-neg": (CONTACTS, set()),
     "kind-media": (CONTACTS, RBI),
     "kind-media-neg": (CONTACTS, RBI),
-    "kind-phone-number": ({"GPFIN-2"} | SMS, RBI),
-    "kind-phone-number-neg": ({"GPFIN-2"} | SMS, RBI),
+    "kind-phone-number": ({"GPFIN-1", "GPFIN-2"} | SMS, RBI),  # READ_PHONE_NUMBERS: both lists
+    "kind-phone-number-neg": ({"GPFIN-1", "GPFIN-2"} | SMS, RBI),
     "kind-prefs-staging": (CONTACTS, RBI),
     "kind-prefs-staging-neg": (CONTACTS, RBI),
     "kind-reflect-ctor": (CONTACTS | SMS, RBI),
