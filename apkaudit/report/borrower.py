@@ -95,7 +95,7 @@ def borrower_view(app: AppResult, head: Headline, tr: Catalog, ai: int) -> Borro
         meanings.append(tr.t("help.meaning_own_number"))
     elif sends:
         meanings.append(tr.t("help.meaning_user_send"))
-    if head.hidden:
+    if head.hidden and head.key != "inconclusive":  # an inconclusive headline says it already
         meanings.append(tr.t("help.meaning_hidden"))
     steps = [tr.t("help.step_revoke"), tr.t("help.step_evidence", sha256=app.input.sha256)]
     if uploads or own:
@@ -120,7 +120,7 @@ def borrower_view(app: AppResult, head: Headline, tr: Catalog, ai: int) -> Borro
 
 
 def data_kinds_text(kinds: tuple[str, ...], tr: Catalog) -> str:
-    return tr.t("headline.list_sep").join(tr.term("data", k) for k in kinds)
+    return tr.t("headline.list_sep").join(tr.get(f"data.{k}") or tr.term("term", k) for k in kinds)
 
 
 def grouped_rows(

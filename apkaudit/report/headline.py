@@ -34,7 +34,20 @@ KEYS = (
 )
 NO_ANSWER = ("inconclusive", "none")
 BULK_KINDS = frozenset({"contacts_to_sms_destination", "call_log_to_sms_destination"})
-UPLOAD_SOURCES = ("sms", "call_log")  # data_upload: other data that goes to a server
+# data_upload: other personal data that goes to a server, most sensitive first (the words are
+# headline.data.KIND, else term.KIND); typed form text is not in it (apps post forms)
+UPLOAD_SOURCES = (
+    "sms",
+    "call_log",
+    "location",
+    "media",
+    "accounts",
+    "installed_apps",
+    "phone_number",
+    "device_id",
+    "calendar",
+    "clipboard",
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -104,7 +117,7 @@ def _answers(app: AppResult) -> list[tuple[str, Level]]:
             seen[key] = level
     # a read is part of the upload of the same data: say the upload only
     covered = {"contacts_read": "contacts_upload"}
-    covered.update({f"{k}_read": "data_upload" for k in kinds})
+    covered.update({f"{k}_read": "data_upload" for k in kinds if k in ("sms", "call_log")})
     for read, upload in covered.items():
         if read in seen and upload in seen and _weight(seen[upload]) >= _weight(seen[read]):
             del seen[read]
@@ -189,7 +202,7 @@ def headline_text(h: Headline, tr: Catalog) -> str:
 
 
 def data_words(kinds: tuple[str, ...], tr: Catalog) -> str:
-    return join_words([tr.t(f"headline.data.{k}") for k in kinds], tr)
+    return join_words([tr.get(f"headline.data.{k}") or tr.term("term", k) for k in kinds], tr)
 
 
 def join_words(items: list[str], tr: Catalog) -> str:

@@ -48,6 +48,7 @@ from apkaudit.report.templates import new_environment
 TEMPLATE = "report.html.j2"
 INCONCLUSIVE = "Inconclusive: part of the code is hidden from analysis"
 OPEN_CHAINS = 2  # the strongest chains are shown unfolded (screen and print); the rest fold
+LISTED_CHAINS = 10  # the strongest chains listed one per line; the others behind one <details>
 
 # Most serious first: the order of the verdict list and of the headline.
 VERDICT_ORDER = (
@@ -154,6 +155,7 @@ def render_html(report: Report, *, lang: str = "en", redact: bool = True) -> str
         t=tr.t,
         tr=tr,
         say=translator(lang),
+        listed_chains=LISTED_CHAINS,
         tm=lambda key, **values: escape(tr.t(key)).format(**values),
         code=lambda text: Markup("<code>{}</code>").format(text),
         lang=lang,
@@ -321,13 +323,24 @@ def data_uri(icon: AppIcon | None) -> str:
     return f"data:{mime};base64,{base64.b64encode(icon.data).decode('ascii')}"
 
 
+def chain_order(chains: Sequence[Chain]) -> tuple[int, ...]:
+    """Chain indices, strongest first (stage, reachable, in a loop), then in report order."""
+    return tuple(
+        sorted(
+            range(len(chains)),
+            key=lambda i: (
+                -chains[i].stage,
+                chains[i].reachable is not True,
+                not chains[i].in_loop,
+                i,
+            ),
+        )
+    )
+
+
 def open_chains(chains: Sequence[Chain], n: int = OPEN_CHAINS) -> frozenset[int]:
     """The indices of the strongest chains (shown unfolded; the rest fold to one line)."""
-    ranked = sorted(
-        range(len(chains)),
-        key=lambda i: (-chains[i].stage, chains[i].reachable is not True, not chains[i].in_loop, i),
-    )
-    return frozenset(ranked[:n])
+    return frozenset(chain_order(chains)[:n])
 
 
 def headline_policies(
@@ -395,6 +408,7 @@ def _app_view(
         "groups": group_findings(app.findings, tr),
         "chains": b.chains if b else (),
         "open_chains": open_chains(b.chains if b else ()),
+        "chain_order": chain_order(b.chains if b else ()),
         "data_flows": data_flows(b.chains) if b else (),
         "permissions": (
             perms := sorted(

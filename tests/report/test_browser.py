@@ -40,8 +40,8 @@ PHONE = (390, 844)
 DOC_SHOTS = {
     f"report-{kind}{lang}.png" for kind in ("", "phone-", "print-") for lang in ("en", "zh-CN")
 }
-# A4 (210 x 297 mm) minus the print margins of report.css (12 mm x 11 mm), in CSS px (96/in)
-PRINT_WIDTH, PRINT_PAGE = round((210 - 22) / 25.4 * 96), round((297 - 24) / 25.4 * 96)
+# A4 (210 x 297 mm) minus the print margins of report.css (10 mm), in CSS px (96/in)
+PRINT_WIDTH, PRINT_PAGE = round((210 - 20) / 25.4 * 96), round((297 - 20) / 25.4 * 96)
 MAX_PAGES = 12
 # Common English words of the report's prose: none may show in zh-CN outside code elements
 # (code, pre, .mono) and the app's own data (its label).
