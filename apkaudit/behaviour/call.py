@@ -74,9 +74,13 @@ class Interpreter(Protocol):
     ) -> Value: ...
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Call:
     """An invoke instruction being interpreted: the method called and its argument values.
+
+    Models read a Call and never assign to it. It is not ``frozen``: one is made for most
+    invokes on the fixpoint's hot path, and a frozen dataclass's ``__init__`` costs about
+    2.6 times as much (``object.__setattr__`` per field).
 
     ``regs`` and ``args`` are the logical arguments (the receiver first for an instance call);
     ``state`` is the caller's register state, which a model may update (a builder's receiver).

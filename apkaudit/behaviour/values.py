@@ -205,6 +205,16 @@ class Value:
     def join(self, other: Value) -> Value:
         if self is other or self == other:
             return self
+        labels = self.labels
+        # Nothing new in other (the common case at a loop head): self, with no Value built.
+        if (
+            other.labels <= labels
+            and other.objs <= self.objs
+            and other.tags <= self.tags
+            and (self.const is None or self.const == other.const)
+            and cap(labels) is labels
+        ):
+            return self
         new = Value(
             cap(self.labels | other.labels),
             self.objs | other.objs,

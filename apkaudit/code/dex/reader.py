@@ -59,6 +59,9 @@ _CONST_STRING_JUMBO_MARK = bytes(int(b == 0x1B) for b in range(256))
 _TYPE_MARK = bytes(int(b in (0x1C, 0x22, 0x1F)) for b in range(256))
 
 
+_QUERIES_BEFORE_INDEX = 8  # callers() queries of one dex answered by a pass over its sites
+
+
 def _marked(ops: bytes, mark: bytes) -> list[int]:
     """Indices of the bytes of ``ops`` that ``mark`` maps to 1 (the others map to 0)."""
     # Index of the j-th mark: the lengths of the pieces before it, plus j marks.
@@ -103,9 +106,21 @@ class DexFile(DexCode):
 
         One set lookup per candidate site (C-level), whatever the number of ids; only the
         sites of wanted ids are mapped to their method, so a query costs a pass over the
-        sites, not a Python step per site.
+        sites, not a Python step per site. A dex asked many times (the call-graph walks of
+        a large app) gets the full index once instead.
         """
         wanted = set(method_ids)
+        self._caller_queries = getattr(self, "_caller_queries", 0) + 1
+        if self._caller_queries > _QUERIES_BEFORE_INDEX:
+            full = self._all_callers
+            return {i: full[i] for i in wanted if i in full}
+        return self._callers_of(wanted)
+
+    @cached_property
+    def _all_callers(self) -> dict[int, list[int]]:
+        return self._callers_of(set(self._invoke_sites[1]))
+
+    def _callers_of(self, wanted: set[int]) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {}
         positions, ids = self._invoke_sites
         if not wanted or not positions:
