@@ -134,12 +134,17 @@ def build_chains(
 
 
 def _better(new: Chain, old: Chain) -> bool:
-    """Between chains of the same source and sink: the higher stage, then fewer hops, then (so
-    the choice never depends on the order the events were found in) the earlier locations."""
-    a, b = (new.stage, -len(new.hops)), (old.stage, -len(old.hops))
+    """Between chains of the same source and sink: the higher stage, then fewer hops, then the
+    one inside a loop, then (so the choice never depends on the order the events were found in)
+    the earlier locations and the loop's description."""
+    a = (new.stage, -len(new.hops), new.in_loop)
+    b = (old.stage, -len(old.hops), old.in_loop)
     if a != b:
         return a > b
-    return tuple(h.location for h in new.hops) < tuple(h.location for h in old.hops)
+    return (tuple(h.location for h in new.hops), new.loop) < (
+        tuple(h.location for h in old.hops),
+        old.loop,
+    )
 
 
 def _dedupe(steps: tuple[Step, ...]) -> tuple[Step, ...]:
