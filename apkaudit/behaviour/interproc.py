@@ -25,6 +25,7 @@ from apkaudit.behaviour.kinds import HopRole, Provider, Sink
 from apkaudit.behaviour.neighbourhood import (
     callback_entries,
     callees_of,
+    component_sinks,
     flow_seeds,
     js_methods,
     query_methods,
@@ -416,6 +417,8 @@ def analyse_flows(
     )
     # Phase 2: whole-app flow over a bounded neighbourhood, only if a flow is possible.
     seeds = flow_seeds(facts, data_sources, kind_sources)
+    if seeds and kind_sources:
+        seeds |= component_sinks(resolver, facts, seeds)
     if seeds and data_sources:
         seeds |= js
     if seeds and facts.refs_tagged("sms_send", "sms_reflection"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from apkaudit.behaviour import edges
+from apkaudit.behaviour import edges, icc
 from apkaudit.behaviour.apis import KIND_SINK_TAGS, KIND_SOURCE_TAGS, STORE_TAGS, cls_short
 from apkaudit.behaviour.kinds import HopRole, LabelKind
 from apkaudit.behaviour.reachability import find_callers
@@ -20,7 +20,7 @@ from apkaudit.behaviour.values import Label, StepCache, source
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.index import DexSet
 from apkaudit.facts import AppFacts
-from apkaudit.model import CodeRef
+from apkaudit.model import CodeRef, java_to_descriptor
 
 MethodKey = tuple[str, str]
 JS_INTERFACE = "Landroid/webkit/JavascriptInterface;"
@@ -89,6 +89,33 @@ def flow_seeds(facts: AppFacts, data_sources: bool, kind_sources: bool = False) 
     if sms_send:
         seeds |= sms_send | _methods(facts.refs_tagged("network"))
     return seeds
+
+
+def component_sinks(calls: Resolver, facts: AppFacts, seeds: set[MethodKey]) -> set[MethodKey]:
+    """When a seed starts a component (startActivity, startService, sendBroadcast...), the
+    sinks in the app's components: what they do with the Intent's data is followed by the ICC
+    model (icc.py) once they are in the neighbourhood. Calls on the app's own Activity class
+    are not catalogue references, so the seeds' code is read for them."""
+    starts = False
+    for key in sorted(seeds):
+        found = calls.dex.defined_method(*key)
+        if found is None:
+            continue
+        dex, idx = found
+        code = calls.dex.code(dex, idx)
+        for insn in code.insns if code else ():
+            if insn.op in O.INVOKE_OPS and dex.method_ref(insn.idx).name in icc.SENDS:
+                starts = True
+                break
+        if starts:
+            break
+    if not starts:
+        return set()
+    classes = {(java_to_descriptor(c.name), "") for c in facts.manifest.components}
+    refs = facts.refs_tagged(
+        "network_send", "network_body", "js_bridge", "sms_send", *KIND_SINK_TAGS, *STORE_TAGS
+    )
+    return _near(classes, refs)
 
 
 def _near(sources: set[MethodKey], refs: Iterable[CodeRef]) -> set[MethodKey]:

@@ -189,6 +189,19 @@ CASES = [
         "ipc",
         ("Share.run@0x10", "Share.run@0x2a", "Share.run@0x30"),
     ),
+    # An extra to the app's own activity (startActivity called on the app's class, which is
+    # no catalogue reference): the target's log is in the neighbourhood, the ICC model links.
+    Case(
+        "kind-icc-log",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x30",  # putExtra("id", ...)
+            "MainActivity.onCreate@0x36",  # startActivity(ShowActivity)
+            "ShowActivity.onCreate@0x1e",  # Log.i of getStringExtra("id")
+        ),
+    ),
 ]
 
 

@@ -146,6 +146,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "kind-file-staging-neg": (CONTACTS, RBI),
     "kind-installed-apps": ({"GPFIN-2"}, set()),
     "kind-installed-apps-neg": ({"GPFIN-2"}, set()),
+    "kind-icc-log": (set(), set()),
+    "kind-icc-log-neg": (set(), set()),
     "kind-ipc-extra": (set(), set()),
     "kind-ipc-extra-neg": (set(), set()),
     "kind-location": (CONTACTS, set()),
