@@ -328,3 +328,14 @@ def test_actions_registered_at_run_time_are_read_from_the_code() -> None:
     dex = zipfile.ZipFile(fixture_apk("flow-icc-sms-receiver")).read("classes.dex")
     dexset, _spots = open_dex_set((("classes.dex", dex),))
     assert _registered_actions(dexset) == {"android.provider.Telephony.SMS_RECEIVED"}
+
+
+@pytest.mark.real
+def test_a_view_intent_shows_the_data_to_the_user(audit) -> None:
+    # A2DP Volume's "show my car's location" button: ACTION_VIEW of the stored fix opens a map
+    # for the user; that is not the location handed to another app behind the user's back.
+    from conftest import require_real
+
+    result = audit(require_real() / "legit-a2dp-volume.apk")
+    assert {_v(c.sink) for c in result.behaviours.chains if _v(c.source) == "location"} == {"file"}
+    assert "LOC002" not in {f.rule_id for f in result.findings}

@@ -39,6 +39,8 @@ EXPLICIT_APP = "intent:app"  # names a class of the app: the data stays inside t
 IMPLICIT = "intent:implicit"  # an action only: any app with a matching filter receives it
 EXTERNAL = "intent:external"  # names another app's component
 SMS_APP = "intent:sms"  # an smsto: Intent: reported as the sms_intent sink, not as ipc
+VIEWER = "intent:view"  # ACTION_VIEW: another app shows the data to the user (a map, a page)
+VIEW = "android.intent.action.VIEW"
 
 
 def log(c: Call) -> Value | None:
@@ -82,6 +84,8 @@ def intent_target(c: Call, intent: Value) -> frozenset[str]:
         return frozenset({EXPLICIT_APP})  # unknown or our own package: assume our own
     if name in ("<init>", "setAction") and len(args) > 1 and isinstance(args[1].const, str):
         action = args[1].const
+        if action == VIEW:
+            return frozenset({VIEWER})
         if c.flow.ctx.handles_action(action):
             return frozenset({EXPLICIT_APP})
         return frozenset({IMPLICIT, "action:" + action[:128]})
@@ -101,7 +105,7 @@ def intent_send(c: Call) -> Value | None:
     if i is None or c.static or len(c.args) <= i:
         return None
     intent = c.args[i]
-    if EXPLICIT_APP in intent.tags or SMS_APP in intent.tags or not intent.labels:
+    if intent.tags & {EXPLICIT_APP, SMS_APP, VIEWER} or not intent.labels:
         return None
     if not intent.tags & {IMPLICIT, EXTERNAL} and c.ref.name != "setResult":
         return None  # an Intent we know nothing about: the ICC model follows it
