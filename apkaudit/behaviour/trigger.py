@@ -112,7 +112,8 @@ _LIFECYCLE = {
         }
     ),
 }
-_HARVESTED = {"contacts", "call_log", "network"}
+# Chain sources whose numbers the user did not choose (network_response: a server's list).
+_HARVESTED = {"contacts", "call_log", "network_response"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +274,11 @@ def classify_send(
     )
 
 
-_NOUNS = {"contacts": "the contact list", "call_log": "the call log", "network": "a server"}
+_NOUNS = {
+    "contacts": "the contact list",
+    "call_log": "the call log",
+    "network_response": "a server",
+}
 
 
 def sms_sends(

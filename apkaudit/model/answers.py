@@ -61,7 +61,7 @@ class SmsSend:
     reason: str  # why that trigger, in words (the entry point and what is on the path)
     entry: str = ""  # where the path starts: "SpreadService.onStartCommand", "onClick" ...
     recipients: str = (
-        "unknown"  # contacts | call_log | network | sms | user_input | constant | unknown
+        "unknown"  # a chain source (contacts, call_log, network_response, ...) | constant | unknown
     )
     numbers: tuple[str, ...] = ()  # constant recipient numbers
     texts: tuple[str, ...] = ()  # message texts as far as known ("…" for unknown parts)
