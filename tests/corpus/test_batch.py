@@ -170,7 +170,10 @@ def test_corpus_summary_page(corpus: dict[str, Any]) -> None:
     assert html.count("<svg") >= 3 and "chart-verdicts" in html and "chart-permissions" in html
     assert_self_contained(html)
     # pre-sorted by risk: the first row is the highest score
-    scores = [int(s) for s in re.findall(r'<td data-v="(-?\d+)"><span class="badge sev-', html)]
+    scores = [
+        int(s)
+        for s in re.findall(r'<td data-label="Risk" data-v="(-?\d+)"><span class="badge sev-', html)
+    ]
     assert scores and scores == sorted(scores, reverse=True)
 
 
