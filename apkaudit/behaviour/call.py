@@ -10,32 +10,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from apkaudit.behaviour.context import FlowContext, SinkEvent
+from apkaudit.behaviour.context import FlowContext, SinkHost
 from apkaudit.behaviour.kinds import HopRole, Provider, Sink
-from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value
+from apkaudit.behaviour.values import BLANK, Label, Obj, Step, Value
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import Insn, MethodRef
 
 
-class Interpreter(Protocol):
+class Interpreter(SinkHost, Protocol):
     """The services of the running method analysis that the API models use."""
 
     def step(self, insn: Insn, role: HopRole, desc: str) -> Step: ...
 
-    def sink(
-        self,
-        sink: Sink,
-        labels: frozenset[Label],
-        step: Step,
-        pos: int,
-        inner: SinkEvent | None = None,
-    ) -> None: ...
-
     def network_sink(self, pos: int, insn: Insn, values: Iterable[Value], desc: str) -> None: ...
-
-    def taint_obj(
-        self, objs: Iterable[Obj], labels: frozenset[Label], tags: frozenset[str] = EMPTY
-    ) -> None: ...
 
     def elements(self, array: Value, index: int) -> list[Value]: ...
 
@@ -48,15 +35,9 @@ class Interpreter(Protocol):
     # Store-and-forward (models/stores.py): whole-app store keys, read and written like fields.
     def read_store(self, keys: Iterable[str], step: Step) -> Value: ...
 
-    def write_store(self, keys: Iterable[str], value: Value, step: Step) -> None: ...
-
     def link_stream(self, outer: Iterable[Obj], inner: frozenset[Obj]) -> None: ...
 
     def linked(self, objs: Iterable[Obj]) -> frozenset[Obj]: ...
-
-    def stream_param_write(
-        self, params: set[int], labels: frozenset[Label], step: Step
-    ) -> None: ...
 
     # The whole-app analysis (models/outputs.py: does an Intent stay inside the app?).
     @property

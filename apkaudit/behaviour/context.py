@@ -148,7 +148,32 @@ class FlowContext(Protocol):
     def reflective_targets(self, cls: str, name: str) -> list[tuple[MethodRef, bool]]: ...
 
 
-class Frame(Protocol):
+class SinkHost(Protocol):
+    """Where sink events and tainted objects go: the running method's analysis, as the API models
+    (call.Interpreter), the call-site code (Frame) and stream writes (models/files.py) see it."""
+
+    def sink(
+        self,
+        sink: Sink,
+        labels: frozenset[Label],
+        step: Step,
+        pos: int,
+        inner: SinkEvent | None = None,
+    ) -> None: ...
+
+    def taint_obj(
+        self, objs: Iterable[Obj], labels: frozenset[Label], tags: frozenset[str] = ...
+    ) -> None: ...
+
+    def write_store(self, keys: Iterable[str], value: Value, step: Step) -> None: ...
+
+    # Store-and-forward (kind_services.py): a write into a stream passed as a parameter.
+    def stream_param_write(
+        self, params: set[int], labels: frozenset[Label], step: Step
+    ) -> None: ...
+
+
+class Frame(SinkHost, Protocol):
     """One method's analysis as the heap, call-site, container and ICC code see it
     (flow.MethodFlow implements it)."""
 
@@ -164,19 +189,6 @@ class Frame(Protocol):
 
     def step(self, insn: Insn, role: HopRole, desc: str) -> Step: ...
 
-    def sink(
-        self,
-        sink: Sink,
-        labels: frozenset[Label],
-        step: Step,
-        pos: int,
-        inner: SinkEvent | None = None,
-    ) -> None: ...
-
-    def taint_obj(
-        self, objs: Iterable[Obj], labels: frozenset[Label], tags: frozenset[str] = ...
-    ) -> None: ...
-
     def heap_changed(self, reread: bool = True) -> None: ...
 
     def summary_write(self, index: int, access: tuple[str, ...], v: Value) -> None: ...
@@ -184,10 +196,3 @@ class Frame(Protocol):
     def write_global(self, fdesc: str, v: Value) -> None: ...
 
     def per_iteration(self, pos: int, v: Value) -> Value: ...
-
-    # Store-and-forward (kind_services.py): a write into a stream passed as a parameter.
-    def write_store(self, keys: Iterable[str], value: Value, step: Step) -> None: ...
-
-    def stream_param_write(
-        self, params: set[int], labels: frozenset[Label], step: Step
-    ) -> None: ...

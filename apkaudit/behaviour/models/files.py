@@ -10,13 +10,11 @@ it wraps.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
-from typing import Protocol
 
 from apkaudit.behaviour.call import Call
-from apkaudit.behaviour.context import SinkEvent
+from apkaudit.behaviour.context import SinkEvent, SinkHost
 from apkaudit.behaviour.kinds import HopRole, Sink
-from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value, extend_all
+from apkaudit.behaviour.values import BLANK, EMPTY, Label, Step, Value, extend_all
 
 FILE = "Ljava/io/File;"
 FILE_STREAM = "file_stream"
@@ -246,31 +244,8 @@ def param_stream_write(c: Call) -> None:
         c.flow.stream_param_write(params, labels, step)
 
 
-class StreamHost(Protocol):
-    """What delivering a write needs: the interpreter (Interpreter) or a call site (Frame)."""
-
-    def sink(
-        self,
-        sink: Sink,
-        labels: frozenset[Label],
-        step: Step,
-        pos: int,
-        inner: SinkEvent | None = None,
-    ) -> None: ...
-
-    def taint_obj(
-        self, objs: Iterable[Obj], labels: frozenset[Label], tags: frozenset[str] = EMPTY
-    ) -> None: ...
-
-    def write_store(self, keys: Iterable[str], value: Value, step: Step) -> None: ...
-
-    def stream_param_write(
-        self, params: set[int], labels: frozenset[Label], step: Step
-    ) -> None: ...
-
-
 def deliver_write(
-    flow: StreamHost,
+    flow: SinkHost,
     pos: int,
     call: Step,
     stream: Value,
