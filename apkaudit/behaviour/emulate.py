@@ -18,7 +18,7 @@ from collections.abc import Callable
 
 from apkaudit.behaviour.jdkstrings import JDK, Arr, Builder, GiveUp, check_len, i32, i64
 from apkaudit.code.dex import opcodes as O
-from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef
+from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef, arg_regs
 from apkaudit.code.index import DexSet
 
 MAX_STEPS = 20_000  # instructions executed per top-level call, nested calls included
@@ -271,16 +271,10 @@ class Emulator:
     # ------------------------------------------------------------------ calls
 
     def _args(self, insn: Insn, ref: MethodRef, static: bool, regs: dict) -> list:
-        out = []
-        rr = insn.regs
-        i = 0
-        if not static:
-            out.append(regs.get(rr[0]))
-            i = 1
-        for t in ref.param_types:
-            out.append(regs.get(rr[i]))
-            i += 2 if t in ("J", "D") else 1
-        return out
+        rr = arg_regs(insn, ref)
+        if len(rr) != len(ref.param_types) + (not static):
+            raise GiveUp("arity")  # fewer registers than the method takes: damaged code
+        return [regs.get(r) for r in rr]
 
     def _invoke(self, dex: DexFile, insn: Insn, regs: dict, budget: _Budget, depth: int) -> object:
         ref = dex.method_ref(insn.idx)

@@ -39,7 +39,7 @@ from apkaudit.behaviour.values import (
     parts,
 )
 from apkaudit.code.dex import opcodes as O
-from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef
+from apkaudit.code.dex.reader import Code, DexFile, Insn, arg_regs
 
 
 @dataclass
@@ -401,26 +401,9 @@ class MethodFlow(KindServices):
 
     # ------------------------------------------------------------------ calls
 
-    def _args(self, insn: Insn, ref: MethodRef) -> list[int]:
-        static = insn.op in O.STATIC_INVOKES
-        out: list[int] = []
-        i = 0
-        regs = insn.regs
-        if not static:
-            if not regs:
-                return out
-            out.append(regs[0])
-            i = 1
-        for t in ref.param_types:
-            if i >= len(regs):
-                break
-            out.append(regs[i])
-            i += 2 if t in ("J", "D") else 1
-        return out
-
     def _invoke(self, pos: int, insn: Insn, st: dict[int, Value]) -> Value:
         ref = self.dex.method_ref(insn.idx)
-        areg = self._args(insn, ref)
+        areg = arg_regs(insn, ref)
         args = [self.val(st, r) for r in areg]
         cls, name = ref.class_name, ref.name
         call = Call(flow=self, pos=pos, insn=insn, ref=ref, regs=areg, args=args, state=st)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from apkaudit.behaviour.emulate import Emulator
 from apkaudit.behaviour.jdkstrings import JDK, Builder, GiveUp
 from apkaudit.code.dex import opcodes as O
-from apkaudit.code.dex.reader import DexFile, Insn, MethodRef
+from apkaudit.code.dex.reader import DexFile, Insn, MethodRef, arg_regs
 from apkaudit.code.index import DexSet
 from apkaudit.errors import DexFormatError
 from apkaudit.model import BlindSpot, BlindSpotKind
@@ -161,7 +161,7 @@ class _Scan:
     def invoke(self, caller: MethodKey, dex: DexFile, insn: Insn, regs: dict) -> object:
         ref = dex.method_ref(insn.idx)
         static = insn.op in O.STATIC_INVOKES
-        args = _args(insn, ref, static, regs)
+        args = [regs.get(r, UNKNOWN) for r in arg_regs(insn, ref)]
         cls, name = ref.class_name, ref.name
         if (cls, name) in REFLECT_API or (name == "getClass" and not static):
             return self.reflect(caller, insn, ref, args)
@@ -247,23 +247,6 @@ class _Scan:
 
 
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
-
-
-def _args(insn: Insn, ref: MethodRef, static: bool, regs: dict) -> list:
-    out: list = []
-    rr = insn.regs
-    i = 0
-    if not static:
-        if not rr:
-            return out
-        out.append(regs.get(rr[0], UNKNOWN))
-        i = 1
-    for t in ref.param_types:
-        if i >= len(rr):
-            break
-        out.append(regs.get(rr[i], UNKNOWN))
-        i += 2 if t in ("J", "D") else 1
-    return out
 
 
 def scan_reflection(

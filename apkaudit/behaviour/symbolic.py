@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from apkaudit.behaviour.cfg import CFG, build_cfg
 from apkaudit.code.dex import opcodes as O
-from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef
+from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef, arg_regs
 from apkaudit.model import CodeLocation
 
 if TYPE_CHECKING:
@@ -420,24 +420,6 @@ def replace_obj(regs: dict[int, object], old: Obj, new: Obj) -> None:
     for reg, v in list(regs.items()):
         if isinstance(v, Obj) and v.site == old.site and v.kind == old.kind:
             regs[reg] = new
-
-
-def arg_regs(insn: Insn, ref: MethodRef) -> list[int]:
-    """Registers of the logical arguments (receiver first), skipping wide halves."""
-    regs = insn.regs
-    out: list[int] = []
-    i = 0
-    if insn.op not in O.STATIC_INVOKES:
-        if not regs:
-            return out
-        out.append(regs[0])
-        i = 1
-    for t in ref.param_types:
-        if i >= len(regs):
-            break
-        out.append(regs[i])
-        i += 2 if t in ("J", "D") else 1
-    return out
 
 
 _NEW_KINDS = {

@@ -27,6 +27,7 @@ from apkaudit.code.dex.handles import (
     method_handle_targets,
     site_targets,
 )
+from apkaudit.code.dex.opcodes import STATIC_INVOKES
 from apkaudit.code.dex.primitives import ByteBudget, guarded
 from apkaudit.code.dex.tables import NO_INDEX, ClassDef, FieldRef, MethodRef, split_params
 from apkaudit.errors import DexFormatError
@@ -43,10 +44,31 @@ __all__ = [
     "Insn",
     "MethodRef",
     "TryBlock",
+    "arg_regs",
     "decode",
     "split_params",
     "switch_targets",
 ]
+
+
+def arg_regs(insn: Insn, ref: MethodRef) -> list[int]:
+    """Registers of an invoke's logical arguments (receiver first), skipping the second half of
+    each wide (J, D) value; cut short, never raising, when the instruction names fewer registers."""
+    regs = insn.regs
+    out: list[int] = []
+    i = 0
+    if insn.op not in STATIC_INVOKES:
+        if not regs:
+            return out
+        out.append(regs[0])
+        i = 1
+    for t in ref.param_types:
+        if i >= len(regs):
+            break
+        out.append(regs[i])
+        i += 2 if t in ("J", "D") else 1
+    return out
+
 
 # translate() tables marking opcodes with b"\x01" (every other byte becomes b"\x00"):
 # invoke-virtual..invoke-interface (0x6e-0x72) and their /range forms (0x74-0x78); the field
