@@ -153,7 +153,15 @@ def alt(values: Iterable[object]) -> object:
 
 
 def options(v: object) -> tuple[object, ...]:
-    return tuple(v.options) if isinstance(v, Alt) else (v,)
+    """The alternatives of a value, in an order that does not depend on the hash seed (an Alt
+    holds a frozenset; what reaches a report is listed in this order)."""
+    return tuple(sorted(v.options, key=_option_key)) if isinstance(v, Alt) else (v,)
+
+
+def _option_key(o: object) -> tuple[object, ...]:
+    if isinstance(o, Text):
+        return (0, o.render("\x00"), o.resource, o.user_input, o.built, sorted(o.origins))
+    return (1, type(o).__name__, repr(o))
 
 
 def _widen(values: set[object]) -> object:
