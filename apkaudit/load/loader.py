@@ -14,7 +14,7 @@ import os
 
 from apkaudit.errors import InputError
 from apkaudit.limits import DEFAULT_LIMITS, Limits
-from apkaudit.load import bundle
+from apkaudit.load import bundle, signing
 from apkaudit.load.aab import add_aab
 from apkaudit.load.app import LoadedApp, ZipEntry
 from apkaudit.load.collect import Collector
@@ -48,9 +48,9 @@ def load_app(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> L
         if kind == "apk":
             manifest, arsc = col.add_apk(arch, "", depth=0, role="base")
             col.parts.append(os.path.basename(spath))
-            certs = ag.certificates(spath)
+            certs = signing.certificates(arch)
         elif kind == "aab":
-            manifest, arsc, certs = add_aab(col, arch), None, ag.certificates(spath)
+            manifest, arsc, certs = add_aab(col, arch), None, signing.certificates(arch)
         elif kind in bundle.BUNDLE_KINDS:
             manifest, arsc, certs = add_bundle(col, arch, kind)
         else:

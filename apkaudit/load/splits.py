@@ -12,7 +12,7 @@ from typing import BinaryIO
 
 from apkaudit.errors import InputError, LimitExceeded
 from apkaudit.limits import Limits
-from apkaudit.load import bundle
+from apkaudit.load import bundle, signing
 from apkaudit.load.app import LoadedApp
 from apkaudit.load.collect import Collector
 from apkaudit.load.files import (
@@ -104,7 +104,7 @@ def assemble(
         )
     manifest, arsc = col.add_apk(archives[base.name], "", depth=1, role="base")
     col.parts.append(base.name)
-    certs = base_certificates(col, archives[base.name])
+    certs = signing.certificates(archives[base.name])  # read in place, or from memory
     for info in infos:
         if info is base:
             continue
@@ -136,17 +136,6 @@ def split_info(col: Collector, name: str, arch: Archive) -> bundle.SplitInfo | N
         return None
     feature = (root.get(f"{{{ag.ANDROID_NS}}}isFeatureSplit") or "").lower() == "true"
     return bundle.SplitInfo(name, root.get("package") or "", root.get("split"), feature)
-
-
-def base_certificates(col: Collector, arch: Archive) -> tuple[Certificate, ...]:
-    """Signers of a nested base APK (androguard needs its bytes; bounded by the limits)."""
-    if arch.size > col.limits.max_entry_uncompressed:
-        return ()
-    name = getattr(arch.fh, "name", None)
-    if isinstance(name, str) and os.path.isfile(name):
-        return ag.certificates(name)  # a file of a folder: read in place
-    arch.fh.seek(0)
-    return ag.certificates(arch.fh.read(arch.size))
 
 
 def load_dir(path: str, limits: Limits) -> LoadedApp:

@@ -1,4 +1,4 @@
-"""The one module that imports androguard: binary XML, resources, certificates, permission data.
+"""The one module that imports androguard: binary XML, resources, permission data.
 
 Every function here turns androguard's many exception types into ``InputError`` (one line, a
 human reason) or into partial/empty data, so no other module depends on androguard's API or its
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import logging
-import zlib
 from typing import Any
 
 from androguard.core import api_specific_resources as _permdata
@@ -21,8 +19,6 @@ from androguard.core import apk as _apk
 from androguard.core import axml as _axml
 from loguru import logger as _loguru
 from lxml import etree
-
-from apkaudit.model import Certificate
 
 
 def _no_print(*_args: object, **_kwargs: object) -> None:
@@ -70,10 +66,6 @@ def _undo_colorama() -> None:
 
 
 ANDROID_NS = "http://schemas.android.com/apk/res/android"
-
-# A v1 signature block (PKCS#7) is a few KiB; anything bigger is not a real one. Reading it
-# ourselves, bounded, avoids androguard's unbounded zlib.decompress of hostile entries.
-_MAX_V1_BLOCK = 1024 * 1024
 
 # --------------------------------------------------------------------------- manifest (AXML)
 
@@ -187,158 +179,6 @@ def resource_files(value: str, arsc: bytes | None) -> tuple[tuple[str, int], ...
     except Exception:  # includes RecursionError on reference cycles A -> B -> A
         return tuple(out)
     return tuple(dict.fromkeys(out))
-
-
-# --------------------------------------------------------------------------- certificates
-
-_NAME_KEYS = {
-    "common_name": "CN",
-    "organizational_unit_name": "OU",
-    "organization_name": "O",
-    "locality_name": "L",
-    "state_or_province_name": "ST",
-    "country_name": "C",
-    "email_address": "E",
-    "street_address": "STREET",
-    "domain_component": "DC",
-    "serial_number": "SERIALNUMBER",
-    "surname": "SN",
-    "given_name": "GN",
-    "title": "T",
-}
-
-
-def _escape_dn(value: str) -> str:
-    out = "".join("\\" + ch if ch in ',+"\\<>;=' else ch for ch in value)
-    if out.startswith(("#", " ")):
-        out = "\\" + out
-    return out
-
-
-def _name_string(name: Any) -> str:
-    """An asn1crypto ``Name`` as ``CN=..., O=..., C=...`` (RFC 4514 order: last RDN first)."""
-    rdns = []
-    for rdn in name.chosen:
-        avas = []
-        for ava in rdn:
-            key = ava["type"].native
-            value = ava["value"].native
-            avas.append(f"{_NAME_KEYS.get(key, key)}={_escape_dn(str(value))}")
-        rdns.append("+".join(avas))
-    return ", ".join(reversed(rdns))
-
-
-def _certificate(der: bytes, scheme: str) -> Certificate | None:
-    from asn1crypto import x509  # androguard's own dependency; kept behind this adapter
-
-    try:
-        cert = x509.Certificate.load(der)
-        tbs = cert["tbs_certificate"]
-        subject = _name_string(tbs["subject"])
-        issuer = _name_string(tbs["issuer"])
-        serial = format(tbs["serial_number"].native, "x")
-    except Exception:
-        return None
-    return Certificate(
-        subject=subject,
-        issuer=issuer,
-        sha256=hashlib.sha256(der).hexdigest(),
-        sha1=hashlib.sha1(der).hexdigest(),
-        serial=serial,
-        scheme=scheme,
-    )
-
-
-def _read_entry_bounded(apk: Any, name: str, limit: int) -> bytes | None:
-    """Read one small zip entry through androguard's zip index without unbounded inflation."""
-    zipentry = apk.zip  # apkInspector ZipEntry (androguard 4.1)
-    central = zipentry.central_directory.entries[name]
-    local = zipentry.local_headers[name]
-    size = local.compressed_size or central.compressed_size
-    if size > limit:
-        return None
-    start = (
-        central.relative_offset_of_local_file_header
-        + 30
-        + local.file_name_length
-        + local.extra_field_length
-    )
-    data = zipentry.zip.getbuffer()[start : start + size].tobytes()
-    if local.compression_method == 0:
-        return data
-    inflater = zlib.decompressobj(-15)
-    try:
-        return inflater.decompress(data, limit)
-    except zlib.error:
-        # Tampered headers claim deflate for stored data; Android then reads it as stored.
-        return data
-
-
-def _v1_signer_certs(apk: Any, name: str) -> list[bytes]:
-    """DER certificates of the signers of one META-INF/*.RSA|DSA|EC block (not verified)."""
-    from asn1crypto import cms
-
-    block = _read_entry_bounded(apk, name, _MAX_V1_BLOCK)
-    if not block:
-        return []
-    signed = cms.ContentInfo.load(block)["content"]
-    certs = [c.chosen for c in signed["certificates"] if c.name == "certificate"]
-    found: list[bytes] = []
-    # Only the certificates that a SignerInfo points at: extra certificates in the bag are
-    # not signers (and malware adds decoys).
-    for signer in signed["signer_infos"]:
-        sid = signer["sid"]
-        for cert in certs:
-            if sid.name == "issuer_and_serial_number":
-                match = (
-                    cert.issuer == sid.chosen["issuer"]
-                    and cert.serial_number == sid.chosen["serial_number"].native
-                )
-            else:
-                match = cert.key_identifier == sid.chosen.native
-            if match:
-                found.append(cert.dump())
-    return found
-
-
-def certificates(path: str | bytes) -> tuple[Certificate, ...]:
-    """Signer certificates of v1, v2, v3 and v3.1 schemes, deduplicated by DER sha256.
-
-    ``path`` is a file, or the bytes of an APK nested in a bundle. Signatures are not
-    verified. An unsigned, oddly signed or unreadable APK gives ().
-    """
-    try:
-        # skip_analysis: only the zip index; the manifest and dex are not parsed again.
-        apk = _apk.APK(path, raw=isinstance(path, bytes), skip_analysis=True)
-    except Exception:
-        return ()
-
-    def v1() -> list[bytes]:
-        ders: list[bytes] = []
-        for name in apk.get_signature_names():
-            try:
-                ders += _v1_signer_certs(apk, name)
-            except Exception:  # one broken block must not hide another signer's
-                continue
-        return ders
-
-    sources = (
-        ("v1", v1),
-        ("v2", apk.get_certificates_der_v2),
-        ("v3", apk.get_certificates_der_v3),
-        ("v3.1", apk.get_certificates_der_v31),
-    )
-    seen: dict[str, Certificate] = {}
-    for scheme, read in sources:
-        try:
-            ders = read()
-        except Exception:  # a broken block of one scheme must not hide the others
-            continue
-        for der in ders:
-            cert = _certificate(bytes(der), scheme)
-            if cert is not None and cert.sha256 not in seen:
-                seen[cert.sha256] = cert
-    return tuple(seen.values())
 
 
 # --------------------------------------------------------------------------- permission data

@@ -16,10 +16,13 @@ import pytest
 from conftest import require_real
 
 from apkaudit.errors import InputError
+from apkaudit.limits import DEFAULT_LIMITS
+from apkaudit.load import signing
+from apkaudit.load.zipscan import Archive, ArchiveError
 from apkaudit.manifest import androguard_adapter as adapter
 from apkaudit.manifest.decode import manifest_xml
 from apkaudit.manifest.parse import parse_manifest
-from apkaudit.model import Component, ManifestFacts
+from apkaudit.model import Certificate, Component, ManifestFacts
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 P = "android.permission."
@@ -29,6 +32,15 @@ HARVEST_PERMISSIONS = (P + "READ_CONTACTS", P + "READ_SMS", P + "SEND_SMS", P + 
 def real_apk(name: str) -> Path:
     """A real APK by name: fails in CI when the folder is missing, skips elsewhere."""
     return require_real() / name
+
+
+def file_certificates(path: str) -> tuple[Certificate, ...]:
+    """The signers of an APK on disk, as the load stage reads them; () when it is no zip."""
+    with open(path, "rb") as fh:
+        try:
+            return signing.certificates(Archive(fh, fh.seek(0, 2), DEFAULT_LIMITS))
+        except ArchiveError:
+            return ()
 
 
 def entries(name: str) -> tuple[bytes, bytes | None]:
@@ -41,9 +53,7 @@ def entries(name: str) -> tuple[bytes, bytes | None]:
 def facts(name: str) -> ManifestFacts:
     raw, arsc = entries(name)
     path = str(real_apk(name))
-    return parse_manifest(
-        manifest_xml(raw, path), arsc=arsc, certificates=adapter.certificates(path)
-    )
+    return parse_manifest(manifest_xml(raw, path), arsc=arsc, certificates=file_certificates(path))
 
 
 def component(m: ManifestFacts, name: str) -> Component:
@@ -84,7 +94,7 @@ def test_label_resource_reference_is_resolved():
 
 @pytest.mark.real
 def test_unsigned_apk_has_no_certificates():
-    assert adapter.certificates(str(real_apk("harvester-ahmyth.apk"))) == ()
+    assert file_certificates(str(real_apk("harvester-ahmyth.apk"))) == ()
 
 
 @pytest.mark.real
@@ -150,7 +160,7 @@ def test_packed_dsencrypt_components():
 
 @pytest.mark.real
 def test_certificates_of_v1_signed_app():
-    certs = adapter.certificates(str(real_apk("negative-politedroid.apk")))
+    certs = file_certificates(str(real_apk("negative-politedroid.apk")))
     assert [c.scheme for c in certs] == ["v1"]
     cert = certs[0]
     assert HEX64.match(cert.sha256)
@@ -163,12 +173,12 @@ def test_certificates_of_v1_signed_app():
 
 @pytest.mark.real
 def test_certificates_v2_only_and_deduplicated_across_schemes():
-    (v2,) = adapter.certificates(str(real_apk("legit-appium-settings.apk")))
+    (v2,) = file_certificates(str(real_apk("legit-appium-settings.apk")))
     assert v2.scheme == "v2"
     # RFC 4514 order: the last RDN of the DER sequence first (this one is CN, O, C in DER).
     assert v2.subject == "C=US, O=Android, CN=Android Debug"
     # Signed with v1, v2 and v3 by the same key: one certificate, first seen in v1.
-    (large,) = adapter.certificates(str(real_apk("large-uiautomator2-server.apk")))
+    (large,) = file_certificates(str(real_apk("large-uiautomator2-server.apk")))
     assert large.scheme == "v1"
     assert large.serial == "936eacbe07f201df"
 
@@ -176,7 +186,7 @@ def test_certificates_v2_only_and_deduplicated_across_schemes():
 @pytest.mark.real
 @pytest.mark.parametrize("name", ["malformed-bare-dex.apk", "malformed-truncated.apk"])
 def test_certificates_of_non_zip_are_empty(name):
-    assert adapter.certificates(str(real_apk(name))) == ()
+    assert file_certificates(str(real_apk(name))) == ()
 
 
 @pytest.mark.real
@@ -399,7 +409,7 @@ def test_androguard_stays_silent_on_corrupt_resources(capfd):
     broken = bytearray(arsc)
     broken[1098] = 0xFF  # makes androguard's ARSCComplex print() "out of bound"
     adapter.resolve_label("@7F060000", bytes(broken))
-    adapter.certificates(str(real_apk("malformed-truncated.apk")))
+    file_certificates(str(real_apk("malformed-truncated.apk")))
     for cut in (100, 1000, 3000):
         with contextlib.suppress(InputError):
             manifest_xml(raw[:cut], "cut.apk")
