@@ -140,6 +140,6 @@ def _resources(program: Program):
     arsc = program.arsc
     if not arsc:
         return lambda _rid: None
-    from apkaudit.manifest.androguard_adapter import resolve_resource
+    from apkaudit.manifest.arsc import resolve_resource
 
     return lambda rid: resolve_resource(f"@{rid:08x}", arsc)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from lxml import etree
 
 from apkaudit.load.extras import read_entries
-from apkaudit.manifest import androguard_adapter as ag
+from apkaudit.manifest.arsc import resource_files
 from apkaudit.model import MAX_ICON_BYTES, AppIcon, sniff_image
 
 PREFERRED_DENSITY = 320  # xhdpi: 96 px launcher icons, shown at 48 CSS px on a 2x screen
@@ -39,7 +39,7 @@ def read_icon(path: str, manifest_root: etree._Element, arsc: bytes | None) -> A
         value = app.get(f"{ANDROID_NS}icon") if app is not None else None
         if not value:
             return None
-        candidates = _candidates(ag.resource_files(value, arsc))
+        candidates = _candidates(resource_files(value, arsc))
         found = read_entries(path, candidates, MAX_ICON_BYTES)  # one pass over the archive
         for entry in candidates:
             data = found.get(entry)

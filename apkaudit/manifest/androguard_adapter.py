@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from typing import Any
 
 from androguard.core import api_specific_resources as _permdata
 from androguard.core import apk as _apk
@@ -100,85 +99,6 @@ def framework_attribute_names() -> dict[int, str]:
 
     table = public.SYSTEM_RESOURCES["attributes"]["inverse"]
     return {int(rid): str(name) for rid, name in table.items()}
-
-
-# --------------------------------------------------------------------------- resources (ARSC)
-
-
-@functools.lru_cache(maxsize=1)
-def _arsc_parser(arsc: bytes) -> Any | None:
-    # maxsize=1: a manifest resolves a few values against the same table, one app at a time.
-    try:
-        return _axml.ARSCParser(arsc)
-    except Exception:
-        return None
-
-
-def _resource_id(parser: Any, value: str) -> int | None:
-    """``@7F0A0001`` or ``@string/app_name`` -> numeric id; framework references -> None."""
-    ref = value[1:]
-    if ref.startswith("android:"):
-        return None  # lives in framework-res.apk, which we do not have
-    if "/" in ref:  # textual reference from a hand-made manifest
-        rtype, _, key = ref.rpartition("/")
-        rtype = rtype.rpartition(":")[2]
-        for package in parser.get_packages_names():
-            rid = parser.get_res_id_by_key(package, rtype, key)
-            if rid:
-                return int(rid)
-        return None
-    rid, package = parser.parse_id(value)
-    return None if package else rid
-
-
-def resolve_resource(value: str, arsc: bytes | None) -> str | None:
-    """Resolve a resource reference to its default-locale value; None when it cannot be."""
-    if not value.startswith("@") or not arsc:
-        return None
-    parser = _arsc_parser(arsc)
-    if parser is None:
-        return None
-    try:
-        rid = _resource_id(parser, value)
-        if not rid:
-            return None
-        # The default config (androguard falls back to the first config when the resource has
-        # no default entry), then any config. Complex values (lists) are not labels.
-        for config in (_axml.ARSCResTableConfig.default_config(), None):
-            for _config, resolved in parser.get_resolved_res_configs(rid, config):
-                if isinstance(resolved, str):
-                    return resolved
-    except Exception:  # includes RecursionError on reference cycles A -> B -> A
-        return None
-    return None
-
-
-def resolve_label(value: str, arsc: bytes | None) -> str:
-    """The manifest label, resolved if it is a resource reference; else the raw value."""
-    resolved = resolve_resource(value, arsc)
-    return value if resolved is None else resolved
-
-
-def resource_files(value: str, arsc: bytes | None) -> tuple[tuple[str, int], ...]:
-    """The files a file resource (``@mipmap/ic_launcher``) resolves to, one per configuration:
-    ``(zip entry name, screen density)``; density 0 is the default, 0xFFFE any-dpi, 0xFFFF
-    no-dpi. () when it cannot be resolved."""
-    if not value.startswith("@") or not arsc:
-        return ()
-    parser = _arsc_parser(arsc)
-    if parser is None:
-        return ()
-    out: list[tuple[str, int]] = []
-    try:
-        rid = _resource_id(parser, value)
-        if not rid:
-            return ()
-        for config, resolved in parser.get_resolved_res_configs(rid):
-            if isinstance(resolved, str) and resolved.startswith("res/"):
-                out.append((resolved, int(config.get_density())))
-    except Exception:  # includes RecursionError on reference cycles A -> B -> A
-        return tuple(out)
-    return tuple(dict.fromkeys(out))
 
 
 # --------------------------------------------------------------------------- permission data

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from lxml import etree
 
 from apkaudit.manifest import androguard_adapter as adapter
+from apkaudit.manifest import arsc as arsc_table
 from apkaudit.model import (
     AppIdentity,
     Certificate,
@@ -78,7 +79,7 @@ def _to_bool(value: str | None, arsc: bytes | None) -> bool | None:
         return None
     text = value.strip()
     if text.startswith("@"):
-        resolved = adapter.resolve_resource(text, arsc)
+        resolved = arsc_table.resolve_resource(text, arsc)
         if resolved is None or resolved.startswith("@"):
             return None
         text = resolved.strip()
@@ -229,7 +230,7 @@ def _label(app: etree._Element | None, arsc: bytes | None) -> str:
             if _LAUNCHER in cats and _attr(activity, "label"):
                 raw = _attr(activity, "label")
                 break
-    return adapter.resolve_label(raw.strip(), arsc) if raw else ""
+    return arsc_table.resolve_label(raw.strip(), arsc) if raw else ""
 
 
 # --------------------------------------------------------------------------- entry point
@@ -252,7 +253,7 @@ def parse_manifest(
 
     version_name = (_attr(root, "versionName") or "").strip()
     if version_name.startswith("@"):
-        version_name = adapter.resolve_label(version_name, arsc)
+        version_name = arsc_table.resolve_label(version_name, arsc)
     raw_code = (_attr(root, "versionCode") or "").strip()
     version_code = _to_int(raw_code)
 

@@ -20,6 +20,7 @@ from apkaudit.limits import DEFAULT_LIMITS
 from apkaudit.load import signing
 from apkaudit.load.zipscan import Archive, ArchiveError
 from apkaudit.manifest import androguard_adapter as adapter
+from apkaudit.manifest import arsc as arsc_table
 from apkaudit.manifest.decode import manifest_xml
 from apkaudit.manifest.parse import parse_manifest
 from apkaudit.model import Certificate, Component, ManifestFacts
@@ -84,12 +85,12 @@ def test_label_resource_reference_is_resolved():
     root = manifest_xml(raw, "ahmyth")
     app = root.find("application")
     assert app.get(f"{{{adapter.ANDROID_NS}}}label") == "@7F060000"
-    assert adapter.resolve_label("@7F060000", arsc) == "AhMyth"
+    assert arsc_table.resolve_label("@7F060000", arsc) == "AhMyth"
     assert parse_manifest(root, arsc=arsc).identity.label == "AhMyth"
     # Without the resource table (or for a framework reference) the raw value comes back.
     assert parse_manifest(root).identity.label == "@7F060000"
-    assert adapter.resolve_label("@android:0104000A", arsc) == "@android:0104000A"
-    assert adapter.resolve_label("Plain name", arsc) == "Plain name"
+    assert arsc_table.resolve_label("@android:0104000A", arsc) == "@android:0104000A"
+    assert arsc_table.resolve_label("Plain name", arsc) == "Plain name"
 
 
 @pytest.mark.real
@@ -402,13 +403,13 @@ def test_truncated_binary_manifest_gives_partial_facts_or_input_error():
 
 
 @pytest.mark.real
-def test_androguard_stays_silent_on_corrupt_resources(capfd):
-    adapter.quiet()  # as load_app does before it first uses androguard
+def test_reading_corrupt_resources_and_signatures_stays_silent(capfd):
+    adapter.quiet()  # as the lenient manifest path does before it first uses androguard
     raw, arsc = entries("harvester-ahmyth.apk")
     assert arsc is not None
     broken = bytearray(arsc)
-    broken[1098] = 0xFF  # makes androguard's ARSCComplex print() "out of bound"
-    adapter.resolve_label("@7F060000", bytes(broken))
+    broken[1098] = 0xFF  # made androguard's ARSCComplex print() "out of bound"
+    arsc_table.resolve_label("@7F060000", bytes(broken))
     file_certificates(str(real_apk("malformed-truncated.apk")))
     for cut in (100, 1000, 3000):
         with contextlib.suppress(InputError):
