@@ -25,7 +25,6 @@ import traceback
 
 from apkaudit.audit import AuditOptions, audit_app, error_result
 from apkaudit.limits import cap_address_space
-from apkaudit.manifest import androguard_adapter
 from apkaudit.model import AppResult
 
 SOFT_SHARE = 0.8  # the stages' deadline, as a share of max_seconds (the kill comes at 1.0)
@@ -41,9 +40,6 @@ def audit_bounded(path: str | os.PathLike[str], options: AuditOptions | None = N
         return audit_app(spath, opts)
     soft = max(1, int(seconds * SOFT_SHARE)) if seconds else 0
     child_opts = AuditOptions(limits=opts.limits.override(max_seconds=soft), rules=opts.rules)
-    # As load_app would in process: androguard, imported here too, resets terminal colours
-    # at exit unless silenced, and the parent is the process that owns the terminal.
-    androguard_adapter.quiet()
     started = time.monotonic()
     read_fd, write_fd = os.pipe()
     pid = os.fork()

@@ -27,7 +27,6 @@ from apkaudit.load.files import (
     open_regular,
 )
 from apkaudit.load.splits import add_bundle, load_dir
-from apkaudit.manifest import androguard_adapter as ag
 from apkaudit.model import InputInfo
 
 __all__ = ["LoadedApp", "ZipEntry", "load_app", "read_entries", "read_entry"]
@@ -35,7 +34,6 @@ __all__ = ["LoadedApp", "ZipEntry", "load_app", "read_entries", "read_entry"]
 
 def load_app(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> LoadedApp:
     """Load one app. Raises :class:`InputError` with a one-line reason on bad input."""
-    ag.quiet()  # androguard reads manifests and certificates from here on
     spath = os.fspath(path)
     if os.path.isdir(spath):
         return load_dir(spath, limits)

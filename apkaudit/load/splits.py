@@ -34,8 +34,8 @@ from apkaudit.load.zipscan import (
     clip,
     mib,
 )
-from apkaudit.manifest import androguard_adapter as ag
 from apkaudit.manifest.decode import manifest_xml
+from apkaudit.manifest.parse import ANDROID_NS
 from apkaudit.model import BlindSpotKind, Certificate, InputInfo
 
 
@@ -134,7 +134,7 @@ def split_info(col: Collector, name: str, arch: Archive) -> bundle.SplitInfo | N
             f"{clip(name)}: {entry_reason(exc, entry)}; not analysed",
         )
         return None
-    feature = (root.get(f"{{{ag.ANDROID_NS}}}isFeatureSplit") or "").lower() == "true"
+    feature = (root.get(f"{{{ANDROID_NS}}}isFeatureSplit") or "").lower() == "true"
     return bundle.SplitInfo(name, root.get("package") or "", root.get("split"), feature)
 
 

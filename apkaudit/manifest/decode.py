@@ -17,6 +17,7 @@ from apkaudit.errors import InputError
 from apkaudit.manifest import androguard_adapter as ag
 from apkaudit.manifest.axml import AxmlRefused, Document
 from apkaudit.manifest.axml_tree import build
+from apkaudit.manifest.platform import framework_attribute_names
 from apkaudit.manifest.protoxml import ProtoError, looks_like_proto_manifest, proto_manifest
 
 # Text XML parser for hand-made manifests: no entities, no network, no DTD, no huge trees.
@@ -59,7 +60,7 @@ def decode(
     except AxmlRefused as exc:
         refused = str(exc)
     else:
-        tree = build(doc, ag.framework_attribute_names(), expired)
+        tree = build(doc, framework_attribute_names(), expired)
         if tree is not None:
             problem = {
                 "bad": f"a malformed node at offset {doc.bad_at}; Android refuses this manifest",

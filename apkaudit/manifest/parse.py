@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 from lxml import etree
 
-from apkaudit.manifest import androguard_adapter as adapter
 from apkaudit.manifest import arsc as arsc_table
+from apkaudit.manifest.platform import protection_level
 from apkaudit.model import (
     AppIdentity,
     Certificate,
@@ -131,7 +131,7 @@ def _permissions(root: etree._Element, target_sdk: int) -> tuple[Permission, ...
             continue
         found[key] = Permission(
             name=name,
-            protection_level=adapter.protection_level(name, target_sdk),
+            protection_level=protection_level(name, target_sdk),
             element=_local(el),
             max_sdk=_to_int(_attr(el, "maxSdkVersion")),
         )

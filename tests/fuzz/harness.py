@@ -243,7 +243,7 @@ def run_manifest(data: bytes, workdir: str = "") -> None:
     from apkaudit.manifest import androguard_adapter, splits
     from apkaudit.manifest.parse import parse_manifest
 
-    androguard_adapter.quiet()  # as load_app does: androguard's logging stays off the terminal
+    androguard_adapter.quiet()  # as lenient_manifest does: androguard stays off the terminal
     for fmt in ("axml", "proto"):
         try:
             xml, _ = splits.decode(data, fmt, "fuzz.apk")

@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover
     import aosp_model  # type: ignore[no-redef]
     import axmlgen  # type: ignore[no-redef]
 
-from apkaudit.manifest import androguard_adapter as ag
+from apkaudit.manifest import platform as ag
 from apkaudit.manifest.axml import AxmlRefused, Document
 from apkaudit.manifest.axml_tree import ANDROID_NS, build
 

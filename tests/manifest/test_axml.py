@@ -11,7 +11,7 @@ import pytest
 from axmlgen import ANDROID_NS, Attr, El, Layout, app, encode
 
 from apkaudit.errors import InputError
-from apkaudit.manifest import androguard_adapter as ag
+from apkaudit.manifest import platform as ag
 from apkaudit.manifest.decode import decode
 from apkaudit.manifest.parse import parse_manifest
 from apkaudit.model import ManifestFacts

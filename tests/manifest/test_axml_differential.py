@@ -13,7 +13,7 @@ import axmlgen
 import mutants
 import pytest
 
-from apkaudit.manifest import androguard_adapter as ag
+from apkaudit.manifest import platform as ag
 
 
 def _agree(count: int, seed: str) -> list[str]:

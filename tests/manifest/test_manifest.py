@@ -21,8 +21,9 @@ from apkaudit.load import signing
 from apkaudit.load.zipscan import Archive, ArchiveError
 from apkaudit.manifest import androguard_adapter as adapter
 from apkaudit.manifest import arsc as arsc_table
+from apkaudit.manifest import platform
 from apkaudit.manifest.decode import manifest_xml
-from apkaudit.manifest.parse import parse_manifest
+from apkaudit.manifest.parse import ANDROID_NS, parse_manifest
 from apkaudit.model import Certificate, Component, ManifestFacts
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -84,7 +85,7 @@ def test_label_resource_reference_is_resolved():
     raw, arsc = entries("harvester-ahmyth.apk")
     root = manifest_xml(raw, "ahmyth")
     app = root.find("application")
-    assert app.get(f"{{{adapter.ANDROID_NS}}}label") == "@7F060000"
+    assert app.get(f"{{{ANDROID_NS}}}label") == "@7F060000"
     assert arsc_table.resolve_label("@7F060000", arsc) == "AhMyth"
     assert parse_manifest(root, arsc=arsc).identity.label == "AhMyth"
     # Without the resource table (or for a framework reference) the raw value comes back.
@@ -202,22 +203,22 @@ def test_queries_all_packages_and_max_sdk():
 
 
 def test_get_accounts_became_dangerous_in_api_23():
-    assert adapter.protection_level(P + "GET_ACCOUNTS", 22) == "normal"
-    assert adapter.protection_level(P + "GET_ACCOUNTS", 23) == "dangerous"
-    assert adapter.protection_level(P + "GET_ACCOUNTS", None) == "dangerous"
+    assert platform.protection_level(P + "GET_ACCOUNTS", 22) == "normal"
+    assert platform.protection_level(P + "GET_ACCOUNTS", 23) == "dangerous"
+    assert platform.protection_level(P + "GET_ACCOUNTS", None) == "dangerous"
 
 
 def test_protection_level_spelling_and_clamping():
     # AOSP data spells this "signatureOrSystem" / "system|signature" in old releases.
-    assert adapter.protection_level(P + "INSTALL_PACKAGES", 19) == "signature|privileged"
-    assert adapter.protection_level(P + "INSTALL_PACKAGES", 34) == "signature|privileged"
+    assert platform.protection_level(P + "INSTALL_PACKAGES", 19) == "signature|privileged"
+    assert platform.protection_level(P + "INSTALL_PACKAGES", 34) == "signature|privileged"
     # "dangerous|instant" in the data: the instant-app flag is dropped.
-    assert adapter.protection_level(P + "READ_PHONE_NUMBERS", 34) == "dangerous"
-    assert adapter.protection_level("com.example.CUSTOM", 30) == "unknown"
+    assert platform.protection_level(P + "READ_PHONE_NUMBERS", 34) == "dangerous"
+    assert platform.protection_level("com.example.CUSTOM", 30) == "unknown"
     # Out of range and in gaps: the nearest lower data set (lowest for very old levels).
-    assert adapter.protection_level(P + "READ_SMS", 1) == "dangerous"
-    assert adapter.protection_level(P + "READ_SMS", 10_000) == "dangerous"
-    assert adapter.protection_level(P + "READ_PHONE_NUMBERS", 11) == "unknown"
+    assert platform.protection_level(P + "READ_SMS", 1) == "dangerous"
+    assert platform.protection_level(P + "READ_SMS", 10_000) == "dangerous"
+    assert platform.protection_level(P + "READ_PHONE_NUMBERS", 11) == "unknown"
 
 
 # --------------------------------------------------------------------------- hand-written input
