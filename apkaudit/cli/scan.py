@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
@@ -218,7 +217,9 @@ def scan(
         if tty and fmt != "text":  # text escapes app strings itself, and may hold colours
             text = for_terminal(text, fmt)
         if fmt == "text":
-            text += f"\n{full_report_hint(apk)}\n"
+            from apkaudit.report.text import full_report_hint
+
+            text += f"\n{full_report_hint(str(apk), lang=lang)}\n"
             summary = False  # the text already says it all
         emit(text)
     if summary:
@@ -227,10 +228,3 @@ def scan(
             click.echo(f"report: {terminal(str(output))}", err=True)
     code = exit_code((result,), Severity(fail_on) if fail_on else None)
     sys.exit(EXIT_INPUT if result.input_defects else code)
-
-
-def full_report_hint(apk: Path) -> str:
-    return terminal(
-        f"Full report with the evidence: apkaudit scan {shlex.quote(str(apk))} -o report.html "
-        "(or report.json, report.sarif, report.md)"
-    )

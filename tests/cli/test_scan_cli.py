@@ -270,9 +270,9 @@ def test_text_names_where_the_data_goes() -> None:
     text = result.stdout
     block = text[text.index("Personal data sent to:\n") :].split("\n\n")[0].splitlines()
     assert block[1:] == [
-        "  https://h6.libs.example/volley/contacts  (contacts; volley)",
-        "  http://h7.libs.example/upload.php  (contacts; apache-http)",
-        "  https://h8.libs.example/v3/contacts  (contacts; retrofit)",
+        "  https://h6.libs.example/volley/contacts  (contact list; volley)",
+        "  http://h7.libs.example/upload.php  (contact list; apache-http)",
+        "  https://h8.libs.example/v3/contacts  (contact list; retrofit)",
     ]
     assert "Personal data sent to:" not in scan(fixture_apk("clean"), "-f", "text", "-q").stdout
 

@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 from conftest import IN_CI, REPO, fixture_apk, report_of, require_real
+from prose_words import ENGLISH
 
 from apkaudit.report.formats import RenderOptions, render
 from apkaudit.report.i18n import catalog
@@ -43,14 +44,6 @@ DOC_SHOTS = {
 # A4 (210 x 297 mm) minus the print margins of report.css (10 mm), in CSS px (96/in)
 PRINT_WIDTH, PRINT_PAGE = round((210 - 20) / 25.4 * 96), round((297 - 20) / 25.4 * 96)
 MAX_PAGES = 12
-# Common English words of the report's prose: none may show in zh-CN outside code elements
-# (code, pre, .mono) and the app's own data (its label).
-ENGLISH = re.compile(
-    r"(?<![\w./@:<-])(the|and|of|to|is|are|this|that|with|from|not|for|your|you|reads|sends|"
-    r"calls|uses|code|data|which|by|or|was|has|have|its|into|when|no|any|can|may|it|be|at|on|"
-    r"in|as|an|app|phone|contacts|contact|list|message|messages|server|found|only|all|"
-    r"queries|provider|chain|strongest|reference|method|requests|receiver|hidden)(?![\w./@-])"
-)
 PROSE_JS = """() => { const skip = 'code, pre, samp, kbd, .mono, .app-label, script, style';
   const w = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT); const out = [];
   while (w.nextNode()) { const n = w.currentNode; if (n.parentElement.closest(skip)) continue;
