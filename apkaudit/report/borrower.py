@@ -14,11 +14,13 @@ escapes it all).
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib.resources import files
 
 from apkaudit.model import AppResult, Destination, Level, SmsSend
+from apkaudit.policies.engine import PolicyOutcome
 from apkaudit.report.headline import Headline
 from apkaudit.report.i18n import Catalog
 
@@ -77,7 +79,10 @@ class Borrower:
     no_app_box: str
 
 
-def borrower_view(app: AppResult, head: Headline, tr: Catalog, ai: int) -> Borrower:
+def borrower_view(
+    app: AppResult, head: Headline, tr: Catalog, ai: int, chosen: tuple[str, ...] = ()
+) -> Borrower:
+    """``chosen``: the ids of the policies picked with --policy (their markets' channels)."""
     b = app.behaviours
     dests = tuple(b.destinations) if b else ()
     sends = tuple(b.sms_sends) if b else ()
@@ -101,7 +106,7 @@ def borrower_view(app: AppResult, head: Headline, tr: Catalog, ai: int) -> Borro
     if uploads or own:
         steps.append(tr.t("help.step_contacts"))
     steps.append(tr.t("help.step_complain"))
-    chans, note = channels(tr)
+    chans, note = channels(tr, chosen)
     return Borrower(
         destinations=(rows := grouped_rows(dests, tr, ai))[:MAX_DESTINATIONS],
         more_destinations=max(0, len(rows) - MAX_DESTINATIONS),
@@ -174,27 +179,48 @@ def _channel_data() -> dict[str, object]:
     return tomllib.loads(text)
 
 
-def channels(tr: Catalog) -> tuple[tuple[Channel, ...], str]:
-    """The complaint channels of the reader's market (the market whose languages include the
-    catalog's), and a note on how far they were checked."""
+def chosen_policies(outcomes: Sequence[PolicyOutcome], explicit: bool) -> tuple[str, ...]:
+    """The ids of the policies the user chose with --policy (() for the default, all)."""
+    return tuple(o.policy.id for o in outcomes) if explicit else ()
+
+
+def channel_markets(lang: str, chosen: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The markets whose channels a report shows: those of the policies chosen with --policy
+    (``chosen``: their ids), else the market of the report's language (``intl`` for English)."""
+    markets = _channel_data().get("market", {})
+    assert isinstance(markets, dict)
+    picked = tuple(m for m, v in markets.items() if set(v.get("policies", ())) & set(chosen))
+    if picked:
+        return picked
+    return (next((m for m, v in markets.items() if lang in v.get("languages", ())), "intl"),)
+
+
+def channels(tr: Catalog, chosen: tuple[str, ...] = ()) -> tuple[tuple[Channel, ...], str]:
+    """The complaint channels of the reader's market (see :func:`channel_markets`), and a note
+    on how far they were checked. ``intl`` lists the overview channel of each of its markets."""
     data = _channel_data()
     markets = data.get("market", {})
-    assert isinstance(markets, dict)
-    market = next((m for m, v in markets.items() if tr.lang in v.get("languages", ())), "intl")
-    rows = []
     raw = data.get("channel", [])
-    assert isinstance(raw, list)
-    for c in raw:
-        if c["market"] != market:
-            continue
-        rows.append(
-            Channel(
-                name=c["name"].get(tr.lang) or c["name"]["en"],
-                contact=c["contact"],
-                use=c["use"].get(tr.lang) or c["use"]["en"],
-                sources=tuple(c["sources"]),
-                verification=c["verification"],
-                verification_text=tr.t(f"verification.{c['verification']}"),
+    assert isinstance(markets, dict) and isinstance(raw, list)
+    shown = channel_markets(tr.lang, chosen)
+    wanted: list[tuple[str, bool]] = []  # (market, overview channels only)
+    for m in shown:
+        parts = markets.get(m, {}).get("overview")
+        wanted += [(p, True) for p in parts] if parts else [(m, False)]
+    rows = []
+    for market, overview_only in wanted:
+        for c in raw:
+            if c["market"] != market or (overview_only and not c.get("overview")):
+                continue
+            rows.append(
+                Channel(
+                    name=c["name"].get(tr.lang) or c["name"]["en"],
+                    contact=c["contact"],
+                    use=c["use"].get(tr.lang) or c["use"]["en"],
+                    sources=tuple(c["sources"]),
+                    verification=c["verification"],
+                    verification_text=tr.t(f"verification.{c['verification']}"),
+                )
             )
-        )
-    return tuple(rows), tr.t(f"help.channels_note_{market}")
+    note = "cn" if shown == ("cn",) else "intl"
+    return tuple(rows), tr.t(f"help.channels_note_{note}")

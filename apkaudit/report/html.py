@@ -32,7 +32,7 @@ from apkaudit.model import (
     sniff_image,
 )
 from apkaudit.policies.engine import Outcome, PolicyOutcome
-from apkaudit.report.borrower import borrower_view, data_kinds_text
+from apkaudit.report.borrower import borrower_view, chosen_policies, data_kinds_text
 from apkaudit.report.dataflows import data_flows
 from apkaudit.report.document import Report
 from apkaudit.report.headline import BULK_KINDS, answer_sentence, headline_text
@@ -400,7 +400,9 @@ def _app_view(
         "headline_policies": headline_policies(outcomes, tr, explicit=explicit),
         "risk_key": risk_key(app),
         "risk_text": risk_text(app, tr),
-        "borrower": borrower_view(app, head, tr, ai) if ok else None,
+        "borrower": borrower_view(app, head, tr, ai, chosen_policies(outcomes, explicit))
+        if ok
+        else None,
         "destinations": b.destinations if b else (),
         "sends": b.sms_sends if b else (),
         "data_text": lambda kinds: data_kinds_text(tuple(kinds), tr),

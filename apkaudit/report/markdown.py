@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from apkaudit.model import AppResult, Finding
 from apkaudit.policies.engine import Outcome, PolicyOutcome
-from apkaudit.report.borrower import borrower_view
+from apkaudit.report.borrower import borrower_view, chosen_policies
 from apkaudit.report.document import Report
 from apkaudit.report.escape import markdown as md_escape
 from apkaudit.report.headline import Headline, headline, headline_text
@@ -87,7 +87,7 @@ def _app(
         f"{md_escape(tr.t(count_key, n=len(app.findings)))}"
     )
     lines += ["", risk, ""]
-    lines += _where(app, head, tr, redact)
+    lines += _where(app, head, tr, redact, chosen_policies(outcomes, explicit))
 
     lines += [f"### {md_escape(tr.t('md.verdicts'))}", ""]
     lines += [f"| {tr.t('md.col_verdict')} | {tr.t('md.col_level')} |", "|---|---|"]
@@ -129,9 +129,11 @@ def _app(
     return "\n".join(lines)
 
 
-def _where(app: AppResult, head: Headline, tr: Catalog, redact: bool) -> list[str]:
+def _where(
+    app: AppResult, head: Headline, tr: Catalog, redact: bool, chosen: tuple[str, ...] = ()
+) -> list[str]:
     """Where the data goes, who sends the SMS, and what the reader can do."""
-    bw = borrower_view(app, head, tr, 1)
+    bw = borrower_view(app, head, tr, 1, chosen)
     red = redact_text if redact else str
     lines = [f"### {md_escape(tr.t('ui.where_heading'))}", ""]
     for d in bw.destinations:
