@@ -53,6 +53,9 @@ NETWORK_SINKS = {  # (class, method) -> argument positions whose taint is sent
     ("Lorg/apache/http/client/HttpClient;", "execute"): (1,),
     ("Lorg/apache/http/impl/client/DefaultHttpClient;", "execute"): (1,),
     ("Lorg/java_websocket/client/WebSocketClient;", "send"): (1,),
+    # a page load carries what is in its URL (a query built from the data) or its POST body
+    ("Landroid/webkit/WebView;", "loadUrl"): (1, 2),
+    ("Landroid/webkit/WebView;", "postUrl"): (1, 2),
 }
 NETWORK_SOURCES = {
     ("Ljava/net/HttpURLConnection;", "getInputStream"),

@@ -3,10 +3,12 @@
 For each network sink of a data-flow chain (and each network send in the code), the symbolic
 evaluator (symbolic.py, resolver.py) works out the object the data is written to — a stream
 opened on a URL connection, an OkHttp call, a socket.io socket, a Volley or Apache request, a
-Retrofit service — and the address that object was made with: constants, string building,
-Uri.Builder, String.format, fields set elsewhere, string resources, Retrofit's baseUrl plus the
-method's ``@POST("path")``. The result says how it was resolved (constant, built, resource,
-unresolved) and under which keys the data was put (JSON keys, form names).
+Retrofit service, a WebView page load — and the address that object was made with: constants,
+string building, Uri.Builder, String.format, fields set elsewhere, string resources, Retrofit's
+baseUrl plus the method's ``@POST("path")`` or the URL passed for its ``@Url`` parameter. The
+result says how it was resolved (constant, built, resource, unresolved) and under which keys
+the data was put (JSON keys, form names, the names of Retrofit's @Query/@Field/@Path
+parameters, the query parameters of a URL a WebView loads).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from apkaudit.behaviour.resolver import Resolver
 from apkaudit.behaviour.symbolic import UNKNOWN, Obj, Text, options
 from apkaudit.behaviour.symbolic_models import model_call, url_of
 from apkaudit.code.dex import opcodes as O
-from apkaudit.code.dex.values import method_annotation_values
+from apkaudit.code.dex.values import method_annotation_values, parameter_annotation_values
 from apkaudit.errors import DexFormatError
 from apkaudit.model import Chain, CodeLocation, Destination, Resolution
 
@@ -59,6 +61,7 @@ _API = {
     "retrofit_service": "retrofit",
     "okcall": "okhttp",
     "okreq": "okhttp",
+    "webview": "webview",
 }
 
 
@@ -97,7 +100,8 @@ def addresses_at(resolver: Resolver, loc: CodeLocation, calls: dict | None = Non
         return []
     ref, args = got
     found: list[Address] = []
-    retro = _retrofit_path(resolver, ref)
+    retro = _retrofit_method(resolver, ref)
+    ends = _retrofit_ends(resolver, retro, args, calls)
     values = list(args)
     result = model_call(ref, [resolver.expand(a, calls=calls) for a in args])
     if result is not NotImplemented and result is not UNKNOWN:
@@ -112,15 +116,29 @@ def addresses_at(resolver: Resolver, loc: CodeLocation, calls: dict | None = Non
             for u in options(url_of(o)):
                 if not isinstance(u, Text):
                     u = Text((None,))
-                if retro is not None and o.kind == "retrofit_service":
-                    u = _join_base(u, retro)
+                if ends and o.kind == "retrofit_service":
+                    found += [Address(_join_base(u, end), api) for end in ends]
+                    continue
                 found.append(Address(u, api))
         if found:
             break
-    if not found and retro is not None:  # a Retrofit call whose service we could not trace
-        found.append(Address(_join_base(Text((None,)), retro), "retrofit"))
+    if not found and ends:  # a Retrofit call whose service we could not trace
+        found += [Address(_join_base(Text((None,)), end), "retrofit") for end in ends]
     found.sort(key=lambda a: (_host_of(a.text) == "", -len(a.text.origins), a.text.render()))
     return found
+
+
+def _retrofit_ends(
+    resolver: Resolver, retro: RetrofitMethod | None, args: list, calls: dict | None
+) -> list[Text]:
+    """What a Retrofit call adds to its base URL: the @Url argument's values (an unknown one
+    stays unknown), else the annotation's path."""
+    if retro is None:
+        return []
+    if retro.url_arg is not None and retro.url_arg < len(args):
+        value = resolver.expand(args[retro.url_arg], calls=calls)
+        return [o if isinstance(o, Text) else Text((None,)) for o in options(url_of(value))]
+    return [retro.path] if retro.path is not None else []
 
 
 def _api_of_class(cls: str) -> str:
@@ -137,8 +155,21 @@ def _api_of_class(cls: str) -> str:
     return "urlconnection"
 
 
-def _retrofit_path(resolver: Resolver, ref) -> Text | None:
-    """The path of a Retrofit interface method from its @GET/@POST/... annotation."""
+@dataclass(frozen=True, slots=True)
+class RetrofitMethod:
+    """What a Retrofit interface method's annotations say about its request."""
+
+    path: Text | None  # @GET/@POST/... value (None: none, or the URL is the @Url argument)
+    url_arg: int | None  # logical argument position (receiver = 0) of the @Url parameter
+    keys: tuple[tuple[str, int], ...]  # (@Query/@Field/@Path/@Part/@Header name, argument)
+
+
+_RETROFIT = ("Lretrofit2/http/", "Lretrofit/http/")
+_NAMED_PARAMS = {"Query", "QueryName", "Field", "Path", "Part", "Header"}
+
+
+def _retrofit_method(resolver: Resolver, ref) -> RetrofitMethod | None:
+    """The annotations of a Retrofit interface method (None: not one)."""
     hit = resolver.dex.classes.get(ref.class_name)
     if hit is None:
         return None
@@ -146,22 +177,43 @@ def _retrofit_path(resolver: Resolver, ref) -> Text | None:
     try:
         annotations = method_annotation_values(dex, cdef)
         midx = dex.find_method(ref.class_name, ref.name, ref.proto)
+        params = parameter_annotation_values(dex, cdef).get(midx, ()) if midx is not None else ()
     except DexFormatError:
         return None
+    path: Text | None = None
+    http = False
     for atype, elements in annotations.get(midx, ()) if midx is not None else ():
-        if atype.startswith("Lretrofit2/http/") or atype.startswith("Lretrofit/http/"):
+        if atype.startswith(_RETROFIT):
+            http = True
             value = elements.get("value") or elements.get("path")
-            if isinstance(value, str):
+            if isinstance(value, str) and value and path is None:
                 loc = CodeLocation(dex.name, ref.class_name, ref.signature, 0)
-                return Text((value,), frozenset({loc}))
-    return None
+                path = Text((value,), frozenset({loc}))
+    url_arg: int | None = None
+    keys: list[tuple[str, int]] = []
+    for i, anns in enumerate(params, 1):  # argument 0 is the service object
+        for atype, elements in anns:
+            if not atype.startswith(_RETROFIT):
+                continue
+            http = True
+            kind = atype.rsplit("/", 1)[-1].rstrip(";")
+            name = elements.get("value")
+            if kind == "Url":
+                url_arg = i
+            elif kind in _NAMED_PARAMS and isinstance(name, str) and name:
+                keys.append((name[:64], i))
+    return RetrofitMethod(path, url_arg, tuple(keys)) if http else None
 
 
 def _join_base(base: Text, path: Text) -> Text:
-    """Retrofit's rule, simplified: a relative path is resolved against the base URL."""
-    p = path.literal or ""
-    if re.match(r"^[a-z]+://", p):
+    """Retrofit's rule, simplified: an absolute URL replaces the base URL, a relative path is
+    resolved against it; a URL that starts with a value known only at run time may be either,
+    so nothing of the base is kept."""
+    p = path.render(_HOLE)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", p) or p.startswith("//"):
         return path
+    if p.startswith(_HOLE):
+        return Text((None,), path.origins, path.resource, built=True)
     b = base.render(_HOLE)
     joined = (b.rstrip("/") + "/" + p.lstrip("/")) if b else p
     parts: list[str | None] = []
@@ -170,7 +222,8 @@ def _join_base(base: Text, path: Text) -> Text:
             parts.append(None)
         if piece:
             parts.append(piece)
-    return Text(tuple(parts) or ("",), base.origins | path.origins, base.resource, built=True)
+    resource = base.resource or path.resource
+    return Text(tuple(parts) or ("",), base.origins | path.origins, resource, built=True)
 
 
 def _host_of(t: Text) -> str:
@@ -253,6 +306,34 @@ def payload_keys(resolver: Resolver, chain: Chain) -> tuple[str, ...]:
     return tuple(dict.fromkeys(keys))[:MAX_KEYS]
 
 
+def retrofit_keys(resolver: Resolver, loc: CodeLocation) -> tuple[str, ...]:
+    """The @Query/@Field/@Path/@Part/@Header names of a Retrofit call's non-constant arguments."""
+    ev = resolver.evaluate((loc.class_name, loc.method))
+    got = ev.arg_values(loc.offset) if ev else None
+    if got is None:
+        return ()
+    ref, args = got
+    retro = _retrofit_method(resolver, ref)
+    if retro is None:
+        return ()
+    return tuple(
+        name
+        for name, i in retro.keys
+        if i < len(args) and not _is_constant(resolver.expand(args[i]))
+    )
+
+
+def query_keys(text: Text) -> tuple[str, ...]:
+    """Names of the query parameters whose value is only known at run time (``?c=`` + data)."""
+    query = text.render(_HOLE).partition("?")[2].partition("#")[0]
+    out = []
+    for pair in query.split("&"):
+        name, eq, value = pair.partition("=")
+        if eq and _HOLE in value and name and _HOLE not in name:
+            out.append(name[:64])
+    return tuple(dict.fromkeys(out))
+
+
 def _is_constant(v: object) -> bool:
     return isinstance(v, Text) and v.literal is not None and not v.user_input
 
@@ -263,7 +344,10 @@ def chain_destination(resolver: Resolver, chain: Chain, origin_of) -> Destinatio
     sink = chain.hops[-1].location
     calls = chain_calls(resolver, chain)
     found = addresses_at(resolver, sink, calls)
-    keys = payload_keys(resolver, chain)
+    keys = tuple(dict.fromkeys((*payload_keys(resolver, chain), *retrofit_keys(resolver, sink))))
+    if found and found[0].api == "webview":
+        keys = tuple(dict.fromkeys((*keys, *query_keys(found[0].text))))
+    keys = keys[:MAX_KEYS]
     if not found:
         return Destination(location=sink, payload_keys=keys, origin=chain.origin)
     best = destination_of(found[0], sink, chain.origin)

@@ -2,9 +2,10 @@
 model uses to make and change address-carrying objects.
 
 OkHttp (Request.Builder, OkHttpClient.newCall), socket.io (IO.socket), java.net sockets,
-Volley and Apache HttpClient requests, Retrofit (Builder.baseUrl, create). Descriptors from the
-libraries' references (square.github.io/okhttp, square.github.io/retrofit, google.github.io/volley,
-socketio.github.io/socket.io-client-java, hc.apache.org).
+Volley and Apache HttpClient requests, Retrofit (Builder.baseUrl, create), WebView page loads
+(loadUrl, postUrl). Descriptors from the libraries' references (square.github.io/okhttp,
+square.github.io/retrofit, google.github.io/volley, socketio.github.io/socket.io-client-java,
+hc.apache.org, developer.android.com/reference/android/webkit/WebView).
 """
 
 from __future__ import annotations
@@ -142,4 +143,14 @@ def retrofit_call(ref: MethodRef, args: list[object]) -> object:
     if cls == "Lretrofit2/Retrofit;" and name == "create" and len(args) > 1:
         iface = args[1].name if isinstance(args[1], Cls) else ""
         return obj("retrofit_service", ("svc", recv, iface), url=url_of(recv), iface=iface)
+    return NotImplemented
+
+
+_WEBVIEWS = ("Landroid/webkit/WebView;", "Lcom/tencent/smtt/sdk/WebView;")  # Tencent X5 too
+
+
+def webview_call(ref: MethodRef, args: list[object]) -> object:
+    """``loadUrl(url[, headers])`` and ``postUrl(url, body)``: a request to ``url``."""
+    if ref.class_name in _WEBVIEWS and ref.name in ("loadUrl", "postUrl") and len(args) > 1:
+        return obj("webview", ("webview", args[1]), url=url_of(args[1]))
     return NotImplemented

@@ -28,6 +28,7 @@ from apkaudit.behaviour.symbolic_libs import (
     retrofit_call,
     socket_call,
     url_of,
+    webview_call,
 )
 from apkaudit.code.dex.reader import MethodRef
 
@@ -316,6 +317,7 @@ for _names, _fn in (
     (("socket", "connect", "getByName", "createSocket"), socket_call),
     (("setURI",), http_request_call),
     (("baseUrl", "addConverterFactory", "addCallAdapterFactory", "client"), retrofit_call),
+    (("loadUrl", "postUrl"), webview_call),
     (("parseInt", "intValue"), _num),
 ):  # fmt: skip
     for _n in _names:

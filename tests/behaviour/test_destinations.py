@@ -115,6 +115,47 @@ def test_http_libraries(audit) -> None:
     ]
 
 
+def test_retrofit_url_parameter(audit) -> None:
+    """@Url: an absolute URL replaces the base URL, a relative one is joined to it; the names of
+    the @Query parameters that carry run-time values are the payload keys ("src" is a constant)."""
+    by = _by_sink(audit(fixture_apk("dest-retrofit-url")))
+    assert {m: _host(d) for m, d in by.items()} == {
+        "viaAbsolute": ("https", "h20.retrofit.example", None, "/v1/collect", CONSTANT, "retrofit"),
+        "viaRelative": ("https", "base.retrofit.example", None, "/v2/agenda", BUILT, "retrofit"),
+    }
+    assert {d.payload_keys for d in by.values()} == {("contacts",)}
+    assert [e.short for e in by["viaAbsolute"].evidence] == [
+        "com.apkaudit.fixture.destretrofiturl.Up.viaAbsolute@0x8"
+    ]
+
+
+def test_retrofit_url_from_run_time_is_no_base_url(audit) -> None:
+    """An @Url known only at run time may be absolute: never the base URL's host."""
+    app = audit(fixture_apk("dest-retrofit-url-neg"))
+    by = _by_sink(app)
+    assert {m: (d.host, d.resolution, d.payload_keys) for m, d in by.items()} == {
+        "viaPrefs": ("", UNRESOLVED, ("contacts",)),
+    }
+    assert "base.retrofit.example" not in {d.host for d in app.behaviours.destinations}
+
+
+def test_webview_page_loads(audit) -> None:
+    """WebView.loadUrl with the data in the query, postUrl with the data as the body."""
+    by = _by_sink(audit(fixture_apk("dest-webview")))
+    assert {m: _host(d) for m, d in by.items()} == {
+        "viaLoadUrl": ("https", "h21.webview.example", None, "/collect", BUILT, "webview"),
+        "viaPostUrl": ("https", "h22.webview.example", None, "/post", CONSTANT, "webview"),
+    }
+    assert by["viaLoadUrl"].payload_keys == ("c",)  # the query parameter holding the numbers
+    assert by["viaPostUrl"].payload_keys == ()
+
+
+def test_webview_page_loads_of_constants_are_no_chain(audit) -> None:
+    app = audit(fixture_apk("dest-webview-neg"))
+    assert _network_chains(app) == []
+    assert [d for d in app.behaviours.destinations if d.data] == []
+
+
 def test_run_time_addresses_stay_unresolved(audit) -> None:
     by = _by_sink(audit(fixture_apk("dest-builders-neg")))
     assert {m: (d.host, d.resolution) for m, d in by.items()} == {

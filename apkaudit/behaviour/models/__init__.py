@@ -134,6 +134,8 @@ MODELS: dict[str, Model] = {
     "emit": sinks.net_send,
     "send": sinks.net_send,
     "add": sinks.net_send,
+    "loadUrl": sinks.net_send,
+    "postUrl": sinks.net_send,
     "write": sinks.stream_write,
     "print": sinks.stream_write,
     "println": sinks.stream_write,

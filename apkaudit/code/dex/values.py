@@ -2,7 +2,8 @@
 initial values (encoded_value, encoded_array, annotation items; source.android.com/docs/core/
 runtime/dex-format). Bounded and tolerant: a damaged item gives nothing rather than an error.
 
-Used to read Retrofit's ``@POST("path")`` annotations and ``static String BASE = "https://…"``
+Used to read Retrofit's ``@POST("path")`` method annotations, its ``@Url`` / ``@Query("name")``
+parameter annotations, and ``static String BASE = "https://…"``
 fields whose value the dex stores in the class definition instead of a ``<clinit>``.
 """
 
@@ -102,6 +103,43 @@ def method_annotation_values(
                 elements, _ = _elements(dex, pos, 1)
                 items.append((dex.type_name(type_idx), elements))
             out[midx] = tuple(items)
+    except (struct.error, IndexError, ValueError, DexFormatError, _Damaged):
+        return out  # damaged directory: keep what was read
+    return out
+
+
+def _annotation_set(dex: DexFile, set_off: int) -> tuple[tuple[str, dict[str, object]], ...]:
+    data = dex.data
+    (size,) = struct.unpack_from("<I", data, set_off)
+    items = []
+    for j in range(min(size, 64)):
+        (item_off,) = struct.unpack_from("<I", data, set_off + 4 + 4 * j)
+        type_idx, pos = uleb(data, item_off + 1)  # after the visibility byte
+        elements, _ = _elements(dex, pos, 1)
+        items.append((dex.type_name(type_idx), elements))
+    return tuple(items)
+
+
+def parameter_annotation_values(
+    dex: DexFile, cdef: ClassDef
+) -> dict[int, tuple[tuple[tuple[str, dict[str, object]], ...], ...]]:
+    """method_idx -> for each declared parameter, ((annotation type, {element: value}), ...)."""
+    off = cdef.annotations_off
+    data = dex.data
+    if not off or off + 16 > len(data):
+        return {}
+    out: dict[int, tuple[tuple[tuple[str, dict[str, object]], ...], ...]] = {}
+    try:
+        _cls, fields, methods, params = struct.unpack_from("<4I", data, off)
+        base = off + 16 + 8 * fields + 8 * methods
+        for i in range(min(params, _MAX_ITEMS)):
+            midx, list_off = struct.unpack_from("<II", data, base + 8 * i)
+            (size,) = struct.unpack_from("<I", data, list_off)
+            sets = []
+            for k in range(min(size, 255)):  # a method has at most 255 parameter registers
+                (set_off,) = struct.unpack_from("<I", data, list_off + 4 + 4 * k)
+                sets.append(_annotation_set(dex, set_off) if set_off else ())
+            out[midx] = tuple(sets)
     except (struct.error, IndexError, ValueError, DexFormatError, _Damaged):
         return out  # damaged directory: keep what was read
     return out
