@@ -17,12 +17,12 @@ in between, or nothing with hidden code (a packed app may hide a lender): ``unkn
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
 from apkaudit.behaviour.program import Program
+from apkaudit.cache import cached_toml
 from apkaudit.code.catalogue import load_sdks
 from apkaudit.coverage.hidden import NOTICE_KINDS
 from apkaudit.facts import AppFacts
@@ -62,9 +62,7 @@ class Term:
 @cache
 def lending_terms() -> tuple[tuple[Term, ...], tuple[Term, ...]]:
     """(lending words, KYC terms) from code/catalogue/lending.toml."""
-    raw = tomllib.loads(
-        files("apkaudit.code.catalogue").joinpath("lending.toml").read_text("utf-8")
-    )
+    raw = cached_toml(files("apkaudit.code.catalogue").joinpath("lending.toml").read_text("utf-8"))
     terms = tuple(
         Term(t.lower(), g["strength"], g["match"], g["lang"])
         for g in raw["term"]

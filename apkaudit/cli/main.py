@@ -1,11 +1,14 @@
 """The ``apkaudit`` click group and the console entry point: errors become exit codes.
 
 The commands live in their own modules (:mod:`.scan`, :mod:`.batch`, :mod:`.rules`); this one
-only puts them together, so no command module imports another.
+only puts them together, so no command module imports another. A command's module is imported
+when that command runs (or help lists it): ``scan`` loads nothing of ``batch`` and its corpus,
+store and Dask code.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -13,23 +16,37 @@ import traceback
 import click
 
 from apkaudit import __version__
-from apkaudit.cli.batch import batch
 from apkaudit.cli.options import EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE
-from apkaudit.cli.rules import rules
-from apkaudit.cli.scan import scan
 from apkaudit.errors import OutputError
 from apkaudit.report.escape import terminal
 
+# command name -> module holding the click command of that name
+_COMMANDS = {
+    "batch": "apkaudit.cli.batch",
+    "rules": "apkaudit.cli.rules",
+    "scan": "apkaudit.cli.scan",
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+class _LazyGroup(click.Group):
+    """A group whose commands are imported when looked up, not when the group is built."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(_COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = _COMMANDS.get(cmd_name)
+        if module is None:
+            return None
+        command = getattr(importlib.import_module(module), cmd_name)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="apkaudit")
 def cli() -> None:
     """Static privacy auditor for Android lending apps."""
-
-
-cli.add_command(scan)
-cli.add_command(rules)
-cli.add_command(batch)
 
 
 def main() -> None:

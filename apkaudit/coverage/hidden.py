@@ -14,12 +14,12 @@ from __future__ import annotations
 import bisect
 import fnmatch
 import re
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, cached_property
 from importlib.resources import files
 
+from apkaudit.cache import cached_toml
 from apkaudit.code.catalogue import Catalogue
 from apkaudit.code.dex.reader import DexFile
 from apkaudit.code.index import DexSet
@@ -124,9 +124,7 @@ class Markers:
 
 @cache
 def load_markers() -> Markers:
-    doc = tomllib.loads(
-        files("apkaudit.code.catalogue").joinpath("packers.toml").read_text("utf-8")
-    )
+    doc = cached_toml(files("apkaudit.code.catalogue").joinpath("packers.toml").read_text("utf-8"))
     sources = dict(doc.get("sources", {}))
 
     def read(section: str, kind: str | None) -> tuple[Marker, ...]:

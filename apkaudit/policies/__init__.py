@@ -19,6 +19,7 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
+from apkaudit.cache import cached_toml
 from apkaudit.errors import RuleError
 from apkaudit.model import VERDICT_KEYS, Level
 from apkaudit.rules.tables import FOLD, Decoder, decode, key
@@ -207,7 +208,7 @@ def parse_policies(texts: Mapping[str, str]) -> PolicySet:
     for name in sorted(texts):
         digest.update(name.encode() + b"\0" + texts[name].encode())
         try:
-            data = tomllib.loads(texts[name])
+            data = cached_toml(texts[name])
         except tomllib.TOMLDecodeError as exc:
             raise RuleError(f"{name}: {exc}") from None
         policies.append(_policy(data, name))

@@ -13,12 +13,12 @@ escapes it all).
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import cache
 from importlib.resources import files
 
+from apkaudit.cache import cached_toml
 from apkaudit.model import AppResult, Destination, Level, SmsSend
 from apkaudit.policies.engine import PolicyOutcome
 from apkaudit.report.headline import Headline
@@ -176,7 +176,7 @@ def send_row(s: SmsSend, tr: Catalog, anchor: str) -> SendRow:
 @cache
 def _channel_data() -> dict[str, object]:
     text = files("apkaudit.report.i18n").joinpath("channels.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
+    return cached_toml(text)
 
 
 def chosen_policies(outcomes: Sequence[PolicyOutcome], explicit: bool) -> tuple[str, ...]:

@@ -14,8 +14,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
-import jinja2
 from markupsafe import Markup, escape
 
 from apkaudit.model import (
@@ -43,7 +43,9 @@ from apkaudit.report.json_v1 import sort_findings
 from apkaudit.report.reasons import describe
 from apkaudit.report.redact import redact as redact_text
 from apkaudit.report.risk import risk_key, risk_text
-from apkaudit.report.templates import new_environment
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATE = "report.html.j2"
 INCONCLUSIVE = "Inconclusive: part of the code is hidden from analysis"
@@ -430,6 +432,8 @@ def _app_view(
 
 @cache
 def _environment() -> jinja2.Environment:
+    from apkaudit.report.templates import new_environment  # jinja2: only when HTML is asked for
+
     env = new_environment()
     env.filters["origin_text"] = origin_text
     env.filters["location_text"] = location_text

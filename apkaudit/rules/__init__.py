@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+from apkaudit.cache import cached_toml
 from apkaudit.errors import RuleError
 from apkaudit.model import VERDICT_KEYS
 from apkaudit.rules import registry
@@ -41,7 +42,7 @@ def parse_rules(texts: dict[str, str]) -> RuleSet:
     for name in sorted(texts):
         digest.update(name.encode() + b"\0" + texts[name].encode())
         try:
-            data = tomllib.loads(texts[name])
+            data = cached_toml(texts[name])
         except tomllib.TOMLDecodeError as exc:
             raise RuleError(f"{name}: {exc}") from None
         file_rules = parse_rule_file(data, name)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
 
+from apkaudit.cache import cached_toml
 from apkaudit.errors import RuleError
 
 _KINDS = {"invoke", "field", "string", "class"}
@@ -58,7 +58,7 @@ class Sdk:
 
 
 def _read(name: str) -> dict:
-    return tomllib.loads(files(__package__).joinpath(name).read_text("utf-8"))
+    return cached_toml(files(__package__).joinpath(name).read_text("utf-8"))
 
 
 @cache

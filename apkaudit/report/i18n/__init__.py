@@ -11,7 +11,6 @@ App data (labels, package names, code, evidence) is never translated.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -19,6 +18,7 @@ from importlib.resources import files
 from types import MappingProxyType
 from typing import Any
 
+from apkaudit.cache import cached_toml
 from apkaudit.model import Level
 
 LANGUAGES = ("en", "zh-CN")
@@ -51,7 +51,7 @@ def _flatten(data: Mapping[str, Any], prefix: str = "") -> dict[str, str]:
 
 def _file_strings(lang: str) -> dict[str, str]:
     text = files(__package__).joinpath(f"{lang}.toml").read_text(encoding="utf-8")
-    return _flatten(tomllib.loads(text))
+    return _flatten(cached_toml(text))
 
 
 def _english_data_strings() -> dict[str, str]:

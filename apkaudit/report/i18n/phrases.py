@@ -14,19 +14,20 @@ sentences that fell back, so a new shape of message is noticed.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Sequence
 from functools import cache
 from importlib.resources import files
 
 from markupsafe import Markup, escape
 
+from apkaudit.cache import cached_toml
+
 
 @cache
 def phrases(lang: str) -> tuple[tuple[str, str], ...]:
     """(pattern, template) pairs of a language (``phrases.toml``), in file order."""
     text = files(__package__).joinpath("phrases.toml").read_text(encoding="utf-8")
-    return tuple((p["pattern"], p[lang]) for p in tomllib.loads(text)["phrase"] if lang in p)
+    return tuple((p["pattern"], p[lang]) for p in cached_toml(text)["phrase"] if lang in p)
 
 
 ENTRIES_ZH = {
