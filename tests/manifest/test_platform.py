@@ -1,5 +1,5 @@
 """The shipped platform table (manifest/platform_data.json, made by
-tools/generate_platform_data.py) gives what androguard's data files gave through the old
+tests/manifest/generate_platform_data.py) gives what androguard's data files gave through the old
 adapter: every framework attribute name, and every permission's protection level at every API
 level (clamped to the range with data; in a gap, the lower level with data)."""
 

@@ -12,7 +12,7 @@ from the data files androguard 4.1 ships (read as data; no androguard code is ru
   ``[[first API level, raw protectionLevel], ...]``, one pair per change (a permission missing
   at a level has the level null there).
 
-    python tools/generate_platform_data.py [ANDROGUARD_PACKAGE_DIR]
+    python tests/manifest/generate_platform_data.py [ANDROGUARD_PACKAGE_DIR]
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import os
 import sys
 from xml.etree import ElementTree
 
-OUT = os.path.join(os.path.dirname(__file__), "..", "apkaudit", "manifest", "platform_data.json")
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+OUT = os.path.join(ROOT, "apkaudit", "manifest", "platform_data.json")
 
 
 def main() -> None:
@@ -33,7 +34,7 @@ def main() -> None:
 
         spec = importlib.util.find_spec("androguard")
         assert spec and spec.submodule_search_locations
-        root = list(spec.submodule_search_locations)[0]
+        root = next(iter(spec.submodule_search_locations))
     public = ElementTree.parse(os.path.join(root, "core", "resources", "public.xml"))
     attributes: dict[str, str] = {}
     for el in public.iter("public"):
