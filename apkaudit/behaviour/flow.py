@@ -351,6 +351,10 @@ class MethodFlow(KindServices):
             raw = st.get(regs[0], BLANK)
             v = self.val(st, regs[0])
             v = Value(v.labels, raw.objs, v.tags, v.const)
+            if op in O.IPUT_OPS and insn.idx is not None and self._on_this(st, regs[1]):
+                # The constant this path last stored in this.field (the store of fields is
+                # flow-insensitive: a name written, used, then overwritten would be lost).
+                st[_this_field(insn.idx)] = Value(const=v.const)
             # An object of ours or a parameter's keeps its own cell (heap.py); other objects
             # and static fields are the global, field-based store.
             holders = st.get(regs[1], BLANK).objs if op in O.IPUT_OPS else EMPTY
@@ -397,7 +401,15 @@ class MethodFlow(KindServices):
                 if held:
                     got = self.step(insn, HopRole.TRANSFORM, f"reads {_short_field(fdesc)}")
                     labels = cap(labels | extend_all(held, got))
-        st[insn.regs[0]] = Value(labels, objs, frozenset(tags), stored.const)
+        const = stored.const
+        if insn.op in O.IGET_OPS and insn.idx is not None and self._on_this(st, insn.regs[1]):
+            last = st.get(_this_field(insn.idx))
+            if last is not None:
+                const = last.const
+        st[insn.regs[0]] = Value(labels, objs, frozenset(tags), const)
+
+    def _on_this(self, st: dict[int, Value], reg: int) -> bool:
+        return not self.is_static and st.get(reg, BLANK).objs == _THIS
 
     # ------------------------------------------------------------------ calls
 
@@ -431,6 +443,15 @@ class MethodFlow(KindServices):
             self.network_sink(pos, insn, args[1:], f"calls the web API {cls_short(cls)}.{name}")
         assumed = self.ctx.is_app_class(cls)  # an app method outside the analysed neighbourhood
         return callsite.default(self, insn, ref, args, assumed)
+
+
+_THIS: frozenset[Obj] = frozenset({("param", 0)})
+
+
+def _this_field(field_idx: int) -> int:
+    """The pseudo-register holding the last constant stored in ``this.field`` (negative:
+    no Dalvik register)."""
+    return -1 - field_idx
 
 
 def _short_field(fdesc: str) -> str:

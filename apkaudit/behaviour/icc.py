@@ -13,13 +13,13 @@ the app's own manifest and constants say (Octeau et al., ICSE 2015; Li et al., I
 
 from __future__ import annotations
 
-from apkaudit.behaviour import heap
+from apkaudit.behaviour import containers, heap
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.containers import INTENT, INTENT_ACTION, INTENT_COMPONENT
 from apkaudit.behaviour.context import Frame
 from apkaudit.behaviour.kinds import HopRole
-from apkaudit.behaviour.values import EMPTY, Step, Value, cap, extend_all
+from apkaudit.behaviour.values import BLANK, EMPTY, Step, Value, cap, extend_all
 from apkaudit.code.dex.reader import MethodRef
 from apkaudit.model import ManifestFacts, java_to_descriptor
 
@@ -51,6 +51,17 @@ ENTRY_INTENTS = {
 }
 FILTER = "Landroid/content/IntentFilter;"
 FILTER_ACTIONS = "Landroid/content/IntentFilter;->actions:Ljava/lang/String;"
+COMPONENT = "Landroid/content/ComponentName;"
+COMPONENT_CLASS = "Landroid/content/ComponentName;->class:Ljava/lang/String;"  # pseudo-field
+CLASS = "Ljava/lang/Class;"
+MESSAGE = "Landroid/os/Message;"
+# Intent setters that return the Intent itself (``i.setClass(..).putExtra(..)`` is one Intent);
+# the targets and extras they set are modelled in containers.py.
+FLUENT = frozenset({
+    "setClass", "setClassName", "setComponent", "setAction", "setPackage", "setFlags",
+    "addFlags", "removeFlags", "addCategory", "removeCategory", "setType", "setTypeAndNormalize",
+    "setDataAndType", "setIdentifier", "setSelector", "removeExtra",
+})  # fmt: skip
 
 
 def store_key(component: str, key: str) -> str:
@@ -75,8 +86,8 @@ PICKED_CONTACT = "pick:contacts"  # pseudo-field: the app lets the user pick a c
 RESULT = "onActivityResult(IILandroid/content/Intent;)V"
 
 
-_CLASSES = frozenset({INTENT, FILTER})
-_NAMES = frozenset({"getIntent", "registerReceiver", *SENDS})
+_CLASSES = frozenset({INTENT, FILTER, COMPONENT})
+_NAMES = frozenset({"getIntent", "registerReceiver", "getName", "obtain", *SENDS})
 
 
 def model(m: Frame, call: Call) -> Value | None:
@@ -87,6 +98,14 @@ def model(m: Frame, call: Call) -> Value | None:
     if ref.class_name == INTENT and _picks_contact(ref, args):
         m.write_global(PICKED_CONTACT, Value(tags=frozenset({"picked"})))
         return None
+    if ref.class_name in (COMPONENT, CLASS, MESSAGE):
+        return _component_name(m, call)
+    if ref.class_name == INTENT and name in FLUENT and ref.return_type == INTENT and args:
+        if name == "setComponent" and len(args) > 1:
+            _set_component(m, args[0], args[1])
+        else:
+            containers.model(m, call)
+        return Value(objs=args[0].objs)
     if ref.class_name == INTENT and name == "getData" and args:
         result = any(o[0] == "result" for o in args[0].objs)
         if result and "picked" in m.ctx.read_field(PICKED_CONTACT).tags:
@@ -125,6 +144,63 @@ def model(m: Frame, call: Call) -> Value | None:
     if not targets:
         heap.escape(m, intent.objs)
     return Value(objs=frozenset({("ret", insn.offset)})) if ref.return_type != "V" else Value()
+
+
+def _component_name(m: Frame, call: Call) -> Value | None:
+    """``new ComponentName(pkg or context, class name or Class)``, ``X.class.getName()`` (the
+    component's name as a string) and ``Message.obtain(handler, what, arg1, arg2, obj)`` (the
+    Message a Messenger carries holds its arguments)."""
+    ref, args = call.ref, call.args
+    if ref.class_name == CLASS:
+        if ref.name != "getName" or not args:
+            return None
+        names = sorted(t[6:] for t in args[0].tags if t.startswith("class:"))
+        if len(names) != 1 or not names[0].startswith("L"):
+            return None
+        return Value(tags=frozenset({"str"}), const=names[0][1:-1].replace("/", "."))
+    if ref.class_name == MESSAGE:
+        if ref.name != "obtain" or not call.static or not args:
+            return None
+        obj = frozenset({("new", call.insn.offset, MESSAGE)})
+        labels = frozenset().union(*(a.labels for a in args[1:]))
+        if labels:
+            m.taint_obj(obj, labels)
+        return Value(objs=obj)
+    if ref.name != "<init>" or len(args) < 3:
+        return None
+    cls = args[2]
+    tags = frozenset(t for t in cls.tags if t.startswith("class:"))
+    if not tags and isinstance(cls.const, str):
+        name = cls.const
+        if name.startswith(".") and isinstance(args[1].const, str):
+            name = args[1].const + name  # a name relative to the package
+        tags = frozenset({"class:L" + name.replace(".", "/") + ";"})
+    if tags:
+        for o in args[0].objs:
+            if heap.is_precise(o):
+                old = m.heap.get(("f", o, COMPONENT_CLASS))
+                new = Value(tags=(old.tags if old else frozenset()) | tags)
+                if new != old:
+                    m.heap[("f", o, COMPONENT_CLASS)] = new
+                    m.heap_changed()
+    return BLANK
+
+
+def _set_component(m: Frame, intent: Value, component: Value) -> None:
+    tags: frozenset[str] = frozenset()
+    for o in component.objs:
+        cell = m.heap.get(("f", o, COMPONENT_CLASS))
+        if cell is not None:
+            tags |= cell.tags
+    if not tags:
+        return
+    for o in intent.objs:
+        if heap.is_precise(o):
+            old = m.heap.get(("f", o, INTENT_COMPONENT))
+            new = Value(tags=(old.tags if old else frozenset()) | tags)
+            if new != old:
+                m.heap[("f", o, INTENT_COMPONENT)] = new
+                m.heap_changed()
 
 
 def _picks_contact(ref: MethodRef, args: list[Value]) -> bool:

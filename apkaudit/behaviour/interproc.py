@@ -34,6 +34,7 @@ from apkaudit.behaviour.neighbourhood import (
 from apkaudit.behaviour.program import Program
 from apkaudit.behaviour.reachability import Hierarchy
 from apkaudit.behaviour.receivers import handled_actions
+from apkaudit.behaviour.reflect_seeds import reflective_invokers
 from apkaudit.behaviour.reflection import ReflectionFacts
 from apkaudit.behaviour.resolve import Resolver
 from apkaudit.behaviour.values import (
@@ -412,11 +413,14 @@ def analyse_flows(
         _fixpoint(flow, sorted(phase1), rounds=2)
     data_sources = any(p in V1_PERSONAL for p in flow.queries.values())
     data_sources = data_sources or bool(facts.refs_tagged("sms_intercept")) or bool(js)
-    kind_sources = bool(facts.refs_tagged(*KIND_SOURCE_TAGS)) or any(
-        p in PERSONAL for p in flow.queries.values()
+    by_name = reflective_invokers(program.dex, lambda c: program.attributor.origin(c) == "app")
+    kind_sources = (
+        bool(facts.refs_tagged(*KIND_SOURCE_TAGS))
+        or any(p in PERSONAL for p in flow.queries.values())
+        or bool(by_name)
     )
     # Phase 2: whole-app flow over a bounded neighbourhood, only if a flow is possible.
-    seeds = flow_seeds(facts, data_sources, kind_sources)
+    seeds = flow_seeds(facts, data_sources, kind_sources, by_name)
     if seeds and kind_sources:
         seeds |= component_sinks(resolver, facts, seeds)
     if seeds and data_sources:

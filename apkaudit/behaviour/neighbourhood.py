@@ -59,7 +59,12 @@ def query_methods(facts: AppFacts) -> set[MethodKey]:
     return _methods(facts.refs_tagged("provider_query"))
 
 
-def flow_seeds(facts: AppFacts, data_sources: bool, kind_sources: bool = False) -> set[MethodKey]:
+def flow_seeds(
+    facts: AppFacts,
+    data_sources: bool,
+    kind_sources: bool = False,
+    called_by_name: Iterable[MethodKey] = (),
+) -> set[MethodKey]:
     """Methods where a flow can start or end, given which sources the app has.
 
     Personal data (contacts/SMS/call log) only matters if it can reach a sink; network data only
@@ -77,7 +82,7 @@ def flow_seeds(facts: AppFacts, data_sources: bool, kind_sources: bool = False) 
         local = facts.refs_tagged(*KIND_SINK_TAGS, *STORE_TAGS)
         if sinks or local:
             sources = query_methods(facts) | _methods(facts.refs_tagged("sms_intercept"))
-            sources |= _methods(facts.refs_tagged(*KIND_SOURCE_TAGS))
+            sources |= _methods(facts.refs_tagged(*KIND_SOURCE_TAGS)) | set(called_by_name)
             if data_sources:
                 seeds |= sinks | sources | _near(sources, local)
             else:

@@ -132,11 +132,26 @@ class _Scan:
         key = (me.class_name, me.signature)
         static = bool(dex.defined_methods[idx].access & ACC_STATIC)
         regs: dict[int, object] = {}
+        this: tuple[str, str] | None = None  # None: a static method
         if not static:
-            regs[code.registers - code.ins] = ("this", me.class_name)
+            this = ("this", me.class_name)
+            regs[code.registers - code.ins] = this
+        own: dict[int, object] = {}  # field index -> what this method last stored in this.field
         result: object = UNKNOWN
         for insn in code.insns:
             op = insn.op
+            if (
+                this is not None
+                and (op in O.IPUT_OPS or op in O.IGET_OPS)
+                and insn.idx is not None
+                and regs.get(insn.regs[1]) == this
+            ):
+                result = UNKNOWN
+                if op in O.IPUT_OPS:
+                    own[insn.idx] = regs.get(insn.regs[0], UNKNOWN)
+                else:
+                    regs[insn.regs[0]] = own.get(insn.idx, UNKNOWN)
+                continue
             if op in O.MOVE_RESULT_OPS:
                 regs[insn.regs[0]] = result
                 result = UNKNOWN

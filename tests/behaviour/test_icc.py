@@ -1,0 +1,111 @@
+"""Inter-component hand-offs and sources called by name (issue 11, items 4 and 5): the
+flow-icc-component, flow-icc-messenger and kind-reflect-field-names fixtures.
+
+Each positive fixture must produce a chain of the given source and sink kind whose hops contain
+the listed hops in order (``Class.method@offset``), the first listed hop being the chain's first
+hop and the last its last; each negative twin must produce no chain of that (source, sink) pair.
+Offsets are those in fixtures/README.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from conftest import fixture_apk
+
+from apkaudit.model import AppResult, Chain
+
+
+def hop_names(chain: Chain) -> list[str]:
+    out = []
+    for h in chain.hops:
+        cls = h.location.class_name.rsplit("/", 1)[-1].rstrip(";")
+        out.append(f"{cls}.{h.location.method.split('(')[0]}@{h.location.offset:#x}")
+    return out
+
+
+def chains_of(result: AppResult, source: str, sink: str) -> list[Chain]:
+    assert result.behaviours is not None
+    return [c for c in result.behaviours.chains if str(c.source) == source and str(c.sink) == sink]
+
+
+def is_subsequence(wanted: list[str], got: list[str]) -> bool:
+    it = iter(got)
+    return all(any(w == g for g in it) for w in wanted)
+
+
+@dataclass(frozen=True)
+class Case:
+    fixture: str
+    source: str
+    sink: str
+    hops: tuple[str, ...]
+
+
+CASES = [
+    # ComponentName(context, X.class.getName()) -> setComponent (its result is the Intent).
+    Case(
+        "flow-icc-component",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x4a",  # putExtra("id", ...)
+            "MainActivity.onCreate@0x50",  # startActivity(ShowActivity)
+            "ShowActivity.onCreate@0x1e",  # Log.i of getStringExtra("id")
+        ),
+    ),
+    # Message.obtain(handler, what, arg1, arg2) -> Messenger.send -> handleMessage reads arg1.
+    Case(
+        "flow-icc-messenger",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x48",  # Messenger.send
+            "Incoming.handleMessage@0x10",  # Log.i of String.valueOf(msg.arg1)
+        ),
+    ),
+    # forName(this.cls).getMethod(this.meth).invoke(tm): the names are held in fields.
+    Case(
+        "kind-reflect-field-names",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x46",  # Method.invoke = TelephonyManager.getDeviceId
+            "MainActivity.onCreate@0x62",  # Log.i
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.fixture)
+def test_positive_chain(audit, case: Case) -> None:
+    result = audit(fixture_apk(case.fixture))
+    assert result.status == "ok", result.error
+    found = chains_of(result, case.source, case.sink)
+    assert found, f"no {case.source} -> {case.sink} chain"
+    paths = [hop_names(c) for c in found]
+    assert any(
+        p[0] == case.hops[0] and p[-1] == case.hops[-1] and is_subsequence(list(case.hops), p)
+        for p in paths
+    ), paths
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.fixture + "-neg")
+def test_negative_twin_has_no_chain(audit, case: Case) -> None:
+    """The twins: the ComponentName names an activity that only shows the extra; the Message
+    carries a constant; the method name is overwritten with getPhoneType before getMethod."""
+    result = audit(fixture_apk(case.fixture + "-neg"))
+    assert result.status == "ok", result.error
+    assert not chains_of(result, case.source, case.sink), [
+        hop_names(c) for c in chains_of(result, case.source, case.sink)
+    ]
+
+
+def test_intent_setters_return_the_intent() -> None:
+    from apkaudit.behaviour import icc
+
+    assert {"setComponent", "setClass", "setFlags", "addCategory"} <= icc.FLUENT
+    assert "putExtra" not in icc.FLUENT  # containers.py returns the Intent for its puts
