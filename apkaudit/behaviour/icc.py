@@ -64,6 +64,24 @@ FLUENT = frozenset({
 })  # fmt: skip
 
 
+# An ordered broadcast's result, handed from one receiver to the next (BroadcastReceiver.
+# setResultData/setResult/setResultExtras -> getResultData/getResultExtras): one app-wide cell,
+# as the receivers of one broadcast are not told apart.
+ORDERED_RESULT = "icc:ordered-result"
+RESULT_SETS = {
+    "setResultData(Ljava/lang/String;)V": (1,),
+    "setResult(ILjava/lang/String;Landroid/os/Bundle;)V": (2, 3),
+    "setResultExtras(Landroid/os/Bundle;)V": (1,),
+}
+RESULT_GETS = frozenset({
+    "getResultData()Ljava/lang/String;", "getResultExtras(Z)Landroid/os/Bundle;",
+})  # fmt: skip
+# Calls that hand data to another component (neighbourhood.component_sinks).
+HANDS_ON = frozenset({*SENDS, *(k.split("(", 1)[0] for k in RESULT_SETS)})
+ANY_ACTION = "*"  # components_for: any action a filter declares (the launcher's MAIN aside)
+LAUNCHER = "android.intent.action.MAIN"
+
+
 def store_key(component: str, key: str) -> str:
     return f"icc:{component}:{key}"
 
@@ -87,7 +105,9 @@ RESULT = "onActivityResult(IILandroid/content/Intent;)V"
 
 
 _CLASSES = frozenset({INTENT, FILTER, COMPONENT})
-_NAMES = frozenset({"getIntent", "registerReceiver", "getName", "obtain", *SENDS})
+_NAMES = frozenset({"getIntent", "registerReceiver", "getName", "obtain", *SENDS}) | {
+    k.split("(", 1)[0] for k in (*RESULT_SETS, *RESULT_GETS)
+}
 
 
 def model(m: Frame, call: Call) -> Value | None:
@@ -100,6 +120,17 @@ def model(m: Frame, call: Call) -> Value | None:
         return None
     if ref.class_name in (COMPONENT, CLASS, MESSAGE):
         return _component_name(m, call)
+    if not call.static and ref.signature in RESULT_SETS:
+        labels = frozenset().union(
+            *(args[i].labels for i in RESULT_SETS[ref.signature] if i < len(args))
+        )
+        if labels:
+            step = m.step(insn, HopRole.CALL, f"hands its result to the next receiver ({name})")
+            m.write_global(ORDERED_RESULT, Value(cap(extend_all(labels, step))))
+        return BLANK
+    if not call.static and ref.signature in RESULT_GETS:
+        got = m.ctx.read_field(ORDERED_RESULT)
+        return Value(got.labels, frozenset({("ret", insn.offset)}))
     if ref.class_name == INTENT and name in FLUENT and ref.return_type == INTENT and args:
         if name == "setComponent" and len(args) > 1:
             _set_component(m, args[0], args[1])
@@ -259,9 +290,14 @@ def _targets(m: Frame, intent: Value, kinds: tuple[str, ...]) -> set[str]:
             }
         act = m.heap.get(("f", o, INTENT_ACTION))
         if act is not None:
-            for t in act.tags:
-                if t.startswith("action:"):
-                    out |= m.ctx.components_for(kinds, t[7:])
+            actions = [t[7:] for t in act.tags if t.startswith("action:")]
+            for a in actions:
+                out |= m.ctx.components_for(kinds, a)
+            if not actions and comp is None:
+                # An implicit Intent whose action is not a constant (chosen at run time): the
+                # platform delivers it only to components whose filters take an action, so
+                # those of the app are its possible targets.
+                out |= m.ctx.components_for(kinds, ANY_ACTION)
     return out
 
 

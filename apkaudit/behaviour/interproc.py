@@ -190,6 +190,14 @@ class AppFlow:
         """The app's components of ``kinds`` whose filters (manifest or registered at run
         time) take ``action``."""
         out: set[str] = set()
+        if action == icc.ANY_ACTION:  # an action not known: every filter but the launcher's
+            wanted = {"activity" if k == "activity-alias" else k for k in kinds}
+            for (kind, a), classes in self.filters.items():
+                if kind in wanted and a != icc.LAUNCHER:
+                    out |= classes
+            if "receiver" in kinds:
+                out |= set().union(*self.dynamic_receivers.values())
+            return out
         for k in kinds:
             out |= self.filters.get(("activity" if k == "activity-alias" else k, action), set())
         if "receiver" in kinds:

@@ -97,9 +97,10 @@ def flow_seeds(
 
 
 def component_sinks(calls: Resolver, facts: AppFacts, seeds: set[MethodKey]) -> set[MethodKey]:
-    """When a seed starts a component (startActivity, startService, sendBroadcast...), the
-    sinks in the app's components: what they do with the Intent's data is followed by the ICC
-    model (icc.py) once they are in the neighbourhood. Calls on the app's own Activity class
+    """When a seed starts a component (startActivity, startService, sendBroadcast...) or hands
+    an ordered broadcast's result on (setResultData), the sinks in the app's components: what
+    they do with the data is followed by the ICC model (icc.py) once they are in the
+    neighbourhood. Calls on the app's own Activity class
     are not catalogue references, so the seeds' code is read for them."""
     starts = False
     for key in sorted(seeds):
@@ -109,7 +110,7 @@ def component_sinks(calls: Resolver, facts: AppFacts, seeds: set[MethodKey]) -> 
         dex, idx = found
         code = calls.dex.code(dex, idx)
         for insn in code.insns if code else ():
-            if insn.op in O.INVOKE_OPS and dex.method_ref(insn.idx).name in icc.SENDS:
+            if insn.op in O.INVOKE_OPS and dex.method_ref(insn.idx).name in icc.HANDS_ON:
                 starts = True
                 break
         if starts:

@@ -1,5 +1,5 @@
 """Inter-component hand-offs and sources called by name (issue 11, items 4 and 5): the
-flow-icc-component, flow-icc-messenger and kind-reflect-field-names fixtures.
+flow-icc-component, -messenger, -ordered, -any-action and kind-reflect-field-names fixtures.
 
 Each positive fixture must produce a chain of the given source and sink kind whose hops contain
 the listed hops in order (``Class.method@offset``), the first listed hop being the chain's first
@@ -67,6 +67,30 @@ CASES = [
             "Incoming.handleMessage@0x10",  # Log.i of String.valueOf(msg.arg1)
         ),
     ),
+    # An ordered broadcast: one receiver's setResultData is the next one's getResultData.
+    Case(
+        "flow-icc-ordered",
+        "device_id",
+        "log",
+        (
+            "First.onReceive@0x10",  # getDeviceId
+            "First.onReceive@0x18",  # setResultData
+            "Last.onReceive@0xc",  # Log.i of getResultData()
+        ),
+    ),
+    # An implicit Intent whose action is chosen at run time reaches the app's components whose
+    # filters declare an action.
+    Case(
+        "flow-icc-any-action",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x34",  # putExtra("id", ...)
+            "MainActivity.onCreate@0x3a",  # startActivity(new Intent(pick()))
+            "EditActivity.onCreate@0x1e",  # Log.i of getStringExtra("id")
+        ),
+    ),
     # forName(this.cls).getMethod(this.meth).invoke(tm): the names are held in fields.
     Case(
         "kind-reflect-field-names",
@@ -96,7 +120,9 @@ def test_positive_chain(audit, case: Case) -> None:
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.fixture + "-neg")
 def test_negative_twin_has_no_chain(audit, case: Case) -> None:
     """The twins: the ComponentName names an activity that only shows the extra; the Message
-    carries a constant; the method name is overwritten with getPhoneType before getMethod."""
+    carries a constant; the first receiver's result is a constant; the logging activity has no
+    intent filter (an implicit Intent cannot reach it); the method name is overwritten with
+    getPhoneType before getMethod."""
     result = audit(fixture_apk(case.fixture + "-neg"))
     assert result.status == "ok", result.error
     assert not chains_of(result, case.source, case.sink), [
