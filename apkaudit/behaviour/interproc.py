@@ -190,10 +190,12 @@ class AppFlow:
         """The app's components of ``kinds`` whose filters (manifest or registered at run
         time) take ``action``."""
         out: set[str] = set()
-        if action == icc.ANY_ACTION:  # an action not known: every filter but the launcher's
+        if action == icc.ANY_ACTION:
+            # An action not known: the filters whose action the app's code names as a string
+            # (the launcher's MAIN aside); one it never names would come from elsewhere.
             wanted = {"activity" if k == "activity-alias" else k for k in kinds}
             for (kind, a), classes in self.filters.items():
-                if kind in wanted and a != icc.LAUNCHER:
+                if kind in wanted and a != icc.LAUNCHER and self._names(a):
                     out |= classes
             if "receiver" in kinds:
                 out |= set().union(*self.dynamic_receivers.values())
@@ -203,6 +205,9 @@ class AppFlow:
         if "receiver" in kinds:
             out |= self.dynamic_receivers.get(action, set())
         return out
+
+    def _names(self, s: str) -> bool:
+        return any(dex.find_string(s) is not None for dex in self.program.dex.files)
 
     def _depend(self, keys: list[MethodKey]) -> None:
         if self.current is not None and keys:

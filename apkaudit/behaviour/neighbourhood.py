@@ -49,6 +49,7 @@ NETWORK_CALLBACKS = (
 )
 MAX_METHODS = 1500
 DEPTH = 3
+MAX_HANDOFF_SCAN = 400  # methods read for a call that starts a component (component_sinks)
 
 
 def _methods(refs: Iterable[CodeRef]) -> set[MethodKey]:
@@ -100,10 +101,16 @@ def component_sinks(calls: Resolver, facts: AppFacts, seeds: set[MethodKey]) -> 
     """When a seed starts a component (startActivity, startService, sendBroadcast...) or hands
     an ordered broadcast's result on (setResultData), the sinks in the app's components: what
     they do with the data is followed by the ICC model (icc.py) once they are in the
-    neighbourhood. Calls on the app's own Activity class
-    are not catalogue references, so the seeds' code is read for them."""
+    neighbourhood. Calls on the app's own Activity class are not catalogue references, so the
+    code of the seeds and of the app methods they call (reflective calls included) is read for
+    them."""
     starts = False
+    near = set(seeds)
     for key in sorted(seeds):
+        near |= callees_of(calls, key)
+        if len(near) > MAX_HANDOFF_SCAN:
+            break
+    for key in sorted(near):
         found = calls.dex.defined_method(*key)
         if found is None:
             continue

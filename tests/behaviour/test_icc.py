@@ -79,7 +79,7 @@ CASES = [
         ),
     ),
     # An implicit Intent whose action is chosen at run time reaches the app's components whose
-    # filters declare an action.
+    # filters declare an action the code names.
     Case(
         "flow-icc-any-action",
         "device_id",
