@@ -1,5 +1,6 @@
 """Inter-component hand-offs and sources called by name (issue 11, items 4 and 5): the
-flow-icc-component, -messenger, -ordered, -any-action and kind-reflect-field-names fixtures.
+flow-icc-component, -messenger, -ordered, -any-action, kind-provider-staging and
+kind-reflect-field-names fixtures.
 
 Each positive fixture must produce a chain of the given source and sink kind whose hops contain
 the listed hops in order (``Class.method@offset``), the first listed hop being the chain's first
@@ -91,6 +92,19 @@ CASES = [
             "EditActivity.onCreate@0x1e",  # Log.i of getStringExtra("id")
         ),
     ),
+    # A content provider as a channel: ContentResolver.insert(uri, values), then a query of the
+    # same URI reads the column back.
+    Case(
+        "kind-provider-staging",
+        "device_id",
+        "log",
+        (
+            "MainActivity.stage@0x10",  # getDeviceId
+            "MainActivity.stage@0x40",  # ContentResolver.insert(content://…/ids, values)
+            "MainActivity.report@0x36",  # Cursor.getString(number)
+            "MainActivity.report@0x42",  # Log.i
+        ),
+    ),
     # forName(this.cls).getMethod(this.meth).invoke(tm): the names are held in fields.
     Case(
         "kind-reflect-field-names",
@@ -121,7 +135,8 @@ def test_positive_chain(audit, case: Case) -> None:
 def test_negative_twin_has_no_chain(audit, case: Case) -> None:
     """The twins: the ComponentName names an activity that only shows the extra; the Message
     carries a constant; the first receiver's result is a constant; the logging activity has no
-    intent filter (an implicit Intent cannot reach it); the method name is overwritten with
+    intent filter (an implicit Intent cannot reach it); the query reads another table of the
+    provider; the method name is overwritten with
     getPhoneType before getMethod."""
     result = audit(fixture_apk(case.fixture + "-neg"))
     assert result.status == "ok", result.error

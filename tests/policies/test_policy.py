@@ -156,6 +156,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-icc-component-neg": (set(), set()),
     "flow-icc-messenger": (set(), set()),
     "flow-icc-ordered": (set(), set()),
+    "kind-provider-staging": (set(), set()),
+    "kind-provider-staging-neg": (set(), set()),
     "flow-icc-ordered-neg": (set(), set()),
     "flow-icc-any-action": (set(), set()),
     "flow-icc-any-action-neg": (set(), set()),

@@ -182,6 +182,8 @@ for _name in stores.PREFS_GETS:
 MODELS["put"] = stores.values_put
 for _name in (*stores.DB_INSERTS, "execSQL"):
     MODELS[_name] = stores.db_write
+for _name in providers.PROVIDER_WRITES:
+    MODELS[_name] = _first(stores.db_write, providers.provider_write)
 for _name in stores.DB_QUERIES:
     MODELS[_name] = _first(stores.db_query, MODELS[_name]) if _name in MODELS else stores.db_query
 MODELS.update(dict.fromkeys(CURSOR_MOVES, providers.cursor_move))

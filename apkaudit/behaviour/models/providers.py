@@ -49,7 +49,43 @@ def query(c: Call) -> Value | None:
     kind = PERSONAL.get(provider)
     if kind is not None:
         return Value(frozenset({source(kind, step)}), c.result_objs, frozenset({"cursor"}))
-    return Value(objs=c.result_objs, tags=frozenset({"cursor"}))
+    tags = {"cursor"}
+    table = _provider_table(uri, provider)
+    if table:  # a provider of the app's own (or another app's): what was inserted there
+        tags.add("sql:" + table)
+    return Value(objs=c.result_objs, tags=frozenset(tags))
+
+
+# ContentResolver writes: method -> the ContentValues argument.
+PROVIDER_WRITES = {"insert": 2, "update": 2}
+
+
+def provider_write(c: Call) -> Value | None:
+    """ContentResolver.insert(uri, values) / update(uri, values, ...) on a content URI we can
+    name that is no personal-data provider: the rows go to a store (models/stores.py) keyed by
+    the URI, which a query of the same URI reads back (DroidBench's content-provider leaks; an
+    app's own provider hands data between its components this way)."""
+    ref, args = c.ref, c.args
+    i = PROVIDER_WRITES.get(ref.name)
+    if ref.class_name not in QUERY_CLASSES or i is None or len(args) <= i:
+        return None
+    table = _provider_table(args[1], provider_of(args[1]))
+    if not table:
+        return None
+    cv = args[i]
+    cols = sorted(t[4:] for t in cv.tags if t.startswith("col:")) or [stores.UNKNOWN]
+    return stores.db_store(c, table, cols, cv.labels)
+
+
+def _provider_table(uri: Value, provider: Provider) -> str:
+    """The store table of a content URI that is a known string and no provider we model."""
+    if provider is not Provider.OTHER or not isinstance(uri.const, str):
+        return ""
+    text = uri.const.strip().split("?", 1)[0].rstrip("/")
+    head, _, last = text.rpartition("/")
+    if last.isdigit() and head.count("/") > 2:  # content://auth/table/17: the table's row
+        text = head
+    return "content:" + text[len("content://") :][:200]
 
 
 def cursor_loader(c: Call) -> Value | None:

@@ -132,7 +132,7 @@ def db_write(c: Call) -> Value | None:
         if not m and isinstance(sql, str):
             return None  # a constant statement that writes no table (CREATE, DELETE...)
         table = clip(m.group(1)) if m else UNKNOWN
-        return _db_store(c, table, [UNKNOWN], labels)
+        return db_store(c, table, [UNKNOWN], labels)
     i = DB_INSERTS.get(c.ref.name)
     if i is None or len(args) <= i:
         return None
@@ -140,10 +140,10 @@ def db_write(c: Call) -> Value | None:
     table = clip(t) if isinstance(t, str) else UNKNOWN
     cv = args[i]
     cols = sorted(tag[4:] for tag in cv.tags if tag.startswith("col:")) or [UNKNOWN]
-    return _db_store(c, table, cols, cv.labels)
+    return db_store(c, table, cols, cv.labels)
 
 
-def _db_store(c: Call, table: str, cols: list[str], labels) -> Value | None:
+def db_store(c: Call, table: str, cols: list[str], labels) -> Value | None:
     if labels:
         step = c.step(HopRole.TRANSFORM, f"stores it in database table {table} ({', '.join(cols)})")
         keys = [f"store:sql:{table}:{col}" for col in cols]
