@@ -37,6 +37,8 @@ from apkaudit.rules.scoring import score
 class AuditOptions:
     limits: Limits = DEFAULT_LIMITS
     rules: RuleSet = field(default_factory=load_rules)
+    # the file's sha1 and md5 besides its sha256: only some report formats show them
+    legacy_digests: bool = True
 
 
 def audit_app(path: str | os.PathLike[str], options: AuditOptions | None = None) -> AppResult:
@@ -75,7 +77,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         timings.append((name, round(now - clock, 4), round(now_cpu - cpu, 4)))
         clock, cpu = now, now_cpu
 
-    loaded = load_app(path, opts.limits)
+    loaded = load_app(path, opts.limits, legacy_digests=opts.legacy_digests)
     lap("load")
     read = app_manifest(
         loaded.manifest,

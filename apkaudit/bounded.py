@@ -16,6 +16,7 @@ Where ``fork`` is not available (Windows) or the limits are off, the audit runs 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import pickle
 import select
@@ -39,7 +40,7 @@ def audit_bounded(path: str | os.PathLike[str], options: AuditOptions | None = N
         cap_address_space(memory)
         return audit_app(spath, opts)
     soft = max(1, int(seconds * SOFT_SHARE)) if seconds else 0
-    child_opts = AuditOptions(limits=opts.limits.override(max_seconds=soft), rules=opts.rules)
+    child_opts = dataclasses.replace(opts, limits=opts.limits.override(max_seconds=soft))
     started = time.monotonic()
     read_fd, write_fd = os.pipe()
     pid = os.fork()

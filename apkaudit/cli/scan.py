@@ -23,7 +23,7 @@ from apkaudit.cli.options import (
 )
 from apkaudit.model import AppResult, Severity
 from apkaudit.report.escape import terminal
-from apkaudit.report.formats import FORMATS, RenderOptions, render
+from apkaudit.report.formats import FORMATS, SHOWS_LEGACY_DIGESTS, RenderOptions, render
 from apkaudit.report.risk import risk_label
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ def scan(
     chosen = DEFAULT_LIMITS.override(**dict(limits))
     if max_memory_mb is not None:
         chosen = chosen.override(max_memory_mb=max_memory_mb)
-    options = AuditOptions(limits=chosen)
+    options = AuditOptions(limits=chosen, legacy_digests=fmt in SHOWS_LEGACY_DIGESTS)
     result = audit_bounded(apk, options)  # in a child held to max_seconds and max_memory_mb
     report = make_report((result,), options.rules, policies)
     color = fmt == "text" and output is None and use_color(stdout)

@@ -161,11 +161,13 @@ def entry_reason(exc: Exception, entry: Entry) -> str:
     return text.removeprefix(f"entry {clip(entry.name)} ") if text.startswith("entry ") else text
 
 
-def hashes(fh: BinaryIO) -> tuple[str, str, str]:
+def hashes(fh: BinaryIO, *, legacy: bool = True) -> tuple[str, str, str]:
+    """(sha256, sha1, md5) of the whole file; sha1 and md5 are "" unless ``legacy`` (only
+    some report formats show them, and on a large app they cost as much as the sha256)."""
     fh.seek(0)
-    h256, h1, h5 = hashlib.sha256(), hashlib.sha1(), hashlib.md5()
+    digests = [hashlib.sha256(), *((hashlib.sha1(), hashlib.md5()) if legacy else ())]
     while chunk := fh.read(1 << 20):
-        h256.update(chunk)
-        h1.update(chunk)
-        h5.update(chunk)
-    return h256.hexdigest(), h1.hexdigest(), h5.hexdigest()
+        for h in digests:
+            h.update(chunk)
+    sha256, sha1, md5 = (*(h.hexdigest() for h in digests), "", "")[:3]
+    return sha256, sha1, md5

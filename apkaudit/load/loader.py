@@ -32,14 +32,17 @@ from apkaudit.model import InputInfo
 __all__ = ["LoadedApp", "ZipEntry", "load_app", "read_entries", "read_entry"]
 
 
-def load_app(path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS) -> LoadedApp:
-    """Load one app. Raises :class:`InputError` with a one-line reason on bad input."""
+def load_app(
+    path: str | os.PathLike[str], limits: Limits = DEFAULT_LIMITS, *, legacy_digests: bool = True
+) -> LoadedApp:
+    """Load one app. Raises :class:`InputError` with a one-line reason on bad input.
+    ``legacy_digests``: also the file's sha1 and md5 (else "")."""
     spath = os.fspath(path)
     if os.path.isdir(spath):
         return load_dir(spath, limits)
     size = file_size(spath, limits)
     with open_regular(spath) as fh:
-        sha256, sha1, md5 = hashes(fh)
+        sha256, sha1, md5 = hashes(fh, legacy=legacy_digests)
         arch = open_archive(spath, fh, size, limits)
         kind = bundle.classify([e.name for e in arch.entries], spath)
         col = Collector(spath, limits)

@@ -158,7 +158,7 @@ def load_dir(path: str, limits: Limits) -> LoadedApp:
                 path, f"the APKs are {mib(total)}, over the {mib(limits.max_file_size)} limit"
             )
         with open_regular(fpath) as fh:
-            digest.update(f"{name}\0{hashes(fh)[0]}\n".encode())
+            digest.update(f"{name}\0{hashes(fh, legacy=False)[0]}\n".encode())
     col = Collector(path, limits)
     handles: list[BinaryIO] = []
     try:

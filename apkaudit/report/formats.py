@@ -65,6 +65,8 @@ RENDERERS: Mapping[str, Renderer] = MappingProxyType(
     {"html": _html, "json": _json, "sarif": _sarif, "md": _markdown, "text": _text}
 )
 FORMATS = tuple(RENDERERS)
+# The formats that show the file's sha1 and md5 beside its sha256 (text and md show neither).
+SHOWS_LEGACY_DIGESTS = frozenset({"html", "json", "sarif"})
 
 
 def render(report: Report, fmt: str, options: RenderOptions | None = None) -> str:

@@ -49,3 +49,15 @@ def test_html_brings_jinja2_and_still_no_androguard(tmp_path) -> None:
     loaded = _top(_modules("scan", str(fixture_apk("loan-bulk-sms")), "-o", str(out)))
     assert "jinja2" in loaded
     assert not loaded & {"androguard", "loguru", "apkaudit.cli.batch"}
+
+
+def test_sha1_and_md5_only_for_the_formats_that_show_them() -> None:
+    from apkaudit.audit import AuditOptions, audit_app
+    from apkaudit.report.formats import FORMATS, SHOWS_LEGACY_DIGESTS
+
+    apk = fixture_apk("loan-bulk-sms")
+    full, lean = audit_app(apk), audit_app(apk, AuditOptions(legacy_digests=False))
+    assert len(full.input.sha1) == 40 and len(full.input.md5) == 32
+    assert (lean.input.sha1, lean.input.md5) == ("", "")
+    assert lean.input.sha256 == full.input.sha256
+    assert {"html", "json", "sarif"} == SHOWS_LEGACY_DIGESTS and set(FORMATS) >= {"md", "text"}

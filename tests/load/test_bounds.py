@@ -40,7 +40,7 @@ def test_bounded_result_is_the_in_process_result() -> None:
 def test_a_stage_that_polls_nothing_is_stopped_at_the_limit(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def stuck(path: str, limits: Limits) -> None:
+    def stuck(path: str, limits: Limits, **_options: object) -> None:
         time.sleep(60)  # as a parse inside a C library would
 
     monkeypatch.setattr(audit_module, "load_app", stuck)
@@ -54,7 +54,7 @@ def test_a_stage_that_polls_nothing_is_stopped_at_the_limit(
 
 
 def test_memory_over_the_cap_is_an_input_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    def greedy(path: str, limits: Limits) -> None:
+    def greedy(path: str, limits: Limits, **_options: object) -> None:
         hoard = [bytearray(64 << 20) for _ in range(64)]  # 4 GiB, 64 MiB at a time
         raise AssertionError(len(hoard))
 
@@ -69,7 +69,7 @@ def test_memory_over_the_cap_is_an_input_error(monkeypatch: pytest.MonkeyPatch) 
 def test_a_bug_in_the_child_is_raised_not_reported_as_bad_input(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(path: str, limits: Limits) -> None:
+    def broken(path: str, limits: Limits, **_options: object) -> None:
         raise ZeroDivisionError("a bug")
 
     monkeypatch.setattr(audit_module, "load_app", broken)
@@ -78,7 +78,7 @@ def test_a_bug_in_the_child_is_raised_not_reported_as_bad_input(
 
 
 def test_the_stages_deadline_comes_before_the_kill(monkeypatch: pytest.MonkeyPatch) -> None:
-    def tell(path: str, limits: Limits) -> None:
+    def tell(path: str, limits: Limits, **_options: object) -> None:
         raise InputError(path, f"the child polls a {limits.max_seconds} s deadline")
 
     monkeypatch.setattr(audit_module, "load_app", tell)
