@@ -14,7 +14,8 @@ Two places hold them (signatures are never verified here; the report only names 
 The rules (which names count as v1 blocks, the first value per ID, a broken scheme giving
 nothing while the others still count, v3.1 read only beside v3) are those of the androguard
 path this module replaced, so the reports name the same certificates (tests/load/
-test_signing.py compares both on every fixture and real APK). X.509 and CMS through asn1crypto.
+test_signing.py compares both on every fixture and real APK). X.509 and CMS fields of the
+common shape by :mod:`.der`; anything else through asn1crypto, imported only then.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from apkaudit.load import der
 from apkaudit.load.zipscan import Archive, Entry
 from apkaudit.model import Certificate
 
@@ -59,8 +61,8 @@ def certificates(arch: Archive) -> tuple[Certificate, ...]:
             ders = read()
         except Exception:  # hostile input raises anything in asn1crypto: that scheme is lost
             continue
-        for der in ders:
-            cert = _certificate(der, scheme)
+        for blob in ders:
+            cert = _certificate(blob, scheme)
             if cert is not None and cert.sha256 not in seen:
                 seen[cert.sha256] = cert
     return tuple(seen.values())
@@ -109,6 +111,13 @@ def _read_small(arch: Archive, entry: Entry, limit: int) -> bytes | None:
 
 
 def _pkcs7_signers(block: bytes) -> list[bytes]:
+    try:
+        return der.signer_certificates(block)
+    except Exception:  # not the common shape (or broken): asn1crypto decides, as it always did
+        return _pkcs7_signers_asn1(block)
+
+
+def _pkcs7_signers_asn1(block: bytes) -> list[bytes]:
     from asn1crypto import cms
 
     signed = cms.ContentInfo.load(block)["content"]
@@ -270,22 +279,39 @@ def _name_string(name: Any) -> str:
     return ", ".join(reversed(rdns))
 
 
-def _certificate(der: bytes, scheme: str) -> Certificate | None:
+def _rdn_string(rdns: der.Name) -> str:
+    parts = ("+".join(f"{_NAME_KEYS.get(k, k)}={_escape_dn(v)}" for k, v in rdn) for rdn in rdns)
+    return ", ".join(reversed(list(parts)))
+
+
+def _certificate(blob: bytes, scheme: str) -> Certificate | None:
+    try:
+        issuer_rdns, subject_rdns, number = der.certificate_fields(blob)
+    except Exception:  # not the common shape (or broken): asn1crypto decides
+        return _certificate_asn1(blob, scheme)
+    return _made(blob, scheme, _rdn_string(subject_rdns), _rdn_string(issuer_rdns), number)
+
+
+def _certificate_asn1(blob: bytes, scheme: str) -> Certificate | None:
     from asn1crypto import x509
 
     try:
-        cert = x509.Certificate.load(der)
+        cert = x509.Certificate.load(blob)
         tbs = cert["tbs_certificate"]
         subject = _name_string(tbs["subject"])
         issuer = _name_string(tbs["issuer"])
-        serial = format(tbs["serial_number"].native, "x")
+        number = tbs["serial_number"].native
     except Exception:
         return None
+    return _made(blob, scheme, subject, issuer, number)
+
+
+def _made(blob: bytes, scheme: str, subject: str, issuer: str, number: int) -> Certificate:
     return Certificate(
         subject=subject,
         issuer=issuer,
-        sha256=hashlib.sha256(der).hexdigest(),
-        sha1=hashlib.sha1(der).hexdigest(),
-        serial=serial,
+        sha256=hashlib.sha256(blob).hexdigest(),
+        sha1=hashlib.sha1(blob).hexdigest(),
+        serial=format(number, "x"),
         scheme=scheme,
     )

@@ -16,7 +16,7 @@ import pytest
 from conftest import REAL, REPO
 
 from apkaudit.limits import DEFAULT_LIMITS
-from apkaudit.load import signing
+from apkaudit.load import der, signing
 from apkaudit.load.zipscan import Archive, ArchiveError
 from apkaudit.model import Certificate
 
@@ -37,7 +37,8 @@ def ours(path: str) -> tuple[Certificate, ...]:
 
 def androguards(path: str) -> tuple[Certificate, ...]:
     """What the androguard adapter gave before this reader: APK(skip_analysis) for the zip
-    index, its signature names and v2/v3/v3.1 DER lists; the same certificate fields."""
+    index, its signature names and v2/v3/v3.1 DER lists; the certificate fields and the PKCS#7
+    signers through asn1crypto only (as before load/der.py)."""
     from androguard.core import apk as ag_apk
     from loguru import logger
 
@@ -66,7 +67,7 @@ def androguards(path: str) -> tuple[Certificate, ...]:
                 if local.compression_method:
                     with contextlib.suppress(zlib.error):  # stored data claimed as deflated
                         data = zlib.decompressobj(-15).decompress(data, 1 << 20)
-                ders += signing._pkcs7_signers(data)
+                ders += signing._pkcs7_signers_asn1(data)
             except Exception:
                 continue
         return ders
@@ -82,8 +83,8 @@ def androguards(path: str) -> tuple[Certificate, ...]:
             ders = read()
         except Exception:
             continue
-        for der in ders:
-            cert = signing._certificate(bytes(der), scheme)
+        for blob in ders:
+            cert = signing._certificate_asn1(bytes(blob), scheme)
             if cert is not None and cert.sha256 not in seen:
                 seen[cert.sha256] = cert
     return tuple(seen.values())
@@ -182,3 +183,71 @@ def _first_v2_der(raw: bytes) -> bytes:
             return signed[certs_at + 8 : certs_at + 8 + cert_len]
         pos += 8 + length
     raise AssertionError("no v2 block")
+
+
+def _v1_blocks(path: str) -> list[bytes]:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return [zf.read(n) for n in zf.namelist() if signing._V1_NAME.search(n)]
+    except Exception:
+        return []
+
+
+def _all_ders(paths: list[str]) -> list[bytes]:
+    ders: list[bytes] = []
+    for path in paths:
+        for block in _v1_blocks(path):
+            with contextlib.suppress(Exception):
+                ders += signing._pkcs7_signers_asn1(block)
+    return ders
+
+
+def _fast_and_asn1_agree(paths: list[str]) -> tuple[int, list[str]]:
+    fast = 0
+    differ = []
+    for path in paths:
+        for block in _v1_blocks(path):
+            try:
+                theirs = signing._pkcs7_signers_asn1(block)
+            except Exception:
+                theirs = None
+            try:
+                mine = der.signer_certificates(block)
+                fast += 1
+            except der.Unusual:
+                continue
+            if mine != theirs:
+                differ.append(f"{Path(path).name}: PKCS#7 signers")
+    for blob in _all_ders(paths):
+        if signing._certificate(blob, "v1") != signing._certificate_asn1(blob, "v1"):
+            differ.append(f"certificate {hashlib.sha256(blob).hexdigest()[:12]}")
+    return fast, differ
+
+
+def test_the_der_reader_agrees_with_asn1crypto_on_fixtures() -> None:
+    fast, differ = _fast_and_asn1_agree(FIXTURE_APKS)
+    assert differ == []
+    assert fast > 100  # the fixtures' signer is the common shape: no asn1crypto needed
+
+
+@pytest.mark.real
+def test_the_der_reader_agrees_with_asn1crypto_on_real_apks() -> None:
+    _fast, differ = _fast_and_asn1_agree(_real_apks())
+    assert differ == []
+
+
+def test_unusual_certificates_go_to_asn1crypto() -> None:
+    (blob, *_) = _all_ders(FIXTURE_APKS[:1])
+    cn = bytes.fromhex("0603550403")
+    at = blob.index(cn)
+    teletex = bytearray(blob)
+    teletex[at + len(cn)] = 0x14  # the CN's string type: TeletexString
+    with pytest.raises(der.Unusual):
+        der.certificate_fields(bytes(teletex))
+    assert signing._certificate(bytes(teletex), "v1") == signing._certificate_asn1(
+        bytes(teletex), "v1"
+    )
+    for cut in range(0, len(blob), 7):
+        assert signing._certificate(blob[:cut], "v1") == signing._certificate_asn1(blob[:cut], "v1")
