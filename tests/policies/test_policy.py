@@ -57,6 +57,9 @@ SECTIONED = {
     "PH-1": "Section 1",
     "CN-1": "第五条（十二）网络借贷类",
     "CN-2": "认定方法 四-1; PIPL 第六条",
+    # policy-review.md §1.7: the proposed CN-1b cites 三-1 and PIPL art. 6; art. 13/14 for contacts
+    "CN-4": "认定方法 三-1; PIPL 第六条",
+    "CN-5": "PIPL 第十三条、第十四条",
 }
 
 CONTACTS = {"GPFIN-1", "GPFIN-2"}  # READ_CONTACTS (and reading them) breaks both
@@ -601,3 +604,37 @@ def test_google_play_financial_list_is_the_one_the_policy_page_gives() -> None:
     assert "READ_CALL_LOG" not in names and "WRITE_EXTERNAL_STORAGE" not in names
     assert "READ_PHONE_NUMBERS" in names
     assert not any("call_log_read" in table for table in gpfin1.verdicts)
+
+
+# ---------------------------------------------------------------- consent (CN-4, CN-5, OJK-3)
+
+
+@pytest.mark.parametrize(
+    ("rule", "positive", "negative"),
+    [
+        # uploads contacts, SMS and call log / reads and texts the contacts, uploads nothing
+        ("CN-4", "loan-harvest-upload", "loan-bulk-sms"),
+        # the contact list uploaded / one contact offered to the user's own SMS app
+        ("CN-5", "loan-harvest-upload", "dest-worm-service-neg"),
+        ("CN-5", "loan-bulk-sms", "dest-sms-click"),  # texts every contact / a typed number
+        # texts every contact / reads the contacts and opens the user's SMS app for one
+        ("OJK-3", "loan-bulk-sms", "dest-worm-service-neg"),
+    ],
+)
+def test_consent_rules(rule: str, positive: str, negative: str, audit) -> None:
+    assert _status(_as_lender(audit(fixture_apk(positive))), rule) is Outcome.VIOLATION
+    assert _status(_as_lender(audit(fixture_apk(negative))), rule) is not Outcome.VIOLATION
+
+
+def test_cn4_cites_the_upload_findings(audit) -> None:
+    app = _as_lender(audit(fixture_apk("loan-harvest-upload")))
+    [cn4] = [r for o in evaluate_policies(app) for r in o.rules if r.rule.id == "CN-4"]
+    assert {"SMR004", "CLG004"} <= {f.rule_id for f in cn4.findings}
+
+
+def test_emergency_contacts_are_cannot_tell_for_a_contacts_read(audit) -> None:
+    """OJK-3: the owner's consent is not visible in an APK; reading the contacts without texting
+    them cannot be passed."""
+    app = _as_lender(audit(fixture_apk("dest-worm-service-neg")))
+    assert _status(app, "OJK-3") is Outcome.CANNOT_TELL
+    assert _status(_as_lender(audit(fixture_apk("clean"))), "OJK-3") is Outcome.PASS
