@@ -13,7 +13,7 @@ the app's own manifest and constants say (Octeau et al., ICSE 2015; Li et al., I
 
 from __future__ import annotations
 
-from apkaudit.behaviour import containers, heap
+from apkaudit.behaviour import callsite, containers, heap
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.containers import INTENT, INTENT_ACTION, INTENT_COMPONENT
@@ -136,7 +136,8 @@ def model(m: Frame, call: Call) -> Value | None:
             _set_component(m, args[0], args[1])
         else:
             containers.model(m, call)
-        return Value(objs=args[0].objs)
+        out = callsite.default(m, insn, ref, args, False)  # the data it is given, as any call
+        return Value(out.labels, args[0].objs, out.tags)
     if ref.class_name == INTENT and name == "getData" and args:
         result = any(o[0] == "result" for o in args[0].objs)
         if result and "picked" in m.ctx.read_field(PICKED_CONTACT).tags:

@@ -57,6 +57,13 @@ CASES = [
             "ShowActivity.onCreate@0x1e",  # Log.i of getStringExtra("id")
         ),
     ),
+    # A setter's data stays in the Intent it returns: setAction(imei) -> getAction() -> log.
+    Case(
+        "flow-icc-setter-data",
+        "device_id",
+        "log",
+        ("MainActivity.onCreate@0x16", "MainActivity.onCreate@0x3c"),  # getDeviceId, Log.i
+    ),
     # Message.obtain(handler, what, arg1, arg2) -> Messenger.send -> handleMessage reads arg1.
     Case(
         "flow-icc-messenger",
@@ -133,7 +140,8 @@ def test_positive_chain(audit, case: Case) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.fixture + "-neg")
 def test_negative_twin_has_no_chain(audit, case: Case) -> None:
-    """The twins: the ComponentName names an activity that only shows the extra; the Message
+    """The twins: the ComponentName names an activity that only shows the extra; the action
+    set is a constant; the Message
     carries a constant; the first receiver's result is a constant; the logging activity has no
     intent filter (an implicit Intent cannot reach it); the query reads another table of the
     provider; the method name is overwritten with

@@ -159,6 +159,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-icc-component-neg": (set(), set()),
     "flow-icc-messenger": (set(), set()),
     "flow-icc-ordered": (set(), set()),
+    "flow-icc-setter-data": (set(), set()),
+    "flow-icc-setter-data-neg": (set(), set()),
     "kind-provider-staging": (set(), set()),
     "kind-provider-staging-neg": (set(), set()),
     "flow-icc-ordered-neg": (set(), set()),
