@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from apkaudit.behaviour import callsite, containers, heap, icc, loops
+from apkaudit.behaviour import callsite, containers, heap, icc, loops, method_handles
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.cfg import CFG
@@ -367,6 +367,12 @@ class MethodFlow(KindServices):
                 self._write_field(fdesc, self.per_iteration(pos, heap.own_data(v)))
         elif op in O.INVOKE_OPS:
             return self._invoke(pos, insn, st)
+        elif op == method_handles.CONST_METHOD_HANDLE:
+            st[regs[0]] = method_handles.handle_value(self.dex, insn)
+        elif op in method_handles.INVOKE_POLYMORPHIC_OPS and regs:
+            direct = method_handles.direct_call(self.dex, insn, st.get(regs[0], BLANK))
+            if direct is not None:
+                return self._invoke(pos, direct, st)
         elif op in O.IF_OPS:
             self.conds[pos] = join_all(self.val(st, r) for r in regs)
         elif op in O.ARITH_OPS:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from apkaudit.behaviour import method_handles
 from apkaudit.behaviour.cfg import CFG, build_cfg
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef, arg_regs
@@ -327,11 +328,16 @@ class MethodEval:
 
     def arg_values(self, offset: int) -> tuple[MethodRef, list[object]] | None:
         """The callee and argument values (receiver first) of the invoke at ``offset``."""
-        regs = self.state_at(offset)
-        if regs is None:
+        pos = self.code.index_of(offset)
+        if pos >= len(self.code.insns) or self.code.insns[pos].offset != offset:
             return None
-        insn = self.code.insns[self.code.index_of(offset)]
+        insn = self.code.insns[pos]
+        if insn.op == method_handles.CONST_METHOD_HANDLE:  # a call through this handle
+            insn = method_handles.call_of_handle(self.dex, self.code, offset) or insn
         if insn.op not in O.INVOKE_OPS or insn.idx is None:
+            return None
+        regs = self.state_at(insn.offset)
+        if regs is None:
             return None
         ref = self.dex.method_ref(insn.idx)
         return ref, [regs.get(r, UNKNOWN) for r in arg_regs(insn, ref)]

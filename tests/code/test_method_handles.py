@@ -30,6 +30,20 @@ def test_sms_sent_through_a_method_handle_is_an_sms_send(audit) -> None:
     assert result.coverage.complete is True
 
 
+def test_the_handle_call_carries_its_arguments_to_the_sink(audit) -> None:
+    """The data flow follows invoke-polymorphic as the direct call its handle stands for: the
+    contact numbers reach the destination, the body is resolved, as in loan-bulk-sms."""
+    result: AppResult = audit(EDGE / "hostile-method-handle-sms.apk")
+    (send,) = result.behaviours.sms_sends
+    assert send.location.offset == 0x4E  # the send site the code index names
+    assert send.recipients == "contacts"
+    assert send.texts == ("Your friend owes us money. Tell them to repay QuickCash today.",)
+    (chain,) = [result.behaviours.chains[i] for i in send.chains]
+    assert (chain.source, chain.sink) == ("contacts", "sms_destination")
+    assert chain.hops[-1].location == send.location
+    assert result.verdicts.bulk_sms_to_contacts.value == "confirmed"
+
+
 def test_site_targets_of_handles_and_call_sites() -> None:
     handles, sites = {0: 7, 2: 9}, {1: (9, 7)}
     assert site_targets(0xFE, 0, handles, sites) == (7,)
