@@ -19,6 +19,7 @@ from apkaudit.code.catalogue import load_catalogue
 from apkaudit.code.index import build_code_index, open_dex_set
 from apkaudit.coverage import hidden
 from apkaudit.coverage.hidden import coverage_of
+from apkaudit.coverage.obfuscation import string_payloads
 from apkaudit.errors import DexFormatError, InputError
 from apkaudit.facts import AppFacts
 from apkaudit.limits import DEFAULT_LIMITS, Deadline, Limits
@@ -91,6 +92,10 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
     manifest = read.facts
     lap("manifest")
     dexset, dex_spots = open_dex_set(loaded.dex)
+    decoded, payload_spots = string_payloads(dexset, opts.limits.max_embedded_size)
+    if decoded:  # dex files Base64/hex-encoded in dex strings: analysed as embedded code
+        dexset, dex_spots = open_dex_set(loaded.dex + decoded)
+    dex_spots += payload_spots
     attributor = Attributor.for_app(
         app_packages(manifest.identity.package, (c.name for c in manifest.components))
     )

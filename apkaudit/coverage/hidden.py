@@ -23,6 +23,7 @@ from apkaudit.cache import cached_toml
 from apkaudit.code.catalogue import Catalogue
 from apkaudit.code.dex.reader import DexFile
 from apkaudit.code.index import DexSet
+from apkaudit.coverage import obfuscation
 from apkaudit.errors import DexFormatError, RuleError
 from apkaudit.load.app import LoadedApp, ZipEntry
 from apkaudit.model import (
@@ -200,6 +201,7 @@ def detect(
     spots += _dynamic(index, catalogue, origin_of, loaded)
     spots += missing_components(manifest, dexset)
     spots += _encrypted(loaded, dexset, spots)
+    spots += obfuscation.detect(dexset, origin_of)
     return tuple(spots)
 
 

@@ -20,6 +20,7 @@ import os
 from apkaudit.errors import InputError, LimitExceeded
 from apkaudit.limits import Limits
 from apkaudit.load.app import LoadedApp, ZipEntry
+from apkaudit.load.encoded import decode, encoding_of
 from apkaudit.load.entries import (
     DEX_NAME,
     HEAD,
@@ -237,6 +238,46 @@ class Collector:
         )
         if head.startswith((DEX_MAGIC, ZIP_MAGIC)):
             self._embedded(arch, it, head, depth)
+        elif head and (encoding := encoding_of(head)) is not None:
+            self._encoded(arch, it, encoding, depth)
+
+    def _encoded(self, arch: Archive, it: Item, encoding: str, depth: int) -> None:
+        """A dex or zip stored Base64/hex-encoded or XORed (load/encoded.py): decoded, bounded
+        by max_embedded_size, and analysed like embedded code; the encoding is a blind spot."""
+        lim, e = self.limits, it.entry
+        if e.looks_like_bomb:
+            return
+        raw_limit = 2 * lim.max_embedded_size + 8192  # hex doubles the size, base64 4/3
+        if e.size > raw_limit:
+            self.spot(
+                BlindSpotKind.ENCODED_PAYLOAD,
+                f"{it.shown}: a payload encoded as {encoding} ({mib(e.size)}, over the "
+                f"{mib(lim.max_embedded_size)} embedded-code limit); not decoded",
+            )
+            return
+        try:
+            raw = arch.read(e, raw_limit)
+        except EntryError as exc:
+            self.spot(BlindSpotKind.ENCODED_PAYLOAD, f"{it.shown}: {entry_reason(exc, e)}")
+            return
+        data = decode(raw, encoding, lim.max_embedded_size)
+        if data is None:
+            self.spot(
+                BlindSpotKind.ENCODED_PAYLOAD,
+                f"{it.shown}: starts like a dex or zip encoded as {encoding}, but does not "
+                "decode to one; what the app makes of it is not analysed",
+            )
+            return
+        before = len(self.dex)
+        shown = f"{it.shown} ({encoding})"
+        self._embedded_data(it, shown, data, depth)
+        what = "a dex file" if data.startswith(DEX_MAGIC) else "a zip archive"
+        done = "decoded and its dex analysed" if len(self.dex) > before else "decoded; no dex in it"
+        self.spot(
+            BlindSpotKind.ENCODED_PAYLOAD,
+            f"{it.shown}: {what} encoded as {encoding}, {done}; code hidden from analysers "
+            "on purpose, decoded at run time",
+        )
 
     def _embedded(self, arch: Archive, it: Item, head: bytes, depth: int) -> None:
         """A dex, jar or APK inside assets/res-raw: analysed like the app's own code."""
@@ -262,30 +303,37 @@ class Collector:
         except EntryError as exc:
             self.spot(BlindSpotKind.UNREADABLE_DEX, f"{it.shown}: {entry_reason(exc, e)}")
             return
+        self._embedded_data(it, it.shown, data, depth)
+
+    def _embedded_data(self, it: Item, shown: str, data: bytes, depth: int) -> None:
         before = len(self.dex)
-        if not is_zip:
-            self._add_dex(it.shown, data)
+        if not data.startswith(ZIP_MAGIC):
+            self._add_dex(shown, data)
             if len(self.dex) > before:
-                self.spot(BlindSpotKind.EMBEDDED_CODE, f"{it.shown}: {_dex_outside_art(it)}")
+                self.spot(BlindSpotKind.EMBEDDED_CODE, f"{shown}: {_dex_outside_art(it)}")
+            return
+        if depth + 1 > self.limits.max_nesting:
+            self.spot(
+                BlindSpotKind.LIMIT,
+                f"{shown}: code archive nested too deep (limit {self.limits.max_nesting})",
+            )
             return
         try:
-            inner = Archive(io.BytesIO(data), len(data), lim)
+            inner = Archive(io.BytesIO(data), len(data), self.limits)
         except ArchiveError:
             return  # a zip we cannot read is data, not code; encrypted payloads are caught apart
         names = [x.name for x in inner.entries]
         if not any(n.lower().endswith((".dex", ".jar", ".apk", ".zip")) for n in names):
             return  # a plain resource archive
-        pfx = it.shown + "!"
-        self.anomalies(inner, it.shown, pfx)
+        pfx = shown + "!"
+        self.anomalies(inner, shown, pfx)
         # In a jar any *.dex is code (jars need not follow the classesN.dex naming); those are
         # picked up by _record's magic check, so only classesN.dex goes through _collect's path.
         items = [Item(x, x.name, pfx + x.name, pfx + x.name) for x in inner.entries]
-        self.collect(inner, items, it.shown, pfx, depth=depth + 1, role="embedded")
+        self.collect(inner, items, shown, pfx, depth=depth + 1, role="embedded")
         if len(self.dex) > before:
             what = "an APK" if "AndroidManifest.xml" in names else "a code archive"
-            self.spot(
-                BlindSpotKind.EMBEDDED_CODE, f"{it.shown}: {what} in the APK; its dex analysed"
-            )
+            self.spot(BlindSpotKind.EMBEDDED_CODE, f"{shown}: {what} in the APK; its dex analysed")
 
     # ------------------------------------------------------------------ anomalies
 
