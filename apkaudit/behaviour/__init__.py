@@ -69,15 +69,20 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
     )
     queries = ((cls, m) for (_dex, cls, m, _off) in flows.queries)
     entries = entry_classes(facts)
-    reach = reachability(
-        facts, program.dex, entries, queries, flows.chains, reflection, unknown=unknown
-    )
+    # Past the deadline: what the flows found is kept, and the call-graph walks (reachability,
+    # each send's trigger) are skipped, so the partial result comes before the kill (bounded.py).
+    late = deadline.check("behaviour")
+    reach: dict[tuple[str, str], bool | None] = {}  # unknown: nothing "proven unreachable"
+    if not late:
+        reach = reachability(
+            facts, program.dex, entries, queries, flows.chains, reflection, unknown=unknown
+        )
     chains = tuple(replace(c, reachable=_chain_reachable(c, reach)) for c in flows.chains)
     resolver = Resolver(program.dex, resource=_resources(program), deadline=deadline)
     chains = with_destinations(resolver, chains, program.attributor.origin)
     sends = tuple((r.location, r.origin) for r in facts.refs_tagged("network_send"))
     destinations = app_destinations(resolver, chains, sends)
-    texts = sms_sends(facts, program, resolver, chains)
+    texts = () if late else sms_sends(facts, program, resolver, chains)
     chains = chain_triggers(chains, texts)
     if any(
         b.kind is BlindSpotKind.REFLECTION_UNRESOLVED for b in refl_spots

@@ -6,7 +6,7 @@ Only methods that reference a watched item are decoded (see dex/reader.py for wh
 from __future__ import annotations
 
 import struct
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -173,6 +173,10 @@ def _matches(dex: DexFile, w: _Watch, code: Code) -> Iterator[tuple[int, Watched
                     yield insn.offset, item, dex.type_name(insn.idx)
 
 
+# Sites kept per watched API (real apps have at most a few hundred: 215 Log.e calls in
+# appium-settings); a crafted dex with a million sends would otherwise fill memory and time with
+# excerpts no report can show. The rest are counted in a ``limit`` blind spot.
+MAX_REFS_PER_API = 5_000
 _KIND = {"invoke": RefKind.INVOKE, "field": RefKind.FIELD, "string": RefKind.STRING,
          "class": RefKind.CLASS}  # fmt: skip
 
@@ -187,6 +191,7 @@ def build_code_index(
 ) -> tuple[CodeIndex, tuple[BlindSpot, ...]]:
     refs: list[CodeRef] = []
     spots: list[BlindSpot] = []
+    per_api: Counter[str] = Counter()
     decoded = 0
     for dex in dexset.files:
         try:
@@ -225,18 +230,23 @@ def build_code_index(
             try:
                 owner: MethodRef = dex.method_ref(midx)
                 origin = origin_of(owner.class_name)
-                found = [
-                    CodeRef(
-                        item.id,
-                        _KIND[item.kind],
-                        target,
-                        CodeLocation(dex.name, owner.class_name, owner.signature, offset),
-                        excerpt(dex, code, offset),
-                        origin,
-                        item.tags,
+                found = []
+                for offset, item, target in _matches(dex, watch, code):
+                    per_api[item.id] += 1
+                    if per_api[item.id] > MAX_REFS_PER_API:
+                        continue  # counted, not kept: no report lists a million sites
+                    loc = CodeLocation(dex.name, owner.class_name, owner.signature, offset)
+                    found.append(
+                        CodeRef(
+                            item.id,
+                            _KIND[item.kind],
+                            target,
+                            loc,
+                            excerpt(dex, code, offset),
+                            origin,
+                            item.tags,
+                        )
                     )
-                    for offset, item, target in _matches(dex, watch, code)
-                ]
             except DexFormatError:
                 spots.append(
                     BlindSpot(BlindSpotKind.UNREADABLE_METHOD, f"{dex.name}: method #{midx}")
@@ -246,6 +256,15 @@ def build_code_index(
         else:
             continue
         break  # the method limit was hit
+    over = sorted((n, api) for api, n in per_api.items() if n > MAX_REFS_PER_API)
+    if over:
+        shown = ", ".join(f"{api} ({n:,} sites)" for n, api in over[::-1][:3])
+        spots.append(
+            BlindSpot(
+                BlindSpotKind.LIMIT,
+                f"only the first {MAX_REFS_PER_API:,} sites of a watched API are kept: {shown}",
+            )
+        )
     refs.sort(key=lambda r: (r.location, r.api_id))
     method_count = dexset.method_count()  # decodes every class_data item: damage shows here
     spots.extend(

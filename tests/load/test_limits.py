@@ -191,8 +191,8 @@ def test_deadline_cuts_the_code_index(monkeypatch: pytest.MonkeyPatch) -> None:
     result = audit_app(REPO / "fixtures" / "apks" / "loan-bulk-sms.apk",
                        AuditOptions(limits=Limits().override(max_seconds=5)))  # fmt: skip
     assert result.status == "ok"
-    spots = {b.kind: b.detail for b in result.coverage.blind_spots}
-    assert spots["time_limit"] == "code index stopped at the 5 s time limit in classes.dex"
+    cuts = [b.detail for b in result.coverage.blind_spots if b.kind == "time_limit"]
+    assert "code index stopped at the 5 s time limit in classes.dex" in cuts
     assert result.coverage.complete is False
 
 
