@@ -269,14 +269,14 @@ class Collector:
             )
             return
         before = len(self.dex)
-        shown = f"{it.shown} ({encoding})"
-        self._embedded_data(it, shown, data, depth)
-        what = "a dex file" if data.startswith(DEX_MAGIC) else "a zip archive"
-        done = "decoded and its dex analysed" if len(self.dex) > before else "decoded; no dex in it"
+        self._embedded_data(it, f"{it.shown} ({encoding})", data, depth)
+        if len(self.dex) == before and data.startswith(ZIP_MAGIC):
+            return  # an encoded archive of resources, no code in it: data
+        what = "a dex file" if data.startswith(DEX_MAGIC) else "a code archive"
         self.spot(
             BlindSpotKind.ENCODED_PAYLOAD,
-            f"{it.shown}: {what} encoded as {encoding}, {done}; code hidden from analysers "
-            "on purpose, decoded at run time",
+            f"{it.shown}: {what} encoded as {encoding}, decoded and its dex analysed; code "
+            "hidden from analysers on purpose, decoded at run time",
         )
 
     def _embedded(self, arch: Archive, it: Item, head: bytes, depth: int) -> None:
