@@ -17,11 +17,13 @@ from apkaudit.behaviour.interproc import MAX_FLOW_COST, analyse_flows
 from apkaudit.behaviour.kinds import Provider
 from apkaudit.behaviour.lending import classify_lending
 from apkaudit.behaviour.program import Program
+from apkaudit.behaviour.reachability import entry_components
 from apkaudit.behaviour.reflection import blind_spots as reflection_blind_spots
 from apkaudit.behaviour.reflection import scan_reflection
 from apkaudit.behaviour.resolver import Resolver
 from apkaudit.behaviour.trigger import chain_triggers, sms_sends
 from apkaudit.behaviour.verdicts import SMS_ACTIONS, derive_verdicts
+from apkaudit.code.index import DexSet
 from apkaudit.coverage.hidden import coverage_of
 from apkaudit.facts import AppFacts
 from apkaudit.limits import NO_DEADLINE, Deadline
@@ -40,11 +42,13 @@ K = BlindSpotKind
 HIDDEN_CODE = frozenset({K.PACKER, K.DYNAMIC_CODE, K.NATIVE_CODE, K.MISSING_CLASS})
 
 
-def entry_classes(facts: AppFacts) -> frozenset[str]:
-    names = [c.name for c in facts.manifest.components]
-    if facts.manifest.application_class:
-        names.append(facts.manifest.application_class)
-    return frozenset(java_to_descriptor(n) for n in names)
+def entry_classes(facts: AppFacts, dexset: DexSet) -> frozenset[str]:
+    app = facts.manifest.application_class
+    return entry_components(
+        dexset,
+        ((c.kind, java_to_descriptor(c.name), c.enabled) for c in facts.manifest.components),
+        java_to_descriptor(app) if app else None,
+    )
 
 
 def _chain_reachable(chain: Chain, reach: dict[tuple[str, str], bool | None]) -> bool | None:
@@ -68,7 +72,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         b.kind in HIDDEN_CODE for b in facts.coverage.blind_spots
     )
     queries = ((cls, m) for (_dex, cls, m, _off) in flows.queries)
-    entries = entry_classes(facts)
+    entries = entry_classes(facts, program.dex)
     # Past the deadline: what the flows found is kept, and the call-graph walks (reachability,
     # each send's trigger) are skipped, so the partial result comes before the kill (bounded.py).
     late = deadline.check("behaviour")

@@ -1,16 +1,19 @@
 """Is a method reachable from the app's entry points? A bounded backward search.
 
-Entry points: every method of a manifest component class or of the Application class. A method is
-reachable when a caller is; a non-static, non-private method also counts as called by the
-framework once an object of its class (or a subclass) is created in reachable code, which covers
-listeners, Runnables, AsyncTasks and JavaScript interfaces without a whole-program call graph.
+Entry points: every method of a manifest component class or of the Application class that the
+framework can call (a private method other than a constructor is called only by the class's own
+code), where a component disabled in the manifest counts only if the app can enable it at run
+time (``entry_components``). A method is reachable when a caller is; a non-static, non-private
+method also counts as called by the framework once an object of its class (or a subclass) is
+created in reachable code, which covers listeners, Runnables, AsyncTasks and JavaScript
+interfaces without a whole-program call graph.
 Callers are found with the same byte-pattern search the code index uses, one pass per level.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from apkaudit.code.dex.opcodes import INVOKE_OPS
@@ -18,6 +21,7 @@ from apkaudit.code.dex.reader import DexFile
 from apkaudit.code.index import DexSet
 
 ACC_PRIVATE, ACC_STATIC, ACC_CONSTRUCTOR = 0x2, 0x8, 0x10000
+PACKAGE_MANAGER = "Landroid/content/pm/PackageManager;"
 
 MethodKey = tuple[str, str]  # (class descriptor, name+proto)
 
@@ -131,7 +135,11 @@ def compute_reachability(
     preds: dict[MethodKey, set[MethodKey]] = defaultdict(set)
     explored: set[MethodKey] = set()
     targets = set(methods)
-    reach: set[MethodKey] = {t for t in targets if t[0] in entry_classes}
+
+    def is_entry(m: MethodKey) -> bool:
+        return m[0] in entry_classes and not _is_private(dexset, m)
+
+    reach: set[MethodKey] = {t for t in targets if is_entry(t)}
     frontier = targets - reach
     for _ in range(max_levels):
         frontier = {m for m in frontier if m not in explored and m not in reach}
@@ -167,7 +175,7 @@ def compute_reachability(
                     if caller != node:
                         preds[node].add(caller)
                         nxt.add(caller)
-        reach |= {n for n in nxt if n[0] in entry_classes}
+        reach |= {n for n in nxt if is_entry(n)}
         reach = _propagate(reach, preds)
         if targets <= reach:
             break
@@ -176,7 +184,7 @@ def compute_reachability(
     for t in targets:
         if t in reach:
             result[t] = True
-        elif not unknown and _closed(t, preds, explored, entry_classes):
+        elif not unknown and _closed(t, preds, explored, is_entry):
             result[t] = False
         else:
             result[t] = None
@@ -204,7 +212,7 @@ def _closed(
     t: MethodKey,
     preds: dict[MethodKey, set[MethodKey]],
     explored: set[MethodKey],
-    entry: frozenset[str],
+    is_entry: Callable[[MethodKey], bool],
 ) -> bool:
     """True when every backward path from ``t`` was explored to its end (so 'unreachable' holds)."""
     seen: set[MethodKey] = set()
@@ -214,10 +222,45 @@ def _closed(
         if n in seen:
             continue
         seen.add(n)
-        if n not in explored and n[0] not in entry:
+        if n not in explored and not is_entry(n):
             return False
         todo.extend(preds.get(n, ()))
     return True
+
+
+def _is_private(dexset: DexSet, node: MethodKey) -> bool:
+    """A private method that is not a constructor: the framework never calls it by name."""
+    found = dexset.defined_method(*node)
+    if found is None:
+        return False
+    dex, idx = found
+    access = dex.defined_methods[idx].access
+    return bool(access & ACC_PRIVATE) and not access & ACC_CONSTRUCTOR
+
+
+def entry_components(
+    dexset: DexSet, components: Iterable[tuple[str, str, bool]], application_class: str | None
+) -> frozenset[str]:
+    """The class descriptors the framework instantiates: the components (kind, descriptor,
+    enabled) and the Application class. A component the manifest disables
+    (``android:enabled="false"``) never runs unless the app enables it with
+    ``PackageManager.setComponentEnabledSetting`` (or an enabled activity-alias may point at
+    it, as the alias names no class here): then every component counts."""
+    comps = list(components)
+    alias = any(kind == "activity-alias" and on for kind, _, on in comps)
+    runtime = alias or _enables_components(dexset)
+    names = {name for _kind, name, on in comps if on or runtime}
+    if application_class:
+        names.add(application_class)
+    return frozenset(names)
+
+
+def _enables_components(dexset: DexSet) -> bool:
+    return any(
+        ref.name == "setComponentEnabledSetting"
+        for dex in dexset.files
+        for _, ref in dex.methods_of(PACKAGE_MANAGER)
+    )
 
 
 def _is_overridable(dexset: DexSet, node: MethodKey) -> bool:
