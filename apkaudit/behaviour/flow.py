@@ -51,6 +51,7 @@ class MethodFlow(KindServices):
     cfg: CFG
     is_static: bool
     param_types: tuple[str, ...]
+    dead: frozenset[tuple[int, int]] = frozenset()  # edges no execution takes (feasible.py)
     entry_labels: dict[int, frozenset[Label]] = field(default_factory=dict)
     entry_objs: dict[int, frozenset[Obj]] = field(default_factory=dict)  # icc.entry_objs
     summary: Summary = field(default_factory=Summary)
@@ -110,6 +111,7 @@ class MethodFlow(KindServices):
         queued = {0}
         visits = 0
         budget = 20 * len(blocks) + 50
+        dead = self.dead
         while work and visits < budget:
             _, b = heapq.heappop(work)
             queued.discard(b)
@@ -121,6 +123,8 @@ class MethodFlow(KindServices):
             for pos in range(block.start, block.end):
                 pending = self._step(pos, insns[pos], state, pending)
             for s in block.succs:
+                if dead and (b, s) in dead:
+                    continue
                 old = states.get(s)
                 new = state if old is None else _join_states(old, state)
                 if old is None or new is not old:

@@ -20,6 +20,7 @@ from apkaudit.behaviour.cfg import CFG, build_cfg
 from apkaudit.behaviour.chains import build_chains
 from apkaudit.behaviour.context import Handoff, SinkEvent, Summary
 from apkaudit.behaviour.emulate import Emulator, emulator_for
+from apkaudit.behaviour.feasible import Feasibility
 from apkaudit.behaviour.flow import MethodFlow
 from apkaudit.behaviour.kinds import HopRole, Provider, Sink
 from apkaudit.behaviour.neighbourhood import (
@@ -100,6 +101,7 @@ class AppFlow:
     components: frozenset[str] = frozenset()
     dynamic_receivers: dict[str, set[str]] = field(default_factory=dict)
     _cfgs: dict[MethodKey, CFG] = field(default_factory=dict)
+    _feasibility: Feasibility | None = None  # dead branches (feasible.py)
     _actions: frozenset[str] | None = None
     _emulator: Emulator | None = None
     oversized: set[MethodKey] = field(default_factory=set)
@@ -279,6 +281,7 @@ class AppFlow:
             dex=dex,
             code=code,
             cfg=cfg,
+            dead=self._feasible().dead(key, dex, code, cfg),
             is_static=static,
             param_types=ref.param_types,
             entry_labels=self.entry_labels.get(key, {}),
@@ -295,6 +298,18 @@ class AppFlow:
         finally:
             self.current = None
         return summary
+
+    def _feasible(self) -> Feasibility:
+        if self._feasibility is None:
+            self._feasibility = Feasibility(
+                self._code_of, lambda ref, op: self.resolver.targets(ref, op, [])
+            )
+        return self._feasibility
+
+    def _code_of(self, key: MethodKey) -> tuple[DexFile, Code, CFG] | None:
+        found = self.program.dex.defined_method(*key)
+        code = self.program.dex.code(*found) if found else None
+        return None if found is None or code is None else (found[0], code, self._cfg(key, code))
 
     def _cfg(self, key: MethodKey, code: Code) -> CFG:
         cfg = self._cfgs.get(key)

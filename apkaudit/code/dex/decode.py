@@ -24,6 +24,7 @@ class Insn:
     lit: int | None = None
     target: int | None = None  # branch target or payload offset
     targets: tuple[int, ...] = ()  # switch case targets (resolved from the payload)
+    keys: tuple[int, ...] = ()  # the switch case values, one per target
     size: int = 2  # bytes
 
     @property
@@ -109,7 +110,8 @@ def decode(data: bytes, start: int, end: int) -> Iterator[Insn]:
         elif fmt == "31t":
             insn = Insn(off, op, (b1,), target=off + 2 * i32(data, pos + 2)[0], size=6)
             if op in O.SWITCH_OPS:
-                insn = replace(insn, targets=switch_targets(data, start, insn))
+                targets, keys = switch_cases(data, start, insn)
+                insn = replace(insn, targets=targets, keys=keys)
         elif fmt == "31c":
             insn = Insn(off, op, (b1,), idx=struct.unpack_from("<I", data, pos + 2)[0], size=6)
         elif fmt == "35c":
@@ -150,19 +152,34 @@ def _payload_size(data: bytes, pos: int, kind: int) -> int:
 
 def switch_targets(data: bytes, code_start: int, insn: Insn) -> tuple[int, ...]:
     """Case targets (byte offsets) of a packed/sparse switch, read from its payload."""
+    return switch_cases(data, code_start, insn)[0]
+
+
+def switch_cases(
+    data: bytes, code_start: int, insn: Insn
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """(targets, keys) of a packed/sparse switch, read from its payload: ((), ()) when the
+    payload is out of bounds or not a switch payload."""
     if insn.target is None:
-        return ()
+        return (), ()
     p = code_start + insn.target
     if p + 4 > len(data):
-        return ()
+        return (), ()
     ident, size = struct.unpack_from("<HH", data, p)
     if ident == 0x0100:
         base = p + 8
+        if base > len(data):
+            return (), ()
+        (first,) = struct.unpack_from("<i", data, p + 4)
+        keys = tuple(first + i for i in range(size))
     elif ident == 0x0200:
         base = p + 4 + 4 * size
+        if base > len(data):
+            return (), ()
+        keys = struct.unpack_from(f"<{size}i", data, p + 4)
     else:
-        return ()
+        return (), ()
     if base + 4 * size > len(data):
-        return ()
+        return (), ()
     rel = struct.unpack_from(f"<{size}i", data, base)
-    return tuple(insn.offset + 2 * r for r in rel)
+    return tuple(insn.offset + 2 * r for r in rel), tuple(keys)
