@@ -173,9 +173,10 @@ def apply_all(
     """The call's app callees (its result), then the framework hand-offs it makes: the
     override runs later and the call returns no data of it; its result goes to ``then``."""
     ret = BLANK
-    for key, summ in callees:
+    for i, (key, summ) in enumerate(callees):
         step = m.step(insn, HopRole.CALL, f"calls {cls_short(key[0])}.{key[1].split('(')[0]}")
-        ret = ret.join(apply(m, pos, step, summ, args))
+        got = apply(m, pos, step, summ, args)
+        ret = got if i == 0 else ret.join(got)  # one callee's constant result stays constant
     for h in handoffs:
         r = apply(m, pos, m.step(insn, HopRole.CALL, h.desc), h.summary, h.args)
         for _key, summ, desc in h.then:

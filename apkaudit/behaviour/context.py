@@ -185,6 +185,7 @@ class Frame(SinkHost, Protocol):
     escaped: set[Obj]
     deref_cache: dict[tuple[object, ...], Value]
     cells_read: set[object]
+    array_cells: dict[Obj, set[int]]
     final: bool
 
     def step(self, insn: Insn, role: HopRole, desc: str) -> Step: ...

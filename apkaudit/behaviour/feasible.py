@@ -82,6 +82,28 @@ def _fold(op: str, a: int, b: int) -> int | None:
     return _wrap(fn[op])
 
 
+def fold(insn: Insn, consts: list[object]) -> int | None:
+    """The int an arithmetic instruction computes from constant operands (``consts``: the
+    constant each of its registers holds before it runs, None when not known), else None."""
+    hit = _ARITH.get(insn.op)
+    if hit is None or len(consts) < 2:
+        return None
+    name, form = hit
+    if form == "1":
+        vals, name = [0, consts[1]], "sub"
+    elif form == "l":
+        vals = [consts[1], insn.lit]
+    elif form == "2":
+        vals = [consts[0], consts[1]]
+    else:
+        vals = consts[1:3]
+    if len(vals) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in vals):
+        return None
+    a, b = vals
+    assert isinstance(a, int) and isinstance(b, int)
+    return _fold(name, a, b)
+
+
 def _arith(op: str, a: Interval, b: Interval) -> Interval | None:
     if a[0] == a[1] and b[0] == b[1]:
         v = _fold(op, a[0], b[0])

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from apkaudit.behaviour import callsite, containers, heap, icc, loops, method_handles
+from apkaudit.behaviour import callsite, containers, feasible, heap, icc, loops, method_handles
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.cfg import CFG
@@ -61,6 +61,7 @@ class MethodFlow(KindServices):
     escaped: set[Obj] = field(default_factory=set)  # objects of ours that left the method
     deref_cache: dict[tuple[object, ...], Value] = field(default_factory=dict)  # heap.deref
     cells_read: set[object] = field(default_factory=set)  # heap cells read (heap._join)
+    array_cells: dict[Obj, set[int]] = field(default_factory=dict)  # indices written (heap.py)
     _loops: dict[int, loops.LoopInfo] = field(default_factory=dict)  # final pass only
     _heap_changed: bool = False
     final: bool = False  # sink events are recorded only once the heap is stable
@@ -299,7 +300,9 @@ class MethodFlow(KindServices):
             v = self.val(st, regs[0])
             s = self.summary
             rel = frozenset(o for o in v.objs if heap.root(o) is not None)
-            s.ret = s.ret.join(Value(v.labels, rel, v.tags, v.const))
+            got = Value(v.labels, rel, v.tags, v.const)
+            # The first return sets the constant (join treats BLANK's None as "not constant").
+            s.ret = got if s.ret is BLANK else s.ret.join(got)
             heap.escape(self, v.objs - rel)
         elif op in O.CONST_OPS:
             st[regs[0]] = Value(const=insn.lit)
@@ -322,7 +325,7 @@ class MethodFlow(KindServices):
             labels = frozenset().union(*(self.val(st, r).labels for r in regs)) if regs else EMPTY
             self.taint_obj([obj], labels)
             for i, r in enumerate(regs):
-                self.taint_obj([(obj, i)], self.val(st, r).labels)
+                heap.set_element(self, (obj,), i, self.val(st, r).labels)
             return Value(objs=frozenset({obj}))
         elif op == O.CHECK_CAST:  # the same value
             pass
@@ -335,10 +338,8 @@ class MethodFlow(KindServices):
             arr = self.val(st, regs[1])
             idx = st.get(regs[2], BLANK).const
             labels = arr.labels
-            if isinstance(idx, int):
-                elem = [self.heap[(o, idx)] for o in arr.objs if (o, idx) in self.heap]
-                if elem:
-                    labels = cap(frozenset().union(*(e.labels for e in elem)) | _params(arr.labels))
+            if isinstance(idx, int) and not isinstance(idx, bool):
+                labels = heap.element(self, arr, idx)
             st[regs[0]] = Value(labels, tags=arr.tags & {"msg_parts"})
         elif op in O.APUT_OPS:
             src = self.val(st, regs[0])
@@ -346,8 +347,8 @@ class MethodFlow(KindServices):
             arr = st.get(regs[1], BLANK)
             self.taint_obj(arr.objs, src.labels)
             idx = st.get(regs[2], BLANK).const
-            if isinstance(idx, int):
-                self.taint_obj([(o, idx) for o in arr.objs], src.labels)
+            if isinstance(idx, int) and not isinstance(idx, bool):
+                heap.set_element(self, arr.objs, idx, src.labels)
         elif op in O.IGET_OPS or op in O.SGET_OPS:
             self._field_read(insn, st)
         elif op in O.IPUT_OPS or op in O.SPUT_OPS:
@@ -384,7 +385,8 @@ class MethodFlow(KindServices):
             vals = [self.val(st, r) for r in srcs]
             labels = frozenset().union(*(v.labels for v in vals)) if vals else EMPTY
             tags = frozenset().union(*(v.tags & {"bound", "bound:parts"} for v in vals))
-            st[regs[0]] = Value(cap(labels), tags=tags)
+            const = feasible.fold(insn, [st.get(r, BLANK).const for r in regs])
+            st[regs[0]] = Value(cap(labels), tags=tags, const=const)
         return BLANK
 
     def _field_read(self, insn: Insn, st: dict[int, Value]) -> None:
@@ -467,10 +469,6 @@ def _this_field(field_idx: int) -> int:
 def _short_field(fdesc: str) -> str:
     cls, rest = fdesc.split("->", 1)
     return f"{cls_short(cls)}.{rest.split(':', 1)[0]}"
-
-
-def _params(labels: frozenset[Label]) -> frozenset[Label]:
-    return frozenset(lb for lb in labels if not lb.concrete)
 
 
 def _join_states(a: dict[int, Value], b: dict[int, Value]) -> dict[int, Value]:

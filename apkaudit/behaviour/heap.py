@@ -232,3 +232,40 @@ def flush(m: Frame) -> None:
         r = root(o)
         if r is not None and v.labels:
             m.summary_write(r[0], r[1], Value(v.labels, EMPTY, v.tags))
+
+
+def set_element(m: Frame, arrays: Iterable[Obj], index: int, labels: frozenset[Label]) -> None:
+    """``array[index] = value`` with a constant index: the cell keeps what it holds (also when
+    that is nothing), so a read of another index does not see it (``element``)."""
+    for o in arrays:
+        m.array_cells.setdefault(o, set()).add(index)
+        key = (o, index)
+        if key not in m.heap:
+            m.heap[key] = BLANK
+            m.heap_changed(key in m.cells_read)
+    m.taint_obj([(o, index) for o in arrays], labels)
+
+
+def element(m: Frame, array: Value, index: int) -> frozenset[Label]:
+    """What ``array[index]`` holds: the labels written at that index, and those of the whole
+    array (``array.labels``) that no constant-index write explains (written by a callee, a
+    library or at an unknown index). A label is explained when a cell holds one with the same
+    origin (source call, or parameter and access path); without known cells, the whole array."""
+    here: set[Label] = set()
+    other: set[Label] = set()
+    for o in array.objs:
+        for j in m.array_cells.get(o, ()):
+            v = m.heap.get((o, j))
+            if v is not None:
+                (here if j == index else other).update(v.labels)
+    if not here and not other and not any(o in m.array_cells for o in array.objs):
+        return array.labels
+    known = {_origin(lb) for lb in here | other}
+    rest = (lb for lb in array.labels if _origin(lb) not in known)
+    return cap(frozenset(here).union(rest))
+
+
+def _origin(lb: Label) -> tuple[object, ...]:
+    if lb.concrete:
+        return (lb.kind, lb.path[:1])
+    return (lb.index, lb.access)

@@ -34,6 +34,10 @@ CASES = {
     "flow-disabled-component": (BULK, {("Blaster.blast", 0x52): True}),
     # Disabled in the manifest and never enabled: it cannot run.
     "flow-disabled-component-neg": ((L, N, N, N, L, P), {("Blaster.blast", 0x52): False}),
+    # arr[1] = number; arr[2] = "5550100"; send(arr[slot()]) with slot() returning 1 ...
+    "flow-array-index": (BULK, {("MainActivity.invite", 0x72): True}),
+    # ... or 2: the cell read holds the company's number, not the contact's.
+    "flow-array-index-neg": ((C, N, N, N, C, P), {}),
 }  # fmt: skip
 
 
