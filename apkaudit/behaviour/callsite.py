@@ -159,7 +159,8 @@ def apply(m: Frame, pos: int, step: Step, summ: Summary, cargs: list[Value]) -> 
         return BLANK
     labels = map_labels(m, r.labels, cargs, step)
     objs = frozenset({("ret", step.offset)}) | map_objs(m, r.objs, cargs)
-    return Value(labels, objs, r.tags, r.const)
+    tags, allocated = heap.returned_objects(r.tags, step.offset)
+    return Value(labels, objs | allocated, tags, r.const)
 
 
 def apply_all(

@@ -90,6 +90,7 @@ class MethodFlow(KindServices):
                 break
         for record in self._events:
             record()
+        self.summary.ret = heap.settle_class_tags(self.summary.ret)
         self._flush_fields()
         return self.summary
 
@@ -308,7 +309,7 @@ class MethodFlow(KindServices):
             v = self.val(st, regs[0])
             s = self.summary
             rel = frozenset(o for o in v.objs if heap.root(o) is not None)
-            got = Value(v.labels, rel, v.tags, v.const)
+            got = Value(v.labels, rel, v.tags | heap.class_tags(v.objs), v.const)
             # The first return sets the constant (join treats BLANK's None as "not constant").
             s.ret = got if s.ret is BLANK else s.ret.join(got)
             heap.escape(self, v.objs - rel)

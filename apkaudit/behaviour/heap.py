@@ -269,3 +269,38 @@ def _origin(lb: Label) -> tuple[object, ...]:
     if lb.concrete:
         return (lb.kind, lb.path[:1])
     return (lb.index, lb.access)
+
+
+# What a method returns, by class: when every object it returns is one it allocates, its
+# summary's result carries "new:CLASS" tags, and the call site turns them into objects
+# ("ret", offset, CLASS) that virtual dispatch resolves on (values.new_classes), so
+# ``createB().get()`` calls B.get, not every implementation of the interface.
+NEW_TAG, UNKNOWN_CLASS = "new:", "new:?"
+
+
+def class_tags(objs: Iterable[Obj]) -> frozenset[str]:
+    out = set()
+    for o in objs:
+        if is_precise(o) and class_of(o) != "[]":
+            out.add(NEW_TAG + class_of(o))
+        elif len(o) == 3 and o[0] == "ret":  # a callee's own allocation, passed on
+            out.add(NEW_TAG + cast(str, o[2]))
+        else:
+            out.add(UNKNOWN_CLASS)  # a parameter's, a field's or a library's object
+    return frozenset(out)
+
+
+def settle_class_tags(ret: Value) -> Value:
+    """The summary's result: class tags only when every returned object's class is known."""
+    tags = ret.tags
+    if UNKNOWN_CLASS in tags:
+        tags = frozenset(t for t in tags if not t.startswith(NEW_TAG))
+    return ret if tags == ret.tags else Value(ret.labels, ret.objs, tags, ret.const)
+
+
+def returned_objects(tags: frozenset[str], offset: int) -> tuple[frozenset[str], frozenset[Obj]]:
+    """A call's result tags without the class tags, and the objects they stand for."""
+    news = {t for t in tags if t.startswith(NEW_TAG)}
+    if not news:
+        return tags, EMPTY
+    return tags - news, frozenset(("ret", offset, t[len(NEW_TAG) :]) for t in news)

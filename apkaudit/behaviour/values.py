@@ -246,8 +246,9 @@ def assumed_all(labels: frozenset[Label]) -> frozenset[Label]:
 
 
 def new_classes(objs: Iterable[Obj]) -> set[str]:
-    """The classes of the allocation sites among ``objs``."""
-    return cast(set[str], {o[2] for o in objs if o and o[0] == "new"})
+    """The classes of the allocation sites among ``objs``, and of the objects app methods
+    returned that they allocated (``("ret", offset, class)``, heap.returned_objects)."""
+    return cast(set[str], {o[2] for o in objs if len(o) == 3 and o[0] in ("new", "ret")})
 
 
 def parts(v: Value) -> frozenset[str]:

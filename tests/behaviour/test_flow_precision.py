@@ -42,6 +42,10 @@ CASES = {
     "flow-strong-update": (BULK, {("MainActivity.remind", 0x2A): True}),
     # ... or the other order: the contact's number is overwritten before the send.
     "flow-strong-update-neg": ((C, N, N, N, C, P), {}),
+    # picker() (private) returns a new ContactPicker; picker().pick(n) returns n ...
+    "flow-factory-dispatch": (BULK, {("MainActivity.invite", 0x60): True}),
+    # ... or a new OfficePicker, whose pick returns a fixed number: not every implementation.
+    "flow-factory-dispatch-neg": ((C, N, N, N, C, P), {}),
 }  # fmt: skip
 
 
