@@ -53,6 +53,9 @@ class Summary:
     # parameter i, with the steps of the write; whether that is a network send, a file write or
     # neither is decided at each call site, by what the caller passes (models/files.py).
     param_streams: dict[int, set[tuple[Label, tuple[Step, ...]]]] = field(default_factory=dict)
+    # What the exceptions the method throws (or lets through from its callees) carry: a
+    # handler's move-exception in the method or in a caller gets it (``new E(id)``, getMessage).
+    thrown: frozenset[Label] = frozenset()
 
     def add_sink(self, at: ParamPath, ev: SinkEvent, assumed: bool) -> None:
         bucket = self.param_sinks.setdefault(at, {})
@@ -63,7 +66,11 @@ class Summary:
 
     def sinks_only(self) -> bool:
         return self.ret == BLANK and not (
-            self.param_fields or self.param_writes or self.param_escapes or self.param_streams
+            self.param_fields
+            or self.param_writes
+            or self.param_escapes
+            or self.param_streams
+            or self.thrown
         )
 
     def empty(self) -> bool:
@@ -73,6 +80,7 @@ class Summary:
             or self.param_writes
             or self.param_escapes
             or self.param_streams
+            or self.thrown
         )
 
     def signature(self) -> tuple[object, ...]:
@@ -86,6 +94,7 @@ class Summary:
             tuple(sorted((k, v.labels, v.objs) for k, v in self.param_writes.items())),
             frozenset(self.param_escapes),
             tuple(sorted((k, frozenset(v)) for k, v in self.param_streams.items())),
+            self.thrown,
         )
 
 
@@ -191,6 +200,8 @@ class Frame(SinkHost, Protocol):
     def step(self, insn: Insn, role: HopRole, desc: str) -> Step: ...
 
     def heap_changed(self, reread: bool = True) -> None: ...
+
+    def throw(self, labels: frozenset[Label]) -> None: ...
 
     def summary_write(self, index: int, access: tuple[str, ...], v: Value) -> None: ...
 

@@ -46,6 +46,11 @@ CASES = {
     "flow-factory-dispatch": (BULK, {("MainActivity.invite", 0x60): True}),
     # ... or a new OfficePicker, whose pick returns a fixed number: not every implementation.
     "flow-factory-dispatch-neg": ((C, N, N, N, C, P), {}),
+    # remind(n) calls check(n), which throws new IllegalStateException(n); its handler texts
+    # e.getMessage() ...
+    "flow-exception-message": (BULK, {("MainActivity.remind", 0x22): True}),
+    # ... or the exception carries a fixed number.
+    "flow-exception-message-neg": ((C, N, N, N, C, P), {}),
 }  # fmt: skip
 
 
@@ -71,7 +76,9 @@ def test_precision_case(audit, name: str) -> None:
     found = chains(result)
     assert {tuple(hops(c)[-1][1:]): c.reachable for c in found} == sinks
     for c in found:
-        method = hops(c)[-1][1] if name != "flow-strong-update" else "MainActivity.invite"
+        method = hops(c)[-1][1]
+        if name in ("flow-strong-update", "flow-exception-message"):  # the send is in remind
+            method = "MainActivity.invite"
         assert hops(c)[:2] == [("source", method, QUERY), ("source", method, NUMBER)]
         assert (c.source, c.sink) == ("contacts", "sms_destination")
         assert c.in_loop and c.loop == "a cursor over the contact list"
