@@ -100,7 +100,7 @@ EDGES: tuple[Edge, ...] = (
     # Handler / Message: the message reaches handleMessage of the handler it was sent to.
     Edge(name="handler.sendMessage",
          calls=frozenset({"sendMessage", "sendMessageDelayed", "sendMessageAtTime",
-                          "sendMessageAtFrontOfQueue"}),
+                          "sendMessageAtFrontOfQueue", "dispatchMessage"}),
          owner=(_HANDLER,), on=0, base=_HANDLER, targets=("handleMessage", "dispatchMessage"),
          args=(0, 1), desc="hands the message to {target} (Handler.{call})"),
     Edge(name="message.sendToTarget", calls=frozenset({"sendToTarget"}),

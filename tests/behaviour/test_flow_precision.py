@@ -51,6 +51,10 @@ CASES = {
     "flow-exception-message": (BULK, {("MainActivity.remind", 0x22): True}),
     # ... or the exception carries a fixed number.
     "flow-exception-message-neg": ((C, N, N, N, C, P), {}),
+    # msg.obj = n; new SmsHandler().dispatchMessage(msg): handleMessage runs and texts msg.obj ...
+    "flow-handler-dispatch": (BULK, {("SmsHandler.handleMessage", 0x18): True}),
+    # ... or msg.obj is a fixed number.
+    "flow-handler-dispatch-neg": ((C, N, N, N, C, P), {}),
 }  # fmt: skip
 
 
@@ -77,7 +81,7 @@ def test_precision_case(audit, name: str) -> None:
     assert {tuple(hops(c)[-1][1:]): c.reachable for c in found} == sinks
     for c in found:
         method = hops(c)[-1][1]
-        if name in ("flow-strong-update", "flow-exception-message"):  # the send is in remind
+        if hops(c)[-1][1] != hops(c)[0][1]:  # the send is in a method the loop calls
             method = "MainActivity.invite"
         assert hops(c)[:2] == [("source", method, QUERY), ("source", method, NUMBER)]
         assert (c.source, c.sink) == ("contacts", "sms_destination")
