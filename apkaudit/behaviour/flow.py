@@ -15,7 +15,7 @@ import heapq
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cached_property, partial
 
 from apkaudit.behaviour import callsite, containers, feasible, heap, icc, loops, method_handles
 from apkaudit.behaviour.apis import cls_short
@@ -64,7 +64,6 @@ class MethodFlow(KindServices):
     cells_read: set[object] = field(default_factory=set)  # heap cells read (heap._join)
     array_cells: dict[Obj, set[int]] = field(default_factory=dict)  # indices written (heap.py)
     _loops: dict[int, loops.LoopInfo] = field(default_factory=dict)  # final pass only
-    _writes: Writes | None = None  # field writes into our own objects, by position
     _heap_changed: bool = False
     final: bool = False  # sink events are recorded only once the heap is stable
     _events: list[Callable[[], None]] = field(default_factory=list)  # the trial pass's
@@ -139,11 +138,9 @@ class MethodFlow(KindServices):
 
     # ------------------------------------------------------------------ helpers
 
-    @property
-    def writes(self) -> Writes:
-        if self._writes is None:
-            self._writes = Writes(self.code, self.cfg)
-        return self._writes
+    @cached_property
+    def writes(self) -> Writes:  # field writes into our own objects, by position
+        return Writes(self.code, self.cfg)
 
     def step(self, insn: Insn, role: HopRole, desc: str) -> Step:
         key = self.key
