@@ -155,7 +155,7 @@ def apply(m: Frame, pos: int, step: Step, summ: Summary, cargs: list[Value]) -> 
                 if got:
                     files.deliver_write(m, pos, step, cargs[i], got, path)
     if summ.thrown:
-        m.throw(map_labels(m, summ.thrown, cargs, step))
+        heap.throw(m, map_labels(m, summ.thrown, cargs, step))
     r = summ.ret
     if r is BLANK:
         return BLANK

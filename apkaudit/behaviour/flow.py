@@ -179,12 +179,6 @@ class MethodFlow(KindServices):
     def per_iteration(self, pos: int, v: Value) -> Value:
         return loops.per_iteration(self.loop_at(pos), v)
 
-    def throw(self, labels: frozenset[Label]) -> None:
-        new = cap(self.summary.thrown | labels)
-        if new != self.summary.thrown:
-            self.summary.thrown = new
-            self.heap_changed()  # a handler may have read the old value: another pass
-
     def heap_changed(self, reread: bool = True) -> None:
         """The heap changed; ``reread``: a cell already read changed, so another pass."""
         if reread:
@@ -309,7 +303,7 @@ class MethodFlow(KindServices):
         elif op == O.MOVE_EXCEPTION:  # what any exception thrown here or by a callee carries
             st[regs[0]] = Value(self.summary.thrown)
         elif op == O.THROW_OP:
-            self.throw(self.val(st, regs[0]).labels)
+            heap.throw(self, self.val(st, regs[0]).labels)
         elif op in O.RETURN_OPS:
             v = self.val(st, regs[0])
             s = self.summary

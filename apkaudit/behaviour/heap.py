@@ -304,3 +304,12 @@ def returned_objects(tags: frozenset[str], offset: int) -> tuple[frozenset[str],
     if not news:
         return tags, EMPTY
     return tags - news, frozenset(("ret", offset, t[len(NEW_TAG) :]) for t in news)
+
+
+def throw(m: Frame, labels: frozenset[Label]) -> None:
+    """An exception carrying ``labels`` is thrown (here or by a callee): the method's
+    handlers and its callers' see it (Summary.thrown)."""
+    new = cap(m.summary.thrown | labels)
+    if new != m.summary.thrown:
+        m.summary.thrown = new
+        m.heap_changed()  # a handler may have read the old value: another pass
