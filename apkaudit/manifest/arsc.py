@@ -25,6 +25,7 @@ import struct
 from dataclasses import dataclass
 
 from apkaudit.manifest.axml import StringPool
+from apkaudit.manifest.axml_tree import typed_value
 
 _TABLE, _POOL, _PACKAGE, _TYPE = 0x0002, 0x0001, 0x0200, 0x0201
 _FLAG_COMPLEX, _FLAG_COMPACT = 0x0001, 0x0008
@@ -35,13 +36,7 @@ _HDR = struct.Struct("<HHI")
 _U16, _U32 = struct.Struct("<H"), struct.Struct("<I")
 _PACKAGE_HEADER = 8 + 4 + 256 + 16  # chunk header, id, name[128] UTF-16, four offsets
 
-# Res_value data types (ResourceTypes.h)
-_REFERENCE, _ATTRIBUTE, _STRING, _FLOAT, _DIMENSION, _FRACTION = 0x01, 0x02, 0x03, 0x04, 0x05, 0x06
-_INT_DEC, _INT_HEX, _INT_BOOLEAN = 0x10, 0x11, 0x12
-_FIRST_COLOR, _LAST_COLOR, _LAST_INT = 0x1C, 0x1F, 0x1F
-_DIMENSION_UNITS = ("px", "dip", "sp", "pt", "in", "mm")
-_FRACTION_UNITS = ("%", "%p")
-_RADIX = (1 / (1 << 8), 1 / (1 << 15), 1 / (1 << 23), 1 / (1 << 31))
+_REFERENCE = 0x01  # Res_value.dataType of a reference
 
 # The ResTable_config fields that tell configurations apart: imsi, locale, screenType, input,
 # screenSize, version, screenConfig, screenSizeDp (offsets 4..36), screenConfig2 (offset 48).
@@ -148,31 +143,8 @@ class ResourceTable:
         return True
 
     def _format(self, kind: int, data: int) -> str | None:
-        """A Res_value as text (``TypedValue.coerceToString``'s spellings)."""
-        if kind == _STRING:
-            return self.strings.get(data)
-        framework = "android:" if data >> 24 == 1 else ""
-        if kind == _ATTRIBUTE:
-            return f"?{framework}{data:08X}"
-        if kind == _INT_BOOLEAN:
-            return "false" if data == 0 else "true"
-        if kind == _INT_HEX:
-            return f"0x{data:08X}"
-        if kind == _FLOAT:
-            return f"{struct.unpack('<f', _U32.pack(data))[0]:f}"
-        if kind in (_DIMENSION, _FRACTION):
-            units = _DIMENSION_UNITS if kind == _DIMENSION else _FRACTION_UNITS
-            unit = data & 0xF
-            if unit >= len(units):
-                return None
-            mantissa = struct.unpack("<i", _U32.pack(data & 0xFFFFFF00))[0]
-            number = mantissa * _RADIX[(data >> 4) & 3] * (100 if kind == _FRACTION else 1)
-            return f"{number:f}{units[unit]}"
-        if _FIRST_COLOR <= kind <= _LAST_COLOR:
-            return f"#{data:08X}"
-        if _INT_DEC <= kind <= _LAST_INT:
-            return str(data - (1 << 32) if data > 0x7FFFFFFF else data)
-        return None
+        """A simple Res_value as text, spelled as the manifest's own values are."""
+        return typed_value(kind, data, self.strings.get)
 
 
 # --------------------------------------------------------------------------- parsing

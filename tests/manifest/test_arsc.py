@@ -189,4 +189,3 @@ def test_simple_values_are_spelled_as_android_does() -> None:
     assert spell(0x1C, 0xFF00FF00) == "#FF00FF00"
     assert spell(0x05, (16 << 8) | 1) == "16.000000dip"
     assert spell(0x04, struct.unpack("<I", struct.pack("<f", 1.5))[0]) == "1.500000"
-    assert spell(0x05, 0x0F) is None  # no such unit
