@@ -241,5 +241,6 @@ def test_packed_app_is_inconclusive(audit) -> None:
     assert [b.kind for b in result.coverage.blind_spots] == [
         "missing_class",
         "encrypted_asset",
+        "runtime_exec",
         "reflection_unresolved_other",
     ]

@@ -123,8 +123,15 @@ def test_dsencrypt_real_packed_app(audit) -> None:
     from conftest import require_real
 
     result = audit(require_real() / "packed-dsencrypt.apk")
-    assert kinds(result) == ["missing_class", "encrypted_asset", "reflection_unresolved_other"]
+    assert kinds(result) == [
+        "missing_class",
+        "encrypted_asset",
+        "runtime_exec",
+        "reflection_unresolved_other",
+    ]
     assert "assets/ds (592 KiB)" in detail(result, "encrypted_asset")
+    # The stub's shell helper (issue 12.3: Runtime.exec is a blind spot of its own).
+    assert "DesUtils$CommandRun.run" in detail(result, "runtime_exec")
     assert result.coverage.complete is False
 
 
