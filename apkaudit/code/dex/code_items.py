@@ -13,7 +13,9 @@ import re
 import struct
 from array import array
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import cached_property, lru_cache, partial
+from itertools import accumulate, chain, islice, repeat
+from operator import add, and_, gt, itemgetter, mul
 from typing import NamedTuple
 
 from apkaudit.code.dex.decode import Insn, decode
@@ -125,26 +127,7 @@ class DexCode(DexTables):
                             1 for c in self.classes.values() if c.class_data_off not in seen
                         )
                         break
-        spans: list[tuple[int, int, EncodedMethod]] = []
-        n = len(self.data)
-        size_at = struct.Struct("<I").unpack_from
-        for m in methods:
-            if not m.code_off or m.code_off + 16 > n:
-                continue
-            start = m.code_off + 16
-            spans.append((start, start + 2 * size_at(self.data, m.code_off + 12)[0], m))
-        spans.sort(key=lambda s: s[0])
-        starts = array("q", (s[0] for s in spans))
-        # Code items never overlap in a sound dex; a damaged size must not make one span cover
-        # the file for every method (the invoke index scans each span: keep the total linear).
-        ends = array(
-            "q",
-            (
-                min(end, n, starts[i + 1] if i + 1 < len(spans) else n)
-                for i, (_start, end, _m) in enumerate(spans)
-            ),
-        )
-        return starts, ends, [s[2] for s in spans]
+        return _spans(self.data, methods)
 
     def _section(self, item_type: int) -> tuple[int, int, int] | None:
         """(offset, item count, end offset) of one section of the map_list, if present."""
@@ -164,35 +147,40 @@ class DexCode(DexTables):
     def _methods_from_class_data_section(self) -> list[EncodedMethod] | None:
         """Decode every class_data_item in one pass over its section (fast path).
 
-        One regex splits the section into uleb128 tokens; the items are then walked by their
-        counts. Any inconsistency returns None and the caller falls back to per-class parsing.
+        One regex splits the section into uleb128 tokens and a table maps them to numbers; the
+        items are then walked by their counts, a class at a time (each class's methods are
+        three strided slices of the numbers). Any inconsistency returns None and the caller
+        falls back to per-class parsing.
         """
         section = self._section(0x2000)  # TYPE_CLASS_DATA_ITEM
         if section is None:
             return None
         off, count, end = section
-        vals = [uleb_token(t) for t in _ULEB_TOKEN.findall(self.data, off, end)]
-        out: list[EncodedMethod] = []
+        vals = list(map(_uleb_values().__getitem__, _ULEB_TOKEN.findall(self.data, off, end)))
+        nvals = len(vals)
+        idxs: list[int] = []
+        accs: list[int] = []
+        offs: list[int] = []
         i = 0
-        n = len(self.data)
-        try:
-            for _ in range(count):
-                sf, inf, dm, vm = vals[i : i + 4]
-                i += 4 + 2 * (sf + inf)
-                for c in (dm, vm):
-                    midx = 0
-                    for _ in range(c):
-                        diff, access, code_off = vals[i : i + 3]
-                        i += 3
-                        midx += diff
-                        if code_off and (code_off & 3 or code_off >= n):
-                            return None
-                        out.append(EncodedMethod(midx, access, code_off))
-        except ValueError:  # ran out of tokens
-            return None
+        for _ in range(count):
+            if i + 4 > nvals:  # ran out of tokens
+                return None
+            sf, inf, dm, vm = vals[i : i + 4]
+            i += 4 + 2 * (sf + inf)
+            for c in (dm, vm):
+                if c:
+                    j = i + 3 * c
+                    if j > nvals:
+                        return None
+                    idxs += accumulate(vals[i:j:3])  # method_idx_diff, from 0 for each list
+                    accs += vals[i + 1 : j : 3]
+                    offs += vals[i + 2 : j : 3]
+                    i = j
         if any(vals[i:]):  # bytes after the last item other than zero padding
             return None
-        return out
+        if offs and (max(offs) >= len(self.data) or any(map(and_, offs, repeat(3)))):
+            return None  # a code item past the end or not 4-aligned
+        return list(map(_new_method, zip(idxs, accs, offs, strict=True)))
 
     @cached_property
     def defined_methods(self) -> dict[int, EncodedMethod]:
@@ -299,3 +287,43 @@ class DexCode(DexTables):
         except (struct.error, IndexError, DexFormatError):
             pass  # damaged directory: keep what was read
         return out
+
+
+_new_method = partial(tuple.__new__, EncodedMethod)  # EncodedMethod from a 3-tuple, at C level
+_unpack_u32 = struct.Struct("<I").unpack_from
+
+
+@lru_cache(maxsize=1)
+def _uleb_values() -> dict[bytes, int]:
+    """uleb128 token -> value: every 1- and 2-byte token (nearly all of them in class data)
+    precomputed, longer ones decoded when first seen."""
+    table = _UlebTable({bytes([b]): b for b in range(0x80)})
+    for lo in range(0x80, 0x100):
+        for hi in range(0x80):
+            table[bytes([lo, hi])] = (lo & 0x7F) | (hi << 7)
+    return table
+
+
+class _UlebTable(dict[bytes, int]):
+    def __missing__(self, token: bytes) -> int:
+        return uleb_token(token)
+
+
+def _spans(data: bytes, methods: list[EncodedMethod]) -> tuple[array, array, list[EncodedMethod]]:
+    """Sorted code item spans (instruction start, end, method) of ``methods``, at C level."""
+    n = len(data)
+    with_code = [m for m in methods if m.code_off and m.code_off + 16 <= n]
+    offs = [m.code_off for m in with_code]
+    sizes = map(itemgetter(0), map(_unpack_u32, repeat(data), map(add, offs, repeat(12))))
+    starts = list(map(add, offs, repeat(16)))
+    ends = list(map(add, starts, map(mul, sizes, repeat(2))))
+    if any(map(gt, starts, islice(starts, 1, None))):  # not in file order: sort (stable)
+        order = sorted(range(len(starts)), key=starts.__getitem__)
+        starts = [starts[k] for k in order]
+        ends = [ends[k] for k in order]
+        with_code = [with_code[k] for k in order]
+    # Code items never overlap in a sound dex; a damaged size must not make one span cover
+    # the file for every method (the invoke index scans each span: keep the total linear).
+    nexts = chain(islice(starts, 1, None), (n,))
+    clipped = map(min, ends, repeat(n), nexts)
+    return array("q", starts), array("q", clipped), with_code

@@ -13,11 +13,11 @@ from __future__ import annotations
 import itertools
 import sys
 from array import array
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from functools import cached_property
 from itertools import accumulate, compress, repeat
-from operator import add, lshift, mul, or_
+from operator import add, le, lshift, mul, or_
 
 from apkaudit.code.dex.code_items import Code, DexCode, EncodedMethod, TryBlock
 from apkaudit.code.dex.decode import Insn, decode, switch_targets
@@ -126,21 +126,47 @@ class DexFile(DexCode):
     def callers(self, method_ids: Iterable[int]) -> dict[int, list[int]]:
         """method id -> methods (defined here) whose code may invoke it, in file order.
 
-        One set lookup per candidate site (C-level), whatever the number of ids; only the
-        sites of wanted ids are mapped to their method, so a query costs a pass over the
-        sites, not a Python step per site. A dex asked many times (the call-graph walks of
-        a large app) gets the full index once instead.
+        A few queries cost a pass over the sites each (one set lookup per site, C-level; only
+        the sites of wanted ids are mapped to their method). A dex asked many times (the
+        call-graph walks of a large app) gets the sites sorted by target once, and each query
+        is then a binary search.
         """
         wanted = set(method_ids)
         self._caller_queries = getattr(self, "_caller_queries", 0) + 1
-        if self._caller_queries > _QUERIES_BEFORE_INDEX:
-            full = self._all_callers
-            return {i: full[i] for i in wanted if i in full}
-        return self._callers_of(wanted)
+        if self._caller_queries <= _QUERIES_BEFORE_INDEX:
+            return self._callers_of(wanted)
+        targets, callers = self._callers_by_target
+        out: dict[int, list[int]] = {}
+        for t in wanted:
+            lo = bisect_left(targets, t)
+            hi = bisect_right(targets, t, lo)
+            if lo < hi:
+                found = out[t] = [callers[lo]]
+                for midx in callers[lo + 1 : hi]:
+                    if found[-1] != midx:
+                        found.append(midx)
+        return out
 
     @cached_property
-    def _all_callers(self) -> dict[int, list[int]]:
-        return self._callers_of(set(self._invoke_sites[1]))
+    def _callers_by_target(self) -> tuple[array, array]:
+        """(target method id, calling method id) of every call site inside a method, sorted by
+        target and in file order for one target; built without a Python step per site."""
+        positions, ids = self._invoke_sites
+        starts, ends, methods = self._code_spans
+        if not positions:
+            return array("L"), array("L")
+        # Per site: 1 + the index of the span holding it (0: before the first), so the
+        # sentinel in front of each table answers for a site outside every span.
+        span = list(map(bisect_right, repeat(starts), positions))
+        end_at = array("q", [-1]) + ends  # the sentinel's end fails every site
+        room = map(end_at.__getitem__, span)
+        inside = list(map(le, map(add, positions, repeat(4)), room))  # with room for the id
+        owner = [0, *(m.method_idx for m in methods)]
+        ids_in = list(compress(ids, inside))
+        owners = list(compress(map(owner.__getitem__, span), inside))
+        order = sorted(range(len(ids_in)), key=ids_in.__getitem__)  # stable: file order kept
+        targets = array("L", map(ids_in.__getitem__, order))
+        return targets, array("L", map(owners.__getitem__, order))
 
     def _callers_of(self, wanted: set[int]) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {}
