@@ -46,6 +46,7 @@ from apkaudit.behaviour.values import (
     Step,
     StepCache,
     Value,
+    clear_caches,
     source,
 )
 from apkaudit.code.dex import opcodes as O
@@ -385,6 +386,20 @@ def analyse_flows(
     *,
     reflection: ReflectionFacts | None = None,
     emulator: Emulator | None = None,
+) -> FlowResult:
+    clear_caches()  # the memo tables of values.py hold one app's labels at a time
+    try:
+        return _analyse_flows(facts, program, deadline, reflection, emulator)
+    finally:
+        clear_caches()
+
+
+def _analyse_flows(
+    facts: AppFacts,
+    program: Program,
+    deadline: Deadline,
+    reflection: ReflectionFacts | None,
+    emulator: Emulator | None,
 ) -> FlowResult:
     resolver = Resolver(program.dex, program.attributor, Hierarchy.of(program.dex))
     if reflection is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from operator import attrgetter
 from typing import cast
 
 from apkaudit.behaviour.kinds import HopRole, LabelKind, Provider
@@ -106,7 +107,10 @@ class Label:
     _hash: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        key = (self.kind, self.index, self.path, self.assumed, self.access, self.iteration)
+        # The steps' own hashes, read at C level (hashing the path would call Step.__hash__,
+        # a Python method, once per step of every label made).
+        steps = tuple(map(_STEP_HASH, self.path))
+        key = (self.kind, self.index, steps, self.assumed, self.access, self.iteration)
         object.__setattr__(self, "_hash", hash(key))
 
     def __hash__(self) -> int:
@@ -115,6 +119,19 @@ class Label:
     def extend(self, step: Step) -> Label:
         # Idempotent: a step already on the path is not added again. This keeps the lattice
         # finite, so loops converge instead of growing paths until the cap.
+        # Every pass and round makes the same extensions again: memoised by identity (the
+        # entry holds both objects, so their ids stay theirs; no Python-level __hash__ runs).
+        key = (id(self), id(step))
+        hit = _EXTENDED.get(key)
+        if hit is not None and hit[0] is self and hit[1] is step:
+            return hit[2]
+        done = _EXTENDED_EQ.get((self, step))  # an equal label: the same answer
+        if done is None:
+            done = _EXTENDED_EQ[(self, step)] = self._extend(step)
+        _EXTENDED[key] = (self, step, done)
+        return done
+
+    def _extend(self, step: Step) -> Label:
         if step in self.path:
             return self
         path = self.path
@@ -131,6 +148,17 @@ class Label:
 
     def extend_path(self, steps: tuple[Step, ...], assumed: bool = False) -> Label:
         """``extend`` by each step in turn, in one pass (callee paths meet at every call)."""
+        key = (id(self), id(steps), assumed)  # memoised as extend is
+        hit = _EXTENDED_PATH.get(key)
+        if hit is not None and hit[0] is self and hit[1] is steps:
+            return hit[2]
+        done = _EXTENDED_EQ.get((self, steps, assumed))
+        if done is None:
+            done = _EXTENDED_EQ[(self, steps, assumed)] = self._extend_path(steps, assumed)
+        _EXTENDED_PATH[key] = (self, steps, done)
+        return done
+
+    def _extend_path(self, steps: tuple[Step, ...], assumed: bool) -> Label:
         out = self
         if steps:
             path = list(self.path)
@@ -178,11 +206,32 @@ def source(kind: LabelKind, step: Step) -> Label:
 
 EMPTY: frozenset = frozenset()
 
+# Memo tables of the two pure functions the fixpoint calls most (Label.extend, cap), for one
+# app's analysis: interproc.analyse_flows empties them before and after (clear_caches).
+_EXTENDED: dict[tuple[int, int], tuple[Label, Step, Label]] = {}
+_EXTENDED_PATH: dict[tuple[int, int, bool], tuple[Label, tuple[Step, ...], Label]] = {}
+_EXTENDED_ALL: dict[tuple[int, int], tuple[frozenset[Label], Step, frozenset[Label]]] = {}
+_EXTENDED_EQ: dict[tuple[object, ...], Label] = {}  # the same, keyed by value
+_CAPPED: dict[frozenset[Label], frozenset[Label]] = {}
+_STEP_HASH = attrgetter("_hash")
+
+
+def clear_caches() -> None:
+    for table in (_EXTENDED, _EXTENDED_PATH, _EXTENDED_ALL, _EXTENDED_EQ, _CAPPED):
+        table.clear()
+
 
 def cap(labels: frozenset[Label]) -> frozenset[Label]:
     """Keep at most a few labels per (kind, param index): the shortest, unassumed paths."""
     if len(labels) <= MAX_LABELS_PER_KIND:
         return labels
+    done = _CAPPED.get(labels)
+    if done is None:  # the fixpoint caps the same sets again on every pass
+        done = _CAPPED[labels] = _cap(labels)
+    return done
+
+
+def _cap(labels: frozenset[Label]) -> frozenset[Label]:
     groups: dict[tuple[str, int, tuple[str, ...]], list[Label]] = {}
     for lb in labels:
         groups.setdefault((lb.kind, lb.index, lb.access), []).append(lb)
@@ -238,7 +287,13 @@ def join_all(values: Iterable[Value]) -> Value:
 
 
 def extend_all(labels: frozenset[Label], step: Step) -> frozenset[Label]:
-    return frozenset(lb.extend(step) for lb in labels)
+    key = (id(labels), id(step))  # memoised as Label.extend is
+    hit = _EXTENDED_ALL.get(key)
+    if hit is not None and hit[0] is labels and hit[1] is step:
+        return hit[2]
+    done = frozenset(lb.extend(step) for lb in labels)
+    _EXTENDED_ALL[key] = (labels, step, done)
+    return done
 
 
 def assumed_all(labels: frozenset[Label]) -> frozenset[Label]:
