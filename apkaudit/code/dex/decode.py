@@ -13,9 +13,13 @@ from dataclasses import dataclass, replace
 from apkaudit.code.dex import opcodes as O
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Insn:
-    """One decoded instruction. Offsets are in bytes from the start of the method's code."""
+    """One decoded instruction. Offsets are in bytes from the start of the method's code.
+
+    Treated as immutable (hashable by value) but not ``frozen``: a frozen dataclass's
+    ``__init__`` sets each field through ``object.__setattr__``, about twice the cost, and the
+    decoder makes one per instruction of every method decoded."""
 
     offset: int
     op: int

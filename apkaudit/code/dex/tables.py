@@ -283,7 +283,8 @@ class DexTables:
 
     @cached_property
     def _sorted_string_starts(self) -> list[tuple[int, int]]:
-        return sorted((off, i) for i, off in enumerate(self._string_offs))
+        offs = self._string_offs
+        return sorted(zip(offs, range(len(offs)), strict=True))  # (offset, index), at C level
 
     # ------------------------------------------------------------------ class definitions
 
