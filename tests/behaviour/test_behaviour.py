@@ -237,7 +237,8 @@ def test_legit_apps_do_not_blast_contacts(audit, name: str) -> None:
 def test_packed_app_is_inconclusive(audit) -> None:
     result = audit(real("packed-dsencrypt.apk"))
     assert result.coverage.complete is False
-    # The stub's own reflection (InjectFun.invokeMethod) on names it computes: a notice.
+    # The stub's own reflection (InjectFun.invokeMethod) on names it computes: a notice; its
+    # DesUtils$CommandRun runs shell commands (coverage/obfuscation.py).
     assert [b.kind for b in result.coverage.blind_spots] == [
         "missing_class",
         "encrypted_asset",

@@ -40,7 +40,10 @@ def _inputs() -> list[str]:
     real = require_real()
     edge = FIXTURES.parent / "edge"
     # edge inputs: the files with a container suffix, and the folder of split APKs
+    # hostile-big-dex takes most of its time limit by design: its report depends on the clock
+    timed = {"hostile-big-dex.apk"}
     found = [*FIXTURES.glob("*.apk"), *edge.glob("*.*"), edge / "split-sms-dir"]
+    found = [p for p in found if p.name not in timed]
     found += real.glob("*.apk")
     return sorted(str(p) for p in found if p.exists())
 
