@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -285,6 +286,20 @@ def _versions() -> dict[str, str | None]:
         return {}
 
 
+def _compile_bytecode(log: Callable[[str], None]) -> None:
+    """Byte-compile apkaudit's modules once, as pip does when it installs a wheel (androguard's
+    are compiled that way). Without it, under ``PYTHONDONTWRITEBYTECODE`` (set in some
+    environments, ours included) every run of ``scan`` recompiles ~180 modules: ~0.2 s of
+    CPU that an installed copy never pays."""
+    import compileall
+
+    import apkaudit
+
+    package = Path(apkaudit.__file__).parent
+    if not compileall.compile_dir(str(package), quiet=1):
+        log(f"note: could not byte-compile {package}; scan figures include compiling it")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -323,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.quiet:
             print(msg, file=sys.stderr, flush=True)
 
+    _compile_bytecode(log)
     load_before = os.getloadavg()
     started = datetime.now(UTC).replace(microsecond=0).isoformat()
     results = []
