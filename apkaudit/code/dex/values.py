@@ -69,6 +69,10 @@ def _value(dex: DexFile, pos: int, depth: int) -> tuple[object, int]:
     return ("other",), pos
 
 
+# (annotation type, {element name: value}) for each annotation of one annotation_set_item
+Annotations = tuple[tuple[str, dict[str, object]], ...]
+
+
 def _elements(dex: DexFile, pos: int, depth: int) -> tuple[dict[str, object], int]:
     size, pos = uleb(dex.data, pos)
     if size > _MAX_ITEMS:
@@ -81,34 +85,7 @@ def _elements(dex: DexFile, pos: int, depth: int) -> tuple[dict[str, object], in
     return out, pos
 
 
-def method_annotation_values(
-    dex: DexFile, cdef: ClassDef
-) -> dict[int, tuple[tuple[str, dict[str, object]], ...]]:
-    """method_idx -> ((annotation type, {element name: value}), ...) for one class."""
-    off = cdef.annotations_off
-    data = dex.data
-    if not off or off + 16 > len(data):
-        return {}
-    out: dict[int, tuple[tuple[str, dict[str, object]], ...]] = {}
-    try:
-        _cls, fields, methods, _params = struct.unpack_from("<4I", data, off)
-        base = off + 16 + 8 * fields
-        for i in range(min(methods, _MAX_ITEMS)):
-            midx, set_off = struct.unpack_from("<II", data, base + 8 * i)
-            (size,) = struct.unpack_from("<I", data, set_off)
-            items = []
-            for j in range(min(size, 64)):
-                (item_off,) = struct.unpack_from("<I", data, set_off + 4 + 4 * j)
-                type_idx, pos = uleb(data, item_off + 1)  # after the visibility byte
-                elements, _ = _elements(dex, pos, 1)
-                items.append((dex.type_name(type_idx), elements))
-            out[midx] = tuple(items)
-    except (struct.error, IndexError, ValueError, DexFormatError, _Damaged):
-        return out  # damaged directory: keep what was read
-    return out
-
-
-def _annotation_set(dex: DexFile, set_off: int) -> tuple[tuple[str, dict[str, object]], ...]:
+def _annotation_set(dex: DexFile, set_off: int) -> Annotations:
     data = dex.data
     (size,) = struct.unpack_from("<I", data, set_off)
     items = []
@@ -120,15 +97,31 @@ def _annotation_set(dex: DexFile, set_off: int) -> tuple[tuple[str, dict[str, ob
     return tuple(items)
 
 
-def parameter_annotation_values(
-    dex: DexFile, cdef: ClassDef
-) -> dict[int, tuple[tuple[tuple[str, dict[str, object]], ...], ...]]:
+def method_annotation_values(dex: DexFile, cdef: ClassDef) -> dict[int, Annotations]:
+    """method_idx -> ((annotation type, {element name: value}), ...) for one class."""
+    off = cdef.annotations_off
+    data = dex.data
+    if not off or off + 16 > len(data):
+        return {}
+    out: dict[int, Annotations] = {}
+    try:
+        _cls, fields, methods, _params = struct.unpack_from("<4I", data, off)
+        base = off + 16 + 8 * fields
+        for i in range(min(methods, _MAX_ITEMS)):
+            midx, set_off = struct.unpack_from("<II", data, base + 8 * i)
+            out[midx] = _annotation_set(dex, set_off)
+    except (struct.error, IndexError, ValueError, DexFormatError, _Damaged):
+        return out  # damaged directory: keep what was read
+    return out
+
+
+def parameter_annotation_values(dex: DexFile, cdef: ClassDef) -> dict[int, tuple[Annotations, ...]]:
     """method_idx -> for each declared parameter, ((annotation type, {element: value}), ...)."""
     off = cdef.annotations_off
     data = dex.data
     if not off or off + 16 > len(data):
         return {}
-    out: dict[int, tuple[tuple[tuple[str, dict[str, object]], ...], ...]] = {}
+    out: dict[int, tuple[Annotations, ...]] = {}
     try:
         _cls, fields, methods, params = struct.unpack_from("<4I", data, off)
         base = off + 16 + 8 * fields + 8 * methods
