@@ -21,7 +21,7 @@ import pytest
 
 from apkaudit import __version__
 from apkaudit.audit import audit_app
-from apkaudit.model import AppResult
+from apkaudit.model import AppResult, Chain, Hop
 from apkaudit.report.document import Report, RuleRun, build_report
 from apkaudit.rules import load_rules
 
@@ -160,3 +160,26 @@ def report_of(
         generated_at=REPORT_DATE,
         policy_ids=policies,
     )
+
+
+# --------------------------------------------------------------------------- chain hops
+
+
+def _hop(h: Hop) -> tuple[str, str, int]:
+    cls = h.location.class_name.rsplit("/", 1)[-1].rstrip(";")
+    return h.role, f"{cls}.{h.location.method.split('(')[0]}", h.location.offset
+
+
+def hops(chain: Chain) -> list[tuple[str, str, int]]:
+    """(role, Class.method, offset) per hop, the class without its package."""
+    return [_hop(h) for h in chain.hops]
+
+
+def hop_names(chain: Chain) -> list[str]:
+    """``Class.method@0xoffset`` per hop, the class without its package."""
+    return [f"{name}@{offset:#x}" for _role, name, offset in hops(chain)]
+
+
+def is_subsequence(wanted: list[str], got: list[str]) -> bool:
+    it = iter(got)
+    return all(any(w == g for g in it) for w in wanted)

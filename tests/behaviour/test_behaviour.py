@@ -4,7 +4,7 @@ and the acceptance verdicts on real third-party APKs."""
 from __future__ import annotations
 
 import pytest
-from conftest import fixture_apk, require_real
+from conftest import fixture_apk, hops, require_real
 
 from apkaudit.model import AppResult, Chain, Level, Stage
 
@@ -44,15 +44,6 @@ def test_fixture_verdicts(audit, name: str) -> None:
 
 def chains(result: AppResult, kind: str) -> list[Chain]:
     return [c for c in result.behaviours.chains if c.kind == kind]
-
-
-def hops(chain: Chain) -> list[tuple[str, str, int]]:
-    """(role, Class.method, offset) per hop, class without the fixture package prefix."""
-    out = []
-    for h in chain.hops:
-        cls = h.location.class_name.rsplit("/", 1)[-1].rstrip(";")
-        out.append((h.role, f"{cls}.{h.location.method.split('(')[0]}", h.location.offset))
-    return out
 
 
 def test_bulk_sms_chain_in_one_method(audit) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from conftest import fixture_apk
+from conftest import fixture_apk, hops
 
 from apkaudit.model import AppResult, Chain, Level, Stage
 
@@ -227,15 +227,6 @@ ABSENT = {
 
 def chains(result: AppResult, kind: str) -> list[Chain]:
     return [c for c in result.behaviours.chains if c.kind == kind]
-
-
-def hops(chain: Chain) -> list[tuple[str, str, int]]:
-    """(role, Class.method, offset) per hop, class without its package."""
-    out = []
-    for h in chain.hops:
-        cls = h.location.class_name.rsplit("/", 1)[-1].rstrip(";")
-        out.append((h.role, f"{cls}.{h.location.method.split('(')[0]}", h.location.offset))
-    return out
 
 
 @pytest.mark.parametrize("name", sorted(VERDICTS))

@@ -9,7 +9,7 @@ are described in fixtures/README.md ("Data-flow precision").
 from __future__ import annotations
 
 import pytest
-from conftest import fixture_apk
+from conftest import fixture_apk, hops
 
 from apkaudit.model import AppResult, Chain, Level
 
@@ -60,14 +60,6 @@ CASES = {
 
 def chains(result: AppResult) -> list[Chain]:
     return [c for c in result.behaviours.chains if c.kind == KIND]
-
-
-def hops(chain: Chain) -> list[tuple[str, str, int]]:
-    out = []
-    for h in chain.hops:
-        cls = h.location.class_name.rsplit("/", 1)[-1].rstrip(";")
-        out.append((h.role, f"{cls}.{h.location.method.split('(')[0]}", h.location.offset))
-    return out
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

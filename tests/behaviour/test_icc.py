@@ -13,27 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from conftest import fixture_apk
+from conftest import fixture_apk, hop_names, is_subsequence
 
 from apkaudit.model import AppResult, Chain
-
-
-def hop_names(chain: Chain) -> list[str]:
-    out = []
-    for h in chain.hops:
-        cls = h.location.class_name.rsplit("/", 1)[-1].rstrip(";")
-        out.append(f"{cls}.{h.location.method.split('(')[0]}@{h.location.offset:#x}")
-    return out
 
 
 def chains_of(result: AppResult, source: str, sink: str) -> list[Chain]:
     assert result.behaviours is not None
     return [c for c in result.behaviours.chains if str(c.source) == source and str(c.sink) == sink]
-
-
-def is_subsequence(wanted: list[str], got: list[str]) -> bool:
-    it = iter(got)
-    return all(any(w == g for g in it) for w in wanted)
 
 
 @dataclass(frozen=True)

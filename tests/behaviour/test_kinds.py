@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from conftest import fixture_apk
+from conftest import fixture_apk, hop_names, is_subsequence
 
 from apkaudit.model import AppResult, Chain, Level
 
@@ -23,22 +23,9 @@ def _v(x: object) -> str:
     return str(getattr(x, "value", x))
 
 
-def hop_names(chain: Chain) -> list[str]:
-    out = []
-    for h in chain.hops:
-        cls = h.location.class_name.rsplit("/", 1)[-1].rstrip(";")
-        out.append(f"{cls}.{h.location.method.split('(')[0]}@{h.location.offset:#x}")
-    return out
-
-
 def kind_chains(result: AppResult, source: str, sink: str) -> list[Chain]:
     assert result.behaviours is not None
     return [c for c in result.behaviours.chains if _v(c.source) == source and _v(c.sink) == sink]
-
-
-def is_subsequence(wanted: list[str], got: list[str]) -> bool:
-    it = iter(got)
-    return all(any(w == g for g in it) for w in wanted)
 
 
 @dataclass(frozen=True)
