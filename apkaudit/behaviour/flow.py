@@ -360,7 +360,7 @@ class MethodFlow(KindServices):
         elif op in O.IGET_OPS or op in O.SGET_OPS:
             self._field_read(pos, insn, st)
         elif op in O.IPUT_OPS or op in O.SPUT_OPS:
-            fdesc = self.dex.field_ref(insn.idx).descriptor
+            fdesc = self.ctx.field_key(self.dex.field_ref(insn.idx).descriptor)
             raw = st.get(regs[0], BLANK)
             v = self.val(st, regs[0])
             v = Value(v.labels, raw.objs, v.tags, v.const)
@@ -401,7 +401,7 @@ class MethodFlow(KindServices):
 
     def _field_read(self, pos: int, insn: Insn, st: dict[int, Value]) -> None:
         fref = self.dex.field_ref(insn.idx)
-        fdesc = fref.descriptor
+        fdesc = self.ctx.field_key(fref.descriptor)
         stored = self.ctx.read_field(fdesc)
         tags = set(stored.tags)
         labels = stored.labels

@@ -33,8 +33,9 @@ def is_precise(o: Obj) -> bool:
 
 def untracked(o: Obj) -> bool:
     """An object whose cells this method does not know: read from a field, returned by a
-    library call, or otherwise anonymous (an intent a component receives is the ICC store's)."""
-    return not is_precise(o) and o[0] not in ("param", "pf", "intent", "result")
+    library call, or otherwise anonymous (an intent a component receives is the ICC store's, a
+    saved-state Bundle the saved_state.py store's)."""
+    return not is_precise(o) and o[0] not in ("param", "pf", "intent", "result", "saved")
 
 
 def root(o: Obj) -> tuple[int, Access] | None:

@@ -13,7 +13,7 @@ the app's own manifest and constants say (Octeau et al., ICSE 2015; Li et al., I
 
 from __future__ import annotations
 
-from apkaudit.behaviour import callsite, containers, heap
+from apkaudit.behaviour import callsite, containers, heap, saved_state
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.containers import INTENT, INTENT_ACTION, INTENT_COMPONENT
@@ -325,11 +325,12 @@ def component_classes(manifest: ManifestFacts) -> frozenset[str]:
 
 def entry_objs(key: tuple[str, str], components: frozenset[str]) -> dict[int, frozenset]:
     """The Intent parameter of a component entry method stands for what senders sent it; the
-    Intent of onActivityResult is the result of an activity the app started."""
+    Intent of onActivityResult is the result of an activity the app started; the Bundle of
+    onSaveInstanceState is the one onCreate/onRestoreInstanceState get back (saved_state.py)."""
     cls, sig = key
     if sig == RESULT:
         return {3: frozenset({("result", cls)})}
     i = ENTRY_INTENTS.get(sig)
     if i is not None and cls in components:
         return {i: frozenset({("intent", cls)})}
-    return {}
+    return saved_state.entry_objs(key)

@@ -216,6 +216,9 @@ class AppFlow:
         if self.current is not None and keys:
             self.deps[self.current][0].update(keys)
 
+    def field_key(self, fdesc: str) -> str:
+        return self.resolver.field(fdesc)
+
     def read_field(self, fdesc: str) -> Value:
         if self.current is not None:
             self.deps[self.current][1].add(fdesc)

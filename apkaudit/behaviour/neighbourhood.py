@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from apkaudit.behaviour import edges, icc
+from apkaudit.behaviour import edges, icc, saved_state
 from apkaudit.behaviour.apis import KIND_SINK_TAGS, KIND_SOURCE_TAGS, STORE_TAGS, cls_short
 from apkaudit.behaviour.kinds import HopRole, LabelKind
 from apkaudit.behaviour.reachability import find_callers
 from apkaudit.behaviour.resolve import Resolver
 from apkaudit.behaviour.values import Label, StepCache, source
 from apkaudit.code.dex import opcodes as O
+from apkaudit.code.dex.reader import DexFile
 from apkaudit.code.index import DexSet
 from apkaudit.facts import AppFacts
 from apkaudit.model import CodeRef, java_to_descriptor
@@ -232,17 +233,12 @@ def _field_writers(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:
             if insn.op in O.IGET_OPS or insn.op in O.SGET_OPS:
                 f = dex.field_ref(insn.idx)
                 if f.class_name in calls.dex.classes:
-                    read.add(f.descriptor)
+                    read.add(calls.field(f.descriptor))
     out: set[MethodKey] = set()
     if not read:
         return out
     for dex in calls.dex.files:
-        ids = {}
-        for fdesc in read:
-            cls = fdesc.split("->", 1)[0]
-            for i, fr in dex.fields_of(cls):
-                if fr.descriptor == fdesc:
-                    ids[i] = fdesc
+        ids = _field_ids(calls, dex, read)
         if not ids:
             continue
         for midx in dex.find_refs(fields=ids):
@@ -251,6 +247,17 @@ def _field_writers(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:
                 (i.op in O.IPUT_OPS or i.op in O.SPUT_OPS) and i.idx in ids for i in code.insns
             ):
                 out.add((dex.method_ref(midx).class_name, dex.method_ref(midx).signature))
+    return out
+
+
+def _field_ids(calls: Resolver, dex: DexFile, fields: set[str]) -> set[int]:
+    """The ids in ``dex`` of references to ``fields`` (declaring-class descriptors,
+    Resolver.field): through the declaring class or any app subclass that inherits them."""
+    out: set[int] = set()
+    for fdesc in fields:
+        cls = fdesc.split("->", 1)[0]
+        for c in (cls, *calls.hier.descendants(cls)):
+            out.update(i for i, fr in dex.fields_of(c) if calls.field(fr.descriptor) == fdesc)
     return out
 
 
@@ -286,11 +293,10 @@ def _field_readers(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:
             if insn.op in O.IPUT_OPS or insn.op in O.SPUT_OPS:
                 f = dex.field_ref(insn.idx)
                 if f.class_name in calls.dex.classes:
-                    written.add(f.descriptor)
+                    written.add(calls.field(f.descriptor))
     out: set[MethodKey] = set()
     for dex in calls.dex.files if written else ():
-        ids = {i for fd in written for i, fr in dex.fields_of(fd.split("->", 1)[0])
-               if fr.descriptor == fd}  # fmt: skip
+        ids = _field_ids(calls, dex, written)
         for midx in dex.find_refs(fields=ids) if ids else ():
             code = calls.dex.code(dex, midx)
             if code and any(
@@ -340,6 +346,8 @@ def select_methods(
     for k in creators:  # the objects they build (constructors) and hand off (edge targets)
         selected |= keep({c for c in callees_of(calls, k) if c[1].startswith("<init>")})
         selected |= keep(callees_of(calls, k, edges_only=True))
+    for k in keep(saved_state.partners(selected)):  # the two ends of an activity's saved state
+        selected |= {k} | keep(callees_of(calls, k))
     writers = keep(_field_writers(calls, selected)) - selected
     selected |= writers
     for k in writers:

@@ -34,6 +34,7 @@ class Resolver:
     extra: dict[MethodKey, frozenset[MethodKey]] = field(default_factory=dict)
     _targets: dict[tuple[str, str, int], list[MethodKey]] = field(default_factory=dict)
     _app_class: dict[str, bool] = field(default_factory=dict)
+    _fields: dict[str, str] = field(default_factory=dict)
 
     def is_app_class(self, name: str) -> bool:
         """Defined in the app and not an opaque library (see OPAQUE_CATEGORIES)."""
@@ -43,6 +44,32 @@ class Resolver:
             hit = name in self.dex.classes and not (sdk and sdk.category in OPAQUE_CATEGORIES)
             self._app_class[name] = hit
         return hit
+
+    def field(self, fdesc: str) -> str:
+        """The field a reference names, by its declaring class: ``Sub->f`` where ``Sub``
+        inherits ``f`` from an app class ``Base`` is ``Base->f`` (javac names the class the
+        code uses, the VM resolves it upwards), so the field store has one cell for it. The
+        declaring class is the farthest app ancestor whose own dex has an id for ``f`` (a
+        subclass that shadows ``f`` with its own field is merged with it: an over-approximation
+        of a rare case)."""
+        hit = self._fields.get(fdesc)
+        if hit is None:
+            hit = self._fields[fdesc] = self._declaring(fdesc)
+        return hit
+
+    def _declaring(self, fdesc: str) -> str:
+        cls, rest = fdesc.split("->", 1)
+        if cls not in self.dex.classes:
+            return fdesc
+        name, _, ftype = rest.partition(":")
+        found = cls
+        for c in self.hier.ancestors(cls):
+            hit = self.dex.classes.get(c)
+            if hit is not None and any(
+                f.name == name and f.type == ftype for _, f in hit[0].fields_of(c)
+            ):
+                found = c
+        return fdesc if found == cls else f"{found}->{rest}"
 
     def is_unimplemented_interface(self, name: str) -> bool:
         hit = self.dex.classes.get(name)

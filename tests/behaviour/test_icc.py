@@ -1,6 +1,6 @@
 """Inter-component hand-offs and sources called by name (issue 11, items 4 and 5): the
-flow-icc-component, -messenger, -ordered, -any-action, kind-provider-staging and
-kind-reflect-field-names fixtures.
+flow-icc-component, -messenger, -ordered, -any-action, kind-provider-staging,
+kind-reflect-field-names, lifecycle-saved-state and field-inherited-static fixtures.
 
 Each positive fixture must produce a chain of the given source and sink kind whose hops contain
 the listed hops in order (``Class.method@offset``), the first listed hop being the chain's first
@@ -99,6 +99,43 @@ CASES = [
             "MainActivity.report@0x42",  # Log.i
         ),
     ),
+    # The saved instance state: onSaveInstanceState's Bundle is the one onCreate gets back.
+    Case(
+        "lifecycle-saved-state",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onSaveInstanceState@0x10",  # getDeviceId
+            "MainActivity.onSaveInstanceState@0x1c",  # outState.putString("id", ...)
+            "MainActivity.onCreate@0xe",  # savedState.getString("id")
+            "MainActivity.onCreate@0x1a",  # Log.i
+        ),
+    ),
+    # ... and onRestoreInstanceState's, which keeps it in a field that onResume logs.
+    Case(
+        "lifecycle-saved-state",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onSaveInstanceState@0x10",  # getDeviceId
+            "MainActivity.onSaveInstanceState@0x1c",  # outState.putString("id", ...)
+            "MainActivity.onRestoreInstanceState@0x4",  # savedState.getString("id")
+            "MainActivity.onResume@0x6",  # this.last
+            "MainActivity.onResume@0xe",  # Log.i
+        ),
+    ),
+    # A static field written through the subclass that inherits it (MainActivity->id) is the
+    # one its declaring class reads (BaseActivity->id).
+    Case(
+        "field-inherited-static",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId, sput MainActivity->id
+            "BaseActivity.onResume@0x6",  # sget BaseActivity->id
+            "BaseActivity.onResume@0xe",  # Log.i
+        ),
+    ),
     # forName(this.cls).getMethod(this.meth).invoke(tm): the names are held in fields.
     Case(
         "kind-reflect-field-names",
@@ -132,7 +169,8 @@ def test_negative_twin_has_no_chain(audit, case: Case) -> None:
     carries a constant; the first receiver's result is a constant; the logging activity has no
     intent filter (an implicit Intent cannot reach it); the query reads another table of the
     provider; the method name is overwritten with
-    getPhoneType before getMethod."""
+    getPhoneType before getMethod; the restored state is read under another key than the one
+    saved; the subclass writes a static field of its own, not the inherited one."""
     result = audit(fixture_apk(case.fixture + "-neg"))
     assert result.status == "ok", result.error
     assert not chains_of(result, case.source, case.sink), [
