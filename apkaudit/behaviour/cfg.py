@@ -58,7 +58,10 @@ def build_cfg(code: Code) -> CFG:
     leaders |= handler_pos
     for tb in code.tries:  # block boundaries at try edges keep handler edges precise
         for edge in (tb.start, tb.end):
-            if edge in pos_of:
+            # ... except before a move-result: dx and d8 end a try range after the call it
+            # covers, so a boundary there would cut the call from its result (the flow
+            # carries a call's result to the move-result within a block only).
+            if edge in pos_of and insns[pos_of[edge]].op not in O.MOVE_RESULT_OPS:
                 leaders.add(pos_of[edge])
     starts = sorted(leaders)
     block_of = [0] * len(insns)

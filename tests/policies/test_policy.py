@@ -189,6 +189,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "lifecycle-saved-state-neg": (set(), set()),
     "field-inherited-static": (set(), set()),
     "field-inherited-static-neg": (set(), set()),
+    "flow-try-result": (set(), set()),
+    "flow-try-result-neg": (set(), set()),
     "kind-ipc-extra": (set(), set()),
     "kind-ipc-extra-neg": (set(), set()),
     "kind-location": (CONTACTS, set()),
