@@ -358,9 +358,10 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
     """
     for k in methods:
         flow.summaries.setdefault(k, Summary())
+    # Each summary's signature, taken once per summary: only an analysis replaces a summary.
+    signatures = {k: flow.summaries[k].signature() for k in methods}
     dirty = list(methods)
     for _ in range(rounds):
-        before_s = {k: flow.summaries[k].signature() for k in methods}
         before_f = dict(flow.fields)
         for k in dirty:
             if flow.deadline.check("behaviour"):
@@ -368,7 +369,9 @@ def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
             s = flow.analyse_method(k)
             if s is not None:
                 flow.summaries[k] = s
-        changed = {k for k in methods if flow.summaries[k].signature() != before_s[k]}
+        renewed = {k: flow.summaries[k].signature() for k in dirty}
+        changed = {k for k, sig in renewed.items() if sig != signatures[k]}
+        signatures.update(renewed)
         changed_f = {f for f, v in flow.fields.items() if before_f.get(f) != v}
         if not changed and not changed_f:
             return True

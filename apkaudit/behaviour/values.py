@@ -90,8 +90,12 @@ class StepCache:
         return step
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(slots=True, kw_only=True)
 class Label:
+    """Taint of one kind, with the path it travelled. Never assigned to once made: not
+    ``frozen`` only because a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__`` (the fixpoint makes tens of thousands per app); hashed by value."""
+
     kind: LabelKind
     index: int = -1  # parameter index for kind PARAM
     path: tuple[Step, ...] = ()
@@ -110,8 +114,7 @@ class Label:
         # The steps' own hashes, read at C level (hashing the path would call Step.__hash__,
         # a Python method, once per step of every label made).
         steps = tuple(map(_STEP_HASH, self.path))
-        key = (self.kind, self.index, steps, self.assumed, self.access, self.iteration)
-        object.__setattr__(self, "_hash", hash(key))
+        self._hash = hash((self.kind, self.index, steps, self.assumed, self.access, self.iteration))
 
     def __hash__(self) -> int:
         return self._hash
@@ -244,8 +247,12 @@ def _cap(labels: frozenset[Label]) -> frozenset[Label]:
     return frozenset(out)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Value:
+    """What a register holds. Never assigned to once made, and hashed by value as a frozen
+    dataclass is; not ``frozen`` because the fixpoint makes hundreds of thousands per app and a
+    frozen ``__init__`` costs 3.6 times as much (``object.__setattr__`` per field)."""
+
     labels: frozenset[Label] = EMPTY
     objs: frozenset[Obj] = EMPTY
     tags: frozenset[str] = EMPTY
