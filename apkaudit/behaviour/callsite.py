@@ -11,6 +11,7 @@ the call site, so a callee's send sits in the caller's loop.
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from apkaudit.behaviour import containers, heap, loops
 from apkaudit.behaviour.apis import COLLECTION_PUTS, MUTATOR_PREFIXES, TRANSFORMS, cls_short
@@ -177,7 +178,7 @@ def apply_all(
     override runs later and the call returns no data of it; its result goes to ``then``."""
     ret = BLANK
     for i, (key, summ) in enumerate(callees):
-        step = m.step(insn, HopRole.CALL, f"calls {cls_short(key[0])}.{key[1].split('(')[0]}")
+        step = m.step(insn, HopRole.CALL, _calls(key))
         got = apply(m, pos, step, summ, args)
         ret = got if i == 0 else ret.join(got)  # one callee's constant result stays constant
     for h in handoffs:
@@ -186,6 +187,12 @@ def apply_all(
             cargs = [h.args[0] if h.args else BLANK, r]
             apply(m, pos, m.step(insn, HopRole.CALL, desc), summ, cargs)
     return ret
+
+
+@lru_cache(maxsize=4096)
+def _calls(key: MethodKey) -> str:
+    """How a step calling ``key`` reads (every pass of every caller asks again)."""
+    return f"calls {cls_short(key[0])}.{key[1].split('(')[0]}"
 
 
 def default(m: Frame, insn: Insn, ref: MethodRef, args: list[Value], assumed: bool) -> Value:

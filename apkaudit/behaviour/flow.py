@@ -40,7 +40,7 @@ from apkaudit.behaviour.values import (
 )
 from apkaudit.behaviour.writes import Writes
 from apkaudit.code.dex import opcodes as O
-from apkaudit.code.dex.reader import Code, DexFile, Insn, arg_regs
+from apkaudit.code.dex.reader import Code, DexFile, Insn, MethodRef, arg_regs
 
 
 @dataclass
@@ -64,6 +64,7 @@ class MethodFlow(KindServices):
     cells_read: set[object] = field(default_factory=set)  # heap cells read (heap._join)
     array_cells: dict[Obj, set[int]] = field(default_factory=dict)  # indices written (heap.py)
     _loops: dict[int, loops.LoopInfo] = field(default_factory=dict)  # final pass only
+    _sites: dict[int, tuple[Insn, MethodRef, list[int]]] = field(default_factory=dict)
     _heap_changed: bool = False
     final: bool = False  # sink events are recorded only once the heap is stable
     _events: list[Callable[[], None]] = field(default_factory=list)  # the trial pass's
@@ -107,8 +108,7 @@ class MethodFlow(KindServices):
     def _pass(self, entry: dict[int, Value]) -> None:
         """One worklist run to a fixpoint of the register states, in reverse postorder."""
         self._loops.clear()  # the loop conditions seen so far change from pass to pass
-        blocks = self.cfg.blocks
-        rpo = self.cfg.rpo
+        blocks, rpo, insns = self.cfg.blocks, self.cfg.rpo, self.code.insns
         states: dict[int, dict[int, Value]] = {0: entry}
         work = [(rpo[0], 0)]
         queued = {0}
@@ -122,7 +122,6 @@ class MethodFlow(KindServices):
             state = dict(states[b])
             block = blocks[b]
             pending = BLANK
-            insns = self.code.insns
             for pos in range(block.start, block.end):
                 pending = self._step(pos, insns[pos], state, pending)
             for s in block.succs:
@@ -439,8 +438,11 @@ class MethodFlow(KindServices):
     # ------------------------------------------------------------------ calls
 
     def _invoke(self, pos: int, insn: Insn, st: dict[int, Value]) -> Value:
-        ref = self.dex.method_ref(insn.idx)
-        areg = arg_regs(insn, ref)
+        site = self._sites.get(pos)
+        if site is None or site[0] is not insn:  # every pass interprets the same invokes
+            ref = self.dex.method_ref(insn.idx)
+            site = self._sites[pos] = (insn, ref, arg_regs(insn, ref))
+        _, ref, areg = site
         args = [self.val(st, r) for r in areg]
         cls, name = ref.class_name, ref.name
         call = Call(flow=self, pos=pos, insn=insn, ref=ref, regs=areg, args=args, state=st)

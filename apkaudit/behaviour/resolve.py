@@ -35,6 +35,7 @@ class Resolver:
     _targets: dict[tuple[str, str, int], list[MethodKey]] = field(default_factory=dict)
     _app_class: dict[str, bool] = field(default_factory=dict)
     _fields: dict[str, str] = field(default_factory=dict)
+    _resolved: dict[tuple[str, str], MethodKey | None] = field(default_factory=dict)
 
     def is_app_class(self, name: str) -> bool:
         """Defined in the app and not an opaque library (see OPAQUE_CATEGORIES)."""
@@ -77,6 +78,13 @@ class Resolver:
 
     def resolve(self, cls: str, sig: str) -> MethodKey | None:
         """The definition a call to cls.sig runs when the object's class is ``cls``."""
+        key = (cls, sig)
+        if key in self._resolved:  # every pass of every analysis asks again
+            return self._resolved[key]
+        found = self._resolved[key] = self._resolve(cls, sig)
+        return found
+
+    def _resolve(self, cls: str, sig: str) -> MethodKey | None:
         if not self.is_app_class(cls):
             return None
         for c in (cls, *self.hier.ancestors(cls)):
