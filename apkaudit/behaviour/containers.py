@@ -12,7 +12,7 @@ android.os.Message, java.util.Map, org.json.JSONObject, android.content.ContentV
 
 from __future__ import annotations
 
-from apkaudit.behaviour import heap, saved_state
+from apkaudit.behaviour import delivered, heap, saved_state
 from apkaudit.behaviour.apis import COLLECTION_PUTS, cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.context import Frame
@@ -104,7 +104,7 @@ def model(m: Frame, call: Call) -> Value | None:
             m.taint_obj([o for o in recv.objs if heap.is_precise(o)], labels)
         for o in recv.objs:  # the saved-state Bundle: what the class gets back on restore
             if o[0] == saved_state.SAVED and labels:
-                m.write_global(saved_state.store_key(o, _key(key)), Value(cap(labels)))
+                m.write_global(delivered.store_key(o, _key(key)), Value(cap(labels)))
         return Value(objs=recv.objs) if ref.return_type != "V" else Value()
     if _is_get(name) and len(args) > 1 and ref.return_type != "V":
         recv, key = args[0], args[1]
@@ -114,11 +114,9 @@ def model(m: Frame, call: Call) -> Value | None:
         found: frozenset[Label] = got.labels
         for o in recv.objs:  # intents delivered to a component: the ICC store
             if o[0] == "intent":
-                found |= m.ctx.read_field(f"icc:{o[1]}:{_key(key)}").labels
-                found |= m.ctx.read_field(f"icc:{o[1]}:{heap.ANY_KEY}").labels
+                found |= delivered.read(m, o, _key(key))
             elif o[0] == saved_state.SAVED:
-                back = m.ctx.read_field(saved_state.store_key(o, _key(key))).labels
-                back |= m.ctx.read_field(saved_state.store_key(o, heap.ANY_KEY)).labels
+                back = delivered.read(m, o, _key(key))
                 if back:
                     desc = f"gets back the saved instance state ({cls_short(cls)}.{name})"
                     found |= extend_all(back, m.step(insn, HopRole.TRANSFORM, desc))

@@ -355,7 +355,7 @@ class MethodFlow(KindServices):
             self.taint_obj(arr.objs, src.labels)
             idx = st.get(regs[2], BLANK).const
             if isinstance(idx, int) and not isinstance(idx, bool):
-                heap.set_element(self, arr.objs, idx, src.labels)
+                heap.set_element(self, arr.objs, idx, src.labels, src.objs)
         elif op in O.IGET_OPS or op in O.SGET_OPS:
             self._field_read(pos, insn, st)
         elif op in O.IPUT_OPS or op in O.SPUT_OPS:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import cast
 
+from apkaudit.behaviour import delivered
 from apkaudit.behaviour.context import Frame
 from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value, cap, extend_all
 from apkaudit.behaviour.values import param_label as _param_label
@@ -189,6 +190,7 @@ def _deref(m: Frame, objs: frozenset[Obj], access: Access) -> Value:
                 m.cells_read.add(o)
                 if o in m.heap:
                     final |= m.heap[o].labels
+                final |= delivered.read(m, o, elem)  # a delivered Intent's extras (icc.py)
             if last and not keyed and o[0] == "field":
                 final |= m.ctx.read_field(elem).labels
         cur = nxt
@@ -235,9 +237,14 @@ def flush(m: Frame) -> None:
             m.summary_write(r[0], r[1], Value(v.labels, EMPTY, v.tags))
 
 
-def set_element(m: Frame, arrays: Iterable[Obj], index: int, labels: frozenset[Label]) -> None:
+def set_element(
+    m: Frame, arrays: Iterable[Obj], index: int, labels: frozenset[Label], objs: Iterable[Obj] = ()
+) -> None:
     """``array[index] = value`` with a constant index: the cell keeps what it holds (also when
-    that is nothing), so a read of another index does not see it (``element``)."""
+    that is nothing), so a read of another index does not see it (``element``), and the
+    objects of ``objs`` it may keep a reference to (``holdable``: an Intent in the Object[] of
+    a reflective call is that Intent)."""
+    arrays = list(arrays)
     for o in arrays:
         m.array_cells.setdefault(o, set()).add(index)
         key = (o, index)
@@ -245,6 +252,25 @@ def set_element(m: Frame, arrays: Iterable[Obj], index: int, labels: frozenset[L
             m.heap[key] = BLANK
             m.heap_changed(key in m.cells_read)
     m.taint_obj([(o, index) for o in arrays], labels)
+    held = frozenset(x for x in objs if holdable(x))
+    for o in arrays if held else ():
+        v = m.heap[(o, index)]
+        if not held <= v.objs:
+            m.heap[(o, index)] = Value(v.labels, v.objs | held, v.tags, v.const)
+            m.heap_changed((o, index) in m.cells_read)
+
+
+_FRAMEWORK = ("Landroid/", "Ljava/", "Ljavax/", "Lorg/json/")
+
+
+def holdable(o: Obj) -> bool:
+    """Objects an array or collection cell keeps a reference to (set_element, elements.py):
+    this method's own allocations of framework classes (an Intent, a Bundle, a JSON object;
+    an app class's object would narrow virtual dispatch to the classes seen here, while others
+    may be stored elsewhere) and the Intents and Bundles the framework delivers (delivered.py)."""
+    return (is_precise(o) and class_of(o).startswith(_FRAMEWORK)) or (
+        bool(o) and o[0] in delivered.KINDS
+    )
 
 
 def element(m: Frame, array: Value, index: int) -> frozenset[Label]:

@@ -13,7 +13,7 @@ the app's own manifest and constants say (Octeau et al., ICSE 2015; Li et al., I
 
 from __future__ import annotations
 
-from apkaudit.behaviour import callsite, containers, heap, saved_state
+from apkaudit.behaviour import callsite, containers, delivered, elements, heap, saved_state
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.containers import INTENT, INTENT_ACTION, INTENT_COMPONENT
@@ -83,7 +83,7 @@ LAUNCHER = "android.intent.action.MAIN"
 
 
 def store_key(component: str, key: str) -> str:
-    return f"icc:{component}:{key}"
+    return delivered.store_key(("intent", component), key)
 
 
 def targets_by_action(manifest: ManifestFacts) -> dict[tuple[str, str], set[str]]:
@@ -114,7 +114,7 @@ def model(m: Frame, call: Call) -> Value | None:
     ref, insn, args = call.ref, call.insn, call.args
     name = ref.name
     if ref.class_name not in _CLASSES and name not in _NAMES:
-        return None
+        return elements.model(m, call)  # an Intent (or any object) kept in a collection
     if ref.class_name == INTENT and _picks_contact(ref, args):
         m.write_global(PICKED_CONTACT, Value(tags=frozenset({"picked"})))
         return None

@@ -5,7 +5,7 @@ class when the activity (fragment) is recreated: to ``onCreate(Bundle)``,
 ``onRestoreInstanceState(Bundle)``, ``onPostCreate(Bundle)`` (fragments:
 ``onViewStateRestored``, ``onActivityCreated``, ``onCreateView``'s third argument). The Bundle
 parameters of these methods are one object per class (``("saved", class)``); its puts and gets
-(containers.py) go to a store keyed by (class, key), as for an Intent's extras (icc.py).
+(containers.py) go to a store keyed by (class, key) (delivered.py), as for an Intent's extras.
 Android reference: Activity#onSaveInstanceState, Activity#onRestoreInstanceState,
 Fragment#onSaveInstanceState.
 """
@@ -42,11 +42,6 @@ def entry_objs(key: MethodKey) -> dict[int, frozenset[Obj]]:
     cls, sig = key
     i = SAVES.get(sig) or RESTORES.get(sig)
     return {i: frozenset({(SAVED, cls)})} if i is not None else {}
-
-
-def store_key(obj: Obj, key: str) -> str:
-    """The store of what ``obj`` (a saved-state Bundle) holds under ``key`` (``"k:NAME"``)."""
-    return f"saved:{obj[1]}:{key}"
 
 
 def partners(methods: set[MethodKey]) -> set[MethodKey]:

@@ -1,6 +1,7 @@
 """Inter-component hand-offs and sources called by name (issue 11, items 4 and 5): the
 flow-icc-component, -messenger, -ordered, -any-action, kind-provider-staging,
-kind-reflect-field-names, lifecycle-saved-state and field-inherited-static fixtures.
+kind-reflect-field-names, flow-icc-list, flow-icc-intent-helper, flow-icc-reflect-array,
+lifecycle-saved-state and field-inherited-static fixtures.
 
 Each positive fixture must produce a chain of the given source and sink kind whose hops contain
 the listed hops in order (``Class.method@offset``), the first listed hop being the chain's first
@@ -99,6 +100,44 @@ CASES = [
             "MainActivity.report@0x42",  # Log.i
         ),
     ),
+    # An Intent kept in a List and taken back out (list.get(0)) is the Intent that went in.
+    Case(
+        "flow-icc-list",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x30",  # putExtra("id", ...)
+            "MainActivity.onCreate@0x72",  # startActivity((Intent) list.get(0))
+            "ShowActivity.onCreate@0x1e",  # Log.i of getStringExtra("id")
+        ),
+    ),
+    # The Intent a component receives, handed to a helper that reads the extra.
+    Case(
+        "flow-icc-intent-helper",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x30",  # putExtra("id", ...)
+            "MainActivity.onCreate@0x36",  # startActivity(ShowActivity)
+            "ShowActivity.onCreate@0xe",  # show(getIntent())
+            "ShowActivity.show@0x10",  # Log.i of intent.getStringExtra("id")
+        ),
+    ),
+    # ... or handed to a reflective call in its Object[] (Method.invoke(reader, {intent})).
+    Case(
+        "flow-icc-reflect-array",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x30",  # putExtra("id", ...)
+            "MainActivity.onCreate@0x36",  # startActivity(ShowActivity)
+            "ShowActivity.onCreate@0x44",  # Method.invoke = Reader.take(intent)
+            "ShowActivity.onCreate@0x54",  # Log.i of its result
+        ),
+    ),
     # The saved instance state: onSaveInstanceState's Bundle is the one onCreate gets back.
     Case(
         "lifecycle-saved-state",
@@ -170,7 +209,9 @@ def test_negative_twin_has_no_chain(audit, case: Case) -> None:
     intent filter (an implicit Intent cannot reach it); the query reads another table of the
     provider; the method name is overwritten with
     getPhoneType before getMethod; the restored state is read under another key than the one
-    saved; the subclass writes a static field of its own, not the inherited one."""
+    saved; the subclass writes a static field of its own, not the inherited one; the Intent
+    started is taken from another list, which holds an Intent without extras; the helper reads
+    another extra; the reflective call is given a new, empty Intent."""
     result = audit(fixture_apk(case.fixture + "-neg"))
     assert result.status == "ok", result.error
     assert not chains_of(result, case.source, case.sink), [
