@@ -7,6 +7,7 @@ hops' excerpts, provider query sites with theirs, reachability, verdicts) for th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from apkaudit.behaviour.apis import cls_short
@@ -63,7 +64,12 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
     """``deadline`` is polled by the fixpoint; when it is hit, ``deadline.hit`` says so."""
     emulator = emulator_for(program.dex)
     app_code = program.attributor.origin
-    reflection = scan_reflection(program.dex, emulator, include=lambda c: app_code(c) == "app")
+    reflection = scan_reflection(
+        program.dex,
+        emulator,
+        include=lambda c: app_code(c) == "app",
+        strings=_strings(program),
+    )
     flows = analyse_flows(facts, program, deadline, reflection=reflection, emulator=emulator)
     refl_spots = reflection_blind_spots(reflection, data_methods(facts, flows.chains))
     # Code nobody names may still run: unresolved reflection where data is handled, or code
@@ -143,6 +149,19 @@ def _query(
         excerpt=program.dex.excerpt(loc),
         origin=program.attributor.origin(loc.class_name),
     )
+
+
+def _strings(program: Program) -> Callable[[int], str | None]:
+    """A string resource's default text by id (memoised: one table read per app)."""
+    resolve = _resources(program)
+    memo: dict[int, str | None] = {}
+
+    def text(rid: int) -> str | None:
+        if rid not in memo:
+            memo[rid] = resolve(rid & 0xFFFFFFFF)
+        return memo[rid]
+
+    return text
 
 
 def _resources(program: Program):

@@ -49,6 +49,7 @@ NETWORK_CALLBACKS = (
     ("Lcom/google/firebase/messaging/FirebaseMessagingService;", "onMessageReceived", 1),
 )
 MAX_METHODS = 1500
+ACC_STATIC = 0x8
 DEPTH = 3
 MAX_HANDOFF_SCAN = 400  # methods read for a call that starts a component (component_sinks)
 
@@ -327,7 +328,7 @@ def select_methods(
     for _ in range(DEPTH):  # callers
         if not frontier or len(selected) >= MAX_METHODS:
             break
-        found = find_callers(calls.dex, frontier)
+        found = find_callers(calls.dex, _call_refs(calls, frontier))
         nxt = keep({c for callers in found.values() for c in callers}) - selected
         selected |= nxt
         frontier = nxt
@@ -363,6 +364,29 @@ def select_methods(
         ordered = sorted(seeds & selected) + sorted(selected - seeds)
         selected = set(ordered[:MAX_METHODS])
     return _callee_first(calls, selected), complete
+
+
+def _call_refs(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:
+    """The method references a call to one of ``methods`` can name: its own, and for a virtual
+    method also the same signature on the app classes above it (``Base.foo()`` called on an
+    object that is a ``Sub``, often created by reflection or a factory) and on the app classes
+    below it that inherit it without overriding (``Sub.foo()`` running ``Base.foo``)."""
+    out = set(methods)
+    for cls, sig in methods:
+        if sig.startswith("<") or _is_static(calls, cls, sig):
+            continue
+        for c in calls.hier.ancestors(cls, limit=8):
+            if calls.is_app_class(c):
+                out.add((c, sig))
+        for c in calls.hier.descendants(cls, limit=16):
+            if calls.resolve(c, sig) == (cls, sig):
+                out.add((c, sig))
+    return out
+
+
+def _is_static(calls: Resolver, cls: str, sig: str) -> bool:
+    found = calls.dex.defined_method(cls, sig)
+    return found is not None and bool(found[0].defined_methods[found[1]].access & ACC_STATIC)
 
 
 def _callee_first(calls: Resolver, methods: set[MethodKey]) -> list[MethodKey]:

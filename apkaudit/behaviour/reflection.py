@@ -90,9 +90,12 @@ def java_to_desc(name: str) -> str | None:
 
 
 class _Scan:
-    def __init__(self, dexset: DexSet, emulator: Emulator) -> None:
+    def __init__(
+        self, dexset: DexSet, emulator: Emulator, strings: Callable[[int], str | None]
+    ) -> None:
         self.dex = dexset
         self.emu = emulator
+        self.strings = strings
         self.edges: dict[MethodKey, set[MethodKey]] = {}
         self.unresolved: list[Unresolved] = []
         self.resolved = 0
@@ -183,6 +186,11 @@ class _Scan:
         if (cls, name) == ("Ljava/lang/reflect/Method;", "getName") and args:
             m = args[0]
             return m.name if isinstance(m, MethodVal) and m.name else UNKNOWN
+        if (cls, name) == ("Ljava/lang/reflect/Method;", "getDeclaringClass") and args:
+            m = args[0]
+            return ClassVal(m.cls) if isinstance(m, MethodVal) and not m.ctor else UNKNOWN
+        if name in ("getString", "getText") and ref.proto.startswith("(I)") and len(args) == 2:
+            return self._resource(cls, ref.signature, args[1])
         jdk = JDK.get((cls, name))
         if jdk is not None and not any(a is UNKNOWN for a in args):
             try:
@@ -200,6 +208,18 @@ class _Scan:
         if not static and args and isinstance(args[0], Builder) and name in ("append", "reverse"):
             return UNKNOWN  # a builder fed something unknown
         return UNKNOWN
+
+    def _resource(self, cls: str, sig: str, rid: object) -> object:
+        """A string resource read on a Context or Resources (or an app class inheriting it)."""
+        if not isinstance(rid, int) or isinstance(rid, bool) or (rid >> 24) & 0xFF != 0x7F:
+            return UNKNOWN
+        if cls in self.dex.classes:
+            if self.dex.defined_method(cls, sig) is not None:
+                return UNKNOWN
+        elif not cls.startswith(RESOURCE_OWNERS):
+            return UNKNOWN
+        text = self.strings(rid)
+        return UNKNOWN if text is None else text
 
     def reflect(self, caller: MethodKey, insn: Insn, ref: MethodRef, args: list) -> object:
         name = ref.name
@@ -262,13 +282,18 @@ class _Scan:
 
 
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
+RESOURCE_OWNERS = ("Landroid/content/", "Landroid/app/")
 
 
 def scan_reflection(
-    dexset: DexSet, emulator: Emulator, include: Callable[[str], bool] = lambda c: True
+    dexset: DexSet,
+    emulator: Emulator,
+    include: Callable[[str], bool] = lambda c: True,
+    strings: Callable[[int], str | None] = lambda rid: None,
 ) -> ReflectionFacts:
-    """Read every method (of a class ``include`` accepts) that calls the reflection API."""
-    scan = _Scan(dexset, emulator)
+    """Read every method (of a class ``include`` accepts) that calls the reflection API;
+    ``strings`` gives a string resource's text by id (names kept in resources)."""
+    scan = _Scan(dexset, emulator, strings)
     read = 0
     truncated = False
     for dex in dexset.files:

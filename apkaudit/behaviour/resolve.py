@@ -16,6 +16,7 @@ from apkaudit.code.attribution import Attributor
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import MethodRef
 from apkaudit.code.index import DexSet
+from apkaudit.errors import DexFormatError
 
 MethodKey = tuple[str, str]
 ACC_INTERFACE = 0x200
@@ -36,6 +37,7 @@ class Resolver:
     _app_class: dict[str, bool] = field(default_factory=dict)
     _fields: dict[str, str] = field(default_factory=dict)
     _resolved: dict[tuple[str, str], MethodKey | None] = field(default_factory=dict)
+    _declared: dict[str, frozenset[str]] = field(default_factory=dict)  # class -> "name:type"
 
     def is_app_class(self, name: str) -> bool:
         """Defined in the app and not an opaque library (see OPAQUE_CATEGORIES)."""
@@ -50,9 +52,9 @@ class Resolver:
         """The field a reference names, by its declaring class: ``Sub->f`` where ``Sub``
         inherits ``f`` from an app class ``Base`` is ``Base->f`` (javac names the class the
         code uses, the VM resolves it upwards), so the field store has one cell for it. The
-        declaring class is the farthest app ancestor whose own dex has an id for ``f`` (a
-        subclass that shadows ``f`` with its own field is merged with it: an over-approximation
-        of a rare case)."""
+        declaring class is the first class up the superclass chain whose class data declares a
+        field of that name and type (code/dex ``class_fields``): a subclass that shadows ``f``
+        with its own field keeps its own."""
         hit = self._fields.get(fdesc)
         if hit is None:
             hit = self._fields[fdesc] = self._declaring(fdesc)
@@ -60,17 +62,14 @@ class Resolver:
 
     def _declaring(self, fdesc: str) -> str:
         cls, rest = fdesc.split("->", 1)
-        if cls not in self.dex.classes:
-            return fdesc
-        name, _, ftype = rest.partition(":")
-        found = cls
-        for c in self.hier.ancestors(cls):
-            hit = self.dex.classes.get(c)
-            if hit is not None and any(
-                f.name == name and f.type == ftype for _, f in hit[0].fields_of(c)
-            ):
-                found = c
-        return fdesc if found == cls else f"{found}->{rest}"
+        c: str | None = cls
+        for _ in range(32):  # the superclass chain, as the VM resolves a field
+            if c is None or c not in self.dex.classes:
+                break
+            if rest in self._declared_by(c):
+                return fdesc if c == cls else f"{c}->{rest}"
+            c = self.dex.classes[c][1].superclass
+        return fdesc  # declared by no app class (the framework's): the reference's own name
 
     def is_unimplemented_interface(self, name: str) -> bool:
         hit = self.dex.classes.get(name)
@@ -116,6 +115,18 @@ class Resolver:
         }
         found = sorted(k for k in keys if k)
         return found if len(found) <= MAX_FANOUT else []
+
+    def _declared_by(self, cls: str) -> frozenset[str]:
+        hit = self._declared.get(cls)
+        if hit is None:
+            dex, cdef = self.dex.classes[cls]
+            try:
+                ids = dex.class_fields(cdef)
+            except DexFormatError:  # damaged class data: already a blind spot of the dex
+                ids = ()
+            refs = (dex.field_ref(i) for i in ids)
+            hit = self._declared[cls] = frozenset(f"{r.name}:{r.type}" for r in refs)
+        return hit
 
     def methods_named(self, cls: str, name: str) -> list[MethodKey]:
         """Methods called ``name`` that an object of ``cls`` runs (its own, else inherited)."""

@@ -146,6 +146,8 @@ MODELS: dict[str, Model] = {
     "setData": sinks.set_data,
 }
 MODELS.update(dict.fromkeys(CURSOR_GETTERS, providers.cursor_get))
+MODELS["getString"] = _first(strings.resource_text, providers.cursor_get)
+MODELS["getText"] = strings.resource_text
 # Personal data sources, sinks that stay on the phone or go to another app, and stores.
 for _name in personal.NAMES:
     MODELS[_name] = _first(personal.returns, MODELS[_name]) if _name in MODELS else personal.returns
@@ -197,6 +199,8 @@ MODELS["getConstructor"] = reflection.get_constructor
 MODELS["getDeclaredConstructor"] = reflection.get_constructor
 MODELS["newInstance"] = reflection.new_instance
 MODELS["getMethod"] = reflection.get_method
+MODELS["getDeclaringClass"] = reflection.method_info
+MODELS["getName"] = reflection.method_info
 MODELS["getDeclaredMethod"] = reflection.get_method
 MODELS["invoke"] = reflection.invoke
 for _name in ("reverse", "substring", "toUpperCase", "toLowerCase", "trim", "intern", "replace"):

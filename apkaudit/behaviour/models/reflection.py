@@ -87,6 +87,25 @@ def get_method(c: Call) -> Value | None:
     return Value(tags=frozenset(f"method:{k}->{args[1].const}" for k in classes))
 
 
+def _methods(v: Value) -> list[tuple[str, str]]:
+    return sorted(tuple(t[7:].split("->", 1)) for t in v.tags if t.startswith("method:"))  # type: ignore[misc]
+
+
+def method_info(c: Call) -> Value | None:
+    """Method.getDeclaringClass() / getName() on a resolved method: its class, its name."""
+    if c.ref.class_name != "Ljava/lang/reflect/Method;" or c.static or not c.args:
+        return None
+    found = _methods(c.args[0])
+    if not found:
+        return None
+    if c.ref.name == "getDeclaringClass":
+        return Value(tags=frozenset("class:" + cls for cls, _ in found))
+    names = {name for _, name in found}
+    if c.ref.name == "getName" and len(names) == 1:
+        return Value(tags=frozenset({"str"}), const=names.pop())
+    return None
+
+
 def invoke(c: Call) -> Value | None:
     """Method.invoke(receiver, args): the reflective SmsManager send (sinks.method_invoke), an
     app method through its summary, or a framework source or sink by its model."""

@@ -110,6 +110,21 @@ def divide(c: Call) -> Value | None:
     return Value(labels, c.result_objs, frozenset({"msg_parts"}))
 
 
+def resource_text(c: Call) -> Value | None:
+    """getString(R.string.x) / getText(R.string.x): the resource's text is a known constant
+    (class and method names looked up by reflection are often kept there)."""
+    ref, args = c.ref, c.args
+    if c.static or len(args) != 2 or not ref.proto.startswith("(I)"):
+        return None
+    rid = args[1].const
+    if not isinstance(rid, int) or isinstance(rid, bool) or (rid >> 24) & 0xFF != 0x7F:
+        return None
+    text = c.flow.ctx.resource_string(ref.class_name, ref.signature, rid)
+    if text is None:
+        return None
+    return Value(tags=frozenset({"str"}), const=text)
+
+
 def for_name(c: Call) -> Value | None:
     args = c.args
     if c.ref.class_name != "Ljava/lang/Class;" or not args or not isinstance(args[0].const, str):

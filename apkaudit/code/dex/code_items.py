@@ -99,6 +99,31 @@ class DexCode(DexTables):
                 out.append(EncodedMethod(midx, access, code_off))
         return tuple(out)
 
+    @guarded
+    def class_fields(self, cdef: ClassDef) -> tuple[int, ...]:
+        """The field ids one class_data_item declares (static, then instance fields). A field
+        reference names the class it was accessed through (``Sub->f``), which may inherit it:
+        the data flow resolves the reference to the declaring class with this list."""
+        if not cdef.class_data_off:
+            return ()
+        data = self.data
+        pos = cdef.class_data_off
+        sf, pos = uleb(data, pos)
+        inf, pos = uleb(data, pos)
+        _dm, pos = uleb(data, pos)
+        _vm, pos = uleb(data, pos)
+        if 2 * (sf + inf) > len(data) - pos:
+            raise DexFormatError(f"{self.name}: class_data of {cdef.name} is larger than the file")
+        out: list[int] = []
+        for count in (sf, inf):
+            fidx = 0
+            for _ in range(count):
+                diff, pos = uleb(data, pos)
+                _, pos = uleb(data, pos)
+                fidx += diff
+                out.append(fidx)
+        return tuple(out)
+
     @cached_property
     def _code_spans(self) -> tuple[array, array, list[EncodedMethod]]:
         return self._build_code_spans()

@@ -1,0 +1,89 @@
+"""Java semantics in the data flow (issue 11): inherited fields, virtual calls on objects built
+by reflection, reflective names from resources and from Method objects.
+
+Each pair: the positive fixture has the chain (asserted by its hops, source and sink kinds), the
+``-neg`` twin differs only in what makes the flow impossible and has no chain of that kind. The
+fixtures are described in fixtures/README.md ("Java semantics").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+from conftest import fixture_apk, hop_names
+
+from apkaudit.model import AppResult, Chain, Level
+
+
+@dataclass(frozen=True)
+class Case:
+    fixture: str
+    source: str
+    sink: str
+    hops: tuple[str, ...]  # every hop of the chain, source first
+
+
+CASES = [
+    # r = new Tagged(); r.imei = getDeviceId() (written as Record->imei, the declaring class);
+    # Log.i(r.label()), label() reading Tagged->imei: one field, named through the subclass.
+    Case(
+        "flow-inherited-field",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x20",  # getDeviceId
+            "Tagged.label@0x0",  # iget Tagged->imei: the field Record declares
+            "MainActivity.onCreate@0x2c",  # the call's result
+            "MainActivity.onCreate@0x38",  # Log.i
+        ),
+    ),
+    # p = (Probe) Class.forName("...PhoneProbe").newInstance(); Log.i(p.read(this)): the call
+    # names the abstract Probe.read, the object is a PhoneProbe, whose read returns the IMEI.
+    Case(
+        "flow-reflect-dispatch",
+        "device_id",
+        "log",
+        (
+            "PhoneProbe.read@0x10",  # getDeviceId
+            "MainActivity.onCreate@0x1e",  # Probe.read on the reflectively built object
+            "MainActivity.onCreate@0x2a",  # Log.i
+        ),
+    ),
+]
+
+NEG_WHY = {
+    # Tagged declares its own imei, which hides Record.imei: label() reads a field nobody wrote.
+    "flow-inherited-field": "a field of the subclass that hides the written one",
+    # forName names NullProbe, whose read returns a constant: PhoneProbe.read never runs here.
+    "flow-reflect-dispatch": "the class built by reflection returns a constant",
+}
+
+
+def _v(x: object) -> str:
+    return str(getattr(x, "value", x))
+
+
+def chains_of(result: AppResult, source: str, sink: str) -> list[Chain]:
+    assert result.behaviours is not None
+    return [c for c in result.behaviours.chains if _v(c.source) == source and _v(c.sink) == sink]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.fixture)
+def test_positive_chain(audit, case: Case) -> None:
+    result = audit(fixture_apk(case.fixture))
+    assert result.status == "ok", result.error
+    found = chains_of(result, case.source, case.sink)
+    assert [hop_names(c) for c in found] == [list(case.hops)]
+    assert found[0].reachable is True
+    # No contacts, SMS or call log: the v1 verdicts stay none.
+    assert result.verdicts.contacts_upload is Level.NONE
+    assert result.verdicts.sms_send is Level.NONE
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.fixture}-neg")
+def test_negative_twin_has_no_chain(audit, case: Case) -> None:
+    result = audit(fixture_apk(case.fixture + "-neg"))
+    assert result.status == "ok", result.error
+    found = chains_of(result, case.source, case.sink)
+    assert not found, (NEG_WHY[case.fixture], [hop_names(c) for c in found])
