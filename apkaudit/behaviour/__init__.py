@@ -7,9 +7,9 @@ hops' excerpts, provider query sites with theirs, reachability, verdicts) for th
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
+from apkaudit.behaviour import resources
 from apkaudit.behaviour.apis import cls_short
 from apkaudit.behaviour.destinations import app_destinations, with_destinations
 from apkaudit.behaviour.emulate import emulator_for
@@ -68,7 +68,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         program.dex,
         emulator,
         include=lambda c: app_code(c) == "app",
-        strings=_strings(program),
+        strings=resources.reader(program),
     )
     flows = analyse_flows(facts, program, deadline, reflection=reflection, emulator=emulator)
     refl_spots = reflection_blind_spots(reflection, data_methods(facts, flows.chains))
@@ -149,19 +149,6 @@ def _query(
         excerpt=program.dex.excerpt(loc),
         origin=program.attributor.origin(loc.class_name),
     )
-
-
-def _strings(program: Program) -> Callable[[int], str | None]:
-    """A string resource's default text by id (memoised: one table read per app)."""
-    resolve = _resources(program)
-    memo: dict[int, str | None] = {}
-
-    def text(rid: int) -> str | None:
-        if rid not in memo:
-            memo[rid] = resolve(rid & 0xFFFFFFFF)
-        return memo[rid]
-
-    return text
 
 
 def _resources(program: Program):

@@ -12,9 +12,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from apkaudit.behaviour import edges, icc
+from apkaudit.behaviour import edges, icc, resources
 from apkaudit.behaviour.apis import KIND_SOURCE_TAGS, STORE_TAGS, cls_short
 from apkaudit.behaviour.cfg import CFG, build_cfg
 from apkaudit.behaviour.chains import build_chains
@@ -56,9 +57,6 @@ from apkaudit.limits import Deadline
 from apkaudit.model import Chain
 
 MethodKey = tuple[str, str]
-# Classes whose getString(int)/getText(int) read a string resource (an app's Activity,
-# Service or Application inherits them).
-RESOURCE_OWNERS = ("Landroid/content/", "Landroid/app/", "Landroid/content/res/Resources;")
 Site = tuple[str, str, str, int]
 # The providers of the v1 verdicts: their data gets the whole-app neighbourhood (flow_seeds).
 V1_PERSONAL = frozenset({Provider.CONTACTS, Provider.SMS, Provider.CALL_LOG})
@@ -108,7 +106,7 @@ class AppFlow:
     _feasibility: Feasibility | None = None  # dead branches (feasible.py)
     _actions: frozenset[str] | None = None
     _emulator: Emulator | None = None
-    _strings: dict[int, str | None] | None = None  # resource_string
+    _strings: Callable[[int], str | None] | None = None  # resource_string
     oversized: set[MethodKey] = field(default_factory=set)
     # Incremental fixpoint: what each method's last analysis depended on and produced.
     current: MethodKey | None = None
@@ -133,37 +131,12 @@ class AppFlow:
         return self._emulator.fold(ref.class_name, ref.signature, args)
 
     def resource_string(self, cls: str, sig: str, rid: int) -> str | None:
-        """``getString(id)``/``getText(id)`` on a Context or Resources (an app Activity or
-        Application inherits it): the string resource's default value. An app class that
-        defines the method itself is not a resource read."""
-        if self.is_app_class(cls):
-            if self.resolver.resolve(cls, sig) is not None or not any(
-                a.startswith(RESOURCE_OWNERS) for a in self.resolver.hier.ancestors(cls)
-            ):
-                return None
-        elif not cls.startswith(RESOURCE_OWNERS):
-            return None
         if self._strings is None:
-            self._strings = {}
-        if rid not in self._strings:
-            from apkaudit.manifest.arsc import resolve_resource
-
-            self._strings[rid] = resolve_resource(f"@{rid & 0xFFFFFFFF:08x}", self.program.arsc)
-        return self._strings[rid]
+            self._strings = resources.reader(self.program)
+        return self._strings(rid) if resources.is_read(self.resolver, cls, sig) else None
 
     def reflective_targets(self, cls: str, name: str) -> list[tuple[MethodRef, bool]]:
-        """The app methods called ``name`` that ``cls`` has (its own, then inherited)."""
-        out: list[tuple[MethodRef, bool]] = []
-        for c in (cls, *self.resolver.hier.ancestors(cls))[:16]:
-            hit = self.program.dex.classes.get(c)
-            if hit is None:
-                continue
-            dex = hit[0]
-            for i, ref in dex.methods_of(c):
-                m = dex.defined_methods.get(i)
-                if ref.name == name and m is not None:
-                    out.append((ref, bool(m.access & ACC_STATIC)))
-        return out[:8]
+        return self.resolver.named_up(cls, name)
 
     def handles_action(self, action: str) -> bool:
         if self._actions is None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from apkaudit.behaviour.emulate import Emulator
 from apkaudit.behaviour.jdkstrings import JDK, Builder, GiveUp
+from apkaudit.behaviour.resources import OWNERS
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import DexFile, Insn, MethodRef, arg_regs
 from apkaudit.code.index import DexSet
@@ -211,12 +212,12 @@ class _Scan:
 
     def _resource(self, cls: str, sig: str, rid: object) -> object:
         """A string resource read on a Context or Resources (or an app class inheriting it)."""
-        if not isinstance(rid, int) or isinstance(rid, bool) or (rid >> 24) & 0xFF != 0x7F:
+        if not isinstance(rid, int) or isinstance(rid, bool):
             return UNKNOWN
-        if cls in self.dex.classes:
+        if cls in self.dex.classes:  # an app class: not its own getString (edges may be extra)
             if self.dex.defined_method(cls, sig) is not None:
                 return UNKNOWN
-        elif not cls.startswith(RESOURCE_OWNERS):
+        elif not cls.startswith(OWNERS):
             return UNKNOWN
         text = self.strings(rid)
         return UNKNOWN if text is None else text
@@ -282,7 +283,6 @@ class _Scan:
 
 
 _BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
-RESOURCE_OWNERS = ("Landroid/content/", "Landroid/app/")
 
 
 def scan_reflection(

@@ -20,6 +20,7 @@ from apkaudit.errors import DexFormatError
 
 MethodKey = tuple[str, str]
 ACC_INTERFACE = 0x200
+ACC_STATIC = 0x8
 # SDKs whose internals we model at their API (sinks/sources) instead of analysing them: their
 # internals only add fan-out (a socket.io emit reaches every listener) and cost.
 OPAQUE_CATEGORIES = {"network", "platform"}
@@ -137,6 +138,21 @@ class Resolver:
             if found:
                 return found
         return []
+
+    def named_up(self, cls: str, name: str) -> list[tuple[MethodRef, bool]]:
+        """The app methods called ``name`` that ``cls`` has (its own, then inherited), with
+        whether each is static: the targets of a reflective ``getMethod(name)``."""
+        out: list[tuple[MethodRef, bool]] = []
+        for c in (cls, *self.hier.ancestors(cls))[:16]:
+            hit = self.dex.classes.get(c)
+            if hit is None:
+                continue
+            dex = hit[0]
+            for i, ref in dex.methods_of(c):
+                m = dex.defined_methods.get(i)
+                if ref.name == name and m is not None:
+                    out.append((ref, bool(m.access & ACC_STATIC)))
+        return out[:8]
 
     def class_methods(self, cls: str) -> list[MethodKey]:
         hit = self.dex.classes.get(cls)

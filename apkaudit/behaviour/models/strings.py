@@ -117,7 +117,7 @@ def resource_text(c: Call) -> Value | None:
     if c.static or len(args) != 2 or not ref.proto.startswith("(I)"):
         return None
     rid = args[1].const
-    if not isinstance(rid, int) or isinstance(rid, bool) or (rid >> 24) & 0xFF != 0x7F:
+    if not isinstance(rid, int) or isinstance(rid, bool):
         return None
     text = c.flow.ctx.resource_string(ref.class_name, ref.signature, rid)
     if text is None:
