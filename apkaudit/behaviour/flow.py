@@ -326,7 +326,7 @@ class MethodFlow(KindServices):
             name = self.dex.type_name(insn.idx)
             st[regs[0]] = Value(objs=frozenset({("new", insn.offset, name)}))
         elif op == O.NEW_ARRAY:
-            st[regs[0]] = Value(objs=frozenset({("new", insn.offset, "[]")}))
+            st[regs[0]] = Value(objs=frozenset({heap.new_array(self.dex, insn)}))
         elif op in O.FILLED_NEW_ARRAY_OPS:
             obj = ("new", insn.offset, "[]")
             labels = frozenset().union(*(self.val(st, r).labels for r in regs)) if regs else EMPTY
@@ -347,7 +347,7 @@ class MethodFlow(KindServices):
             labels = arr.labels
             if isinstance(idx, int) and not isinstance(idx, bool):
                 labels = heap.element(self, arr, idx)
-            st[regs[0]] = Value(labels, tags=arr.tags & {"msg_parts"})
+            st[regs[0]] = Value(labels, heap.rows(op, arr.objs), arr.tags & {"msg_parts"})
         elif op in O.APUT_OPS:
             src = self.val(st, regs[0])
             heap.escape(self, src.objs)

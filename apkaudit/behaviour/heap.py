@@ -22,6 +22,7 @@ from apkaudit.behaviour import delivered
 from apkaudit.behaviour.context import Frame
 from apkaudit.behaviour.values import BLANK, EMPTY, Label, Obj, Step, Value, cap, extend_all
 from apkaudit.behaviour.values import param_label as _param_label
+from apkaudit.code.dex.reader import DexFile, Insn
 
 MAX_ACCESS = 3  # access path length (FlowDroid bounds it too; its default is 5)
 ANY_KEY = "k:*"
@@ -305,10 +306,34 @@ def _origin(lb: Label) -> tuple[object, ...]:
 NEW_TAG, UNKNOWN_CLASS = "new:", "new:?"
 
 
+# The class of an array of arrays allocated in the method (``new-array [[I``, and
+# ``Array.newInstance(cls, dims)``, which javac emits for ``new int[2][3]``); its rows are one
+# array object (``rows``).
+NESTED = "[[]"
+ARRAYS = ("[]", NESTED)
+AGET_OBJECT = 0x46
+
+
+def new_array(dex: DexFile, insn: Insn) -> Obj:
+    """The object a ``new-array`` allocates."""
+    nested = insn.idx is not None and dex.type_name(insn.idx).startswith("[[")
+    return ("new", insn.offset, NESTED if nested else "[]")
+
+
+def rows(op: int, objs: Iterable[Obj]) -> frozenset[Obj]:
+    """What an ``aget`` (opcode ``op``) reads from ``objs`` besides data: for an
+    ``aget-object`` from an array of arrays, its row. One array object per allocation site
+    stands for all its rows (they are merged, their cells by constant index are not), so
+    ``t[0][1] = x`` is seen by a later read of ``t[i][1]``."""
+    if op != AGET_OBJECT:
+        return EMPTY
+    return frozenset(("new", o[1], "[]") for o in objs if is_precise(o) and class_of(o) == NESTED)
+
+
 def class_tags(objs: Iterable[Obj]) -> frozenset[str]:
     out = set()
     for o in objs:
-        if is_precise(o) and class_of(o) != "[]":
+        if is_precise(o) and class_of(o) not in ARRAYS:
             out.add(NEW_TAG + class_of(o))
         elif len(o) == 3 and o[0] == "ret":  # a callee's own allocation, passed on
             out.add(NEW_TAG + cast(str, o[2]))

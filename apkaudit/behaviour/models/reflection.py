@@ -11,6 +11,7 @@ interpreter's decryptor hook) and by pure string operations on constants (below)
 
 from __future__ import annotations
 
+from apkaudit.behaviour import heap
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.kinds import HopRole, Sink
 from apkaudit.behaviour.models import outputs, personal, sinks
@@ -49,7 +50,7 @@ def get_class(c: Call) -> Value | None:
     names = {o[2] for o in recv.objs if o and o[0] == "new" and isinstance(o[2], str)}
     if ("param", 0) in recv.objs and not c.flow.is_static:
         names.add(c.flow.key[0])
-    names.discard("[]")
+    names.difference_update(heap.ARRAYS)
     if not names:
         return None
     return Value(tags=frozenset("class:" + n for n in names))
@@ -63,6 +64,11 @@ def get_constructor(c: Call) -> Value | None:
 
 def new_instance(c: Call) -> Value | None:
     """Class.newInstance() / Constructor.newInstance(args): an object of the named class."""
+    if c.ref.class_name == "Ljava/lang/reflect/Array;" and c.static:
+        # Array.newInstance(cls, length) / (cls, int[] dims): an array of the method, as
+        # new-array makes; with dims, an array of arrays (heap.NESTED).
+        kind = heap.NESTED if c.ref.proto.startswith("(Ljava/lang/Class;[I)") else "[]"
+        return Value(objs=frozenset({("new", c.insn.offset, kind)}))
     if not c.args:
         return None
     if c.ref.class_name == CLASS:
