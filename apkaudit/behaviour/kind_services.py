@@ -26,6 +26,7 @@ class _Host(Protocol):
     ctx: FlowContext
     summary: Summary
     heap: dict[Obj, Value]
+    cells_read: set[object]
     final: bool
     _heap_changed: bool
     _events: list[Callable[[], None]]
@@ -85,6 +86,23 @@ class KindServices:
                     out.add(o)
                     todo.append(o)
         return frozenset(out)
+
+    def contents(self: _Host, objs: Iterable[Obj]) -> frozenset[Label]:
+        """The data held in the fields and keyed entries of ``objs`` and of the objects they
+        hold (two levels): what serialising the objects writes out (writeObject, toJson)."""
+        out: set[Label] = set()
+        level = set(objs)
+        for _ in range(2):
+            nxt: set[Obj] = set()
+            for key, v in self.heap.items():
+                if len(key) == 3 and key[0] in ("f", "k") and key[1] in level:
+                    self.cells_read.add(key)
+                    out |= v.labels
+                    nxt |= v.objs
+            level = nxt - level
+            if not level:
+                break
+        return cap(frozenset(out))
 
     def call_reflective(
         self: Frame,

@@ -50,9 +50,33 @@ CASES = [
             "MainActivity.onCreate@0x2a",  # Log.i
         ),
     ),
+    # t = new String[2][2] (Array.newInstance(String.class, {2, 2})); t[0][1] = imei;
+    # Log.i(t[0][1]): the row read from the array of arrays is the row written.
+    Case(
+        "flow-nested-array",
+        "device_id",
+        "log",
+        ("MainActivity.onCreate@0x16", "MainActivity.onCreate@0x50"),  # getDeviceId, Log.i
+    ),
+    # n = new Note(imei); ObjectOutputStream over a ByteArrayOutputStream writeObject(n); its
+    # bytes read back with an ObjectInputStream; Log.i(readObject().toString()).
+    Case(
+        "flow-serialized-object",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x22",  # new Note(imei): its field holds it
+            "MainActivity.onCreate@0x8a",  # Log.i
+        ),
+    ),
 ]
 
 NEG_WHY = {
+    # The object written is another Note, made with a fixed text.
+    "flow-serialized-object": "another object is serialised",
+    # Log.i(t[0][0]): the cells of a row are kept apart by constant index.
+    "flow-nested-array": "another cell of the row",
     # Tagged declares its own imei, which hides Record.imei: label() reads a field nobody wrote.
     "flow-inherited-field": "a field of the subclass that hides the written one",
     # forName names NullProbe, whose read returns a constant: PhoneProbe.read never runs here.

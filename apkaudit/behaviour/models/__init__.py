@@ -11,6 +11,7 @@ model checks the class itself.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from apkaudit.behaviour.apis import CURSOR_GETTERS, CURSOR_MOVES, INCOMING_SMS, SMS_SEND_DEST
 from apkaudit.behaviour.call import Call
@@ -46,6 +47,11 @@ def _write(c: Call) -> Value | None:
     """write/print on a stream: standard output (the log), a file, or the network."""
     if c.static or not c.args:
         return sinks.stream_write(c)
+    if c.ref.name == "writeObject" and len(c.args) == 2:  # the object's fields are written
+        obj = c.args[1]
+        held = c.flow.contents(obj.objs)
+        if held:
+            c = replace(c, args=[c.args[0], Value(obj.labels | held, obj.objs, obj.tags)])
     if outputs.std_print(c) or files.stream_write(c):
         return None
     files.write_through(c)
