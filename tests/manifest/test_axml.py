@@ -156,3 +156,15 @@ def test_framework_attribute_table_has_the_manifest_attributes() -> None:
     names = ag.framework_attribute_names()
     assert names[0x01010003] == "name" and names[0x01010010] == "exported"
     assert dataclasses.is_dataclass(Layout)
+
+
+def test_characters_dropped_are_exactly_those_outside_xml_char() -> None:
+    """axml_tree spells XML 1.0's Char production by its complement (it compiles in a fraction
+    of the time): every code point is checked against the production itself."""
+    from apkaudit.manifest.axml_tree import _NOT_XML
+
+    def xml_char(c: int) -> bool:
+        return c in (0x9, 0xA, 0xD) or 0x20 <= c <= 0xD7FF or 0xE000 <= c <= 0xFFFD or c >= 0x10000
+
+    wrong = [c for c in range(0x110000) if bool(_NOT_XML.match(chr(c))) == xml_char(c)]
+    assert not wrong
