@@ -297,6 +297,8 @@ class MethodFlow(KindServices):
         if op in O.MOVE_RESULT_OPS:
             st[regs[0]] = pending
             return BLANK
+        if op in O.INVOKE_OPS:  # a third of what the fixpoint interprets: tested first
+            return self._invoke(pos, insn, st)
         if op in O.MOVE_OPS:
             st[regs[0]] = st.get(regs[1], BLANK)
         elif op == O.MOVE_EXCEPTION:  # what any exception thrown here or by a callee carries
@@ -379,8 +381,6 @@ class MethodFlow(KindServices):
                 heap.escape(self, raw.objs)
             elif heap.rooted(holders):
                 self._write_field(fdesc, self.per_iteration(pos, heap.own_data(v)))
-        elif op in O.INVOKE_OPS:
-            return self._invoke(pos, insn, st)
         elif op == method_handles.CONST_METHOD_HANDLE:
             st[regs[0]] = method_handles.handle_value(self.dex, insn)
         elif op in method_handles.INVOKE_POLYMORPHIC_OPS and regs:

@@ -259,18 +259,15 @@ class Value:
     const: object = None  # str | int | None
 
     def join(self, other: Value) -> Value:
-        if self is other or self == other:
+        if self is other:
             return self
         labels = self.labels
-        # Nothing new in other (the common case at a loop head): self, with no Value built.
-        if (
-            other.labels <= labels
-            and other.objs <= self.objs
-            and other.tags <= self.tags
-            and (self.const is None or self.const == other.const)
-            and cap(labels) is labels
-        ):
-            return self
+        if other.labels <= labels and other.objs <= self.objs and other.tags <= self.tags:
+            # Nothing new in other (the common case at a loop head): self, with no Value built.
+            if (self.const is None or self.const == other.const) and cap(labels) is labels:
+                return self
+            if self == other:  # only when other's sets are within self's
+                return self
         new = Value(
             cap(self.labels | other.labels),
             self.objs | other.objs,
