@@ -138,6 +138,11 @@ def _content(m: Frame, v: Value):
     )
 
 
+def set_target(m: Frame, intent: Value, cls: Value) -> None:
+    """The Intent names the component class ``cls`` (a Class value): as ``setClass``."""
+    _target(m, intent, INTENT_COMPONENT, cls)
+
+
 def _target(m: Frame, intent: Value, fdesc: str, v: Value) -> None:
     tags = frozenset(t for t in v.tags if t.startswith("class:"))
     if isinstance(v.const, str) and fdesc == INTENT_COMPONENT and not tags:

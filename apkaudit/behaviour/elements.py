@@ -30,6 +30,7 @@ GETS = frozenset({
     "lastElement", "elementAt", "next", "previous", "take",
 })  # fmt: skip
 VIEWS = frozenset({"iterator", "listIterator", "descendingIterator"})
+CLASS_TAG = "class:"  # a Class value (const-class, forName): kept too, for reflection
 _KINDS = ("List;", "Set;", "Queue;", "Deque;", "Collection;", "Stack;", "Vector;", "Iterator;")
 
 
@@ -46,40 +47,51 @@ def model(m: Frame, call: Call) -> Value | None:
         return None
     name = ref.name
     if name in ADDS and len(args) > 1:
-        held = frozenset(o for a in args[1:] for o in a.objs if heap.holdable(o))
-        if held:
+        held = Value(
+            objs=frozenset(o for a in args[1:] for o in a.objs if heap.holdable(o)),
+            tags=frozenset(t for a in args[1:] for t in a.tags if t.startswith(CLASS_TAG)),
+        )
+        if held.objs or held.tags:
             for o in args[0].objs:
-                if heap.is_precise(o):
+                if _own(o):
                     _hold(m, o, held)
         return None  # the data: the default handling
     if (name not in GETS and name not in VIEWS) or ref.return_type == "V":
         return None
     held = _held(m, args[0].objs)
-    if not held:
+    if not held.objs and not held.tags:
         return None
     for a in args[1:]:  # as for any library call (flow._invoke)
         heap.escape(m, a.objs)
     out = callsite.default(m, call.insn, ref, args, False)
     if name in VIEWS:  # the iterator stands for the collection
-        held = frozenset(o for o in args[0].objs if heap.is_precise(o))
-    return Value(out.labels, out.objs | held, out.tags, out.const)
+        held = Value(objs=frozenset(o for o in args[0].objs if _own(o)))
+    return Value(out.labels, out.objs | held.objs, out.tags | held.tags, out.const)
 
 
-def _hold(m: Frame, o: Obj, objs: frozenset[Obj]) -> None:
+def _own(o: Obj) -> bool:
+    """A collection whose cells this method keeps: its own, or one reached from a parameter
+    (``this.list``: the cell lives only as long as this analysis, no summary effect)."""
+    return heap.is_precise(o) or heap.root(o) is not None
+
+
+def _hold(m: Frame, o: Obj, v: Value) -> None:
     key = ("f", o, ELEMENTS)
     old = m.heap.get(key)
-    if old is None or not objs <= old.objs:
-        m.heap[key] = Value(objs=objs | (old.objs if old else frozenset()))
+    if old is None or not (v.objs <= old.objs and v.tags <= old.tags):
+        m.heap[key] = v if old is None else Value(objs=old.objs | v.objs, tags=old.tags | v.tags)
         m.heap_changed(key in m.cells_read)
 
 
-def _held(m: Frame, objs: frozenset[Obj]) -> frozenset[Obj]:
+def _held(m: Frame, objs: frozenset[Obj]) -> Value:
     out: set[Obj] = set()
+    tags: set[str] = set()
     for o in objs:
-        if heap.is_precise(o):
+        if _own(o):
             key = ("f", o, ELEMENTS)
             m.cells_read.add(key)
             v = m.heap.get(key)
             if v is not None:
                 out |= v.objs
-    return frozenset(out)
+                tags |= v.tags
+    return Value(objs=frozenset(out), tags=frozenset(tags))

@@ -162,7 +162,7 @@ class MethodFlow(KindServices):
     ) -> None:
         for o in objs:
             old = self.heap.get(o, BLANK)
-            new = Value(cap(old.labels | labels), EMPTY, old.tags | tags)
+            new = Value(cap(old.labels | labels), old.objs, old.tags | tags)
             if new != old:
                 self.heap[o] = new
                 # An array element may have been read by index (aget, the reflection model).
@@ -357,7 +357,7 @@ class MethodFlow(KindServices):
             self.taint_obj(arr.objs, src.labels)
             idx = st.get(regs[2], BLANK).const
             if isinstance(idx, int) and not isinstance(idx, bool):
-                heap.set_element(self, arr.objs, idx, src.labels, src.objs)
+                heap.set_element(self, arr.objs, idx, src.labels, src)
         elif op in O.IGET_OPS or op in O.SGET_OPS:
             self._field_read(pos, insn, st)
         elif op in O.IPUT_OPS or op in O.SPUT_OPS:

@@ -239,12 +239,13 @@ def flush(m: Frame) -> None:
 
 
 def set_element(
-    m: Frame, arrays: Iterable[Obj], index: int, labels: frozenset[Label], objs: Iterable[Obj] = ()
+    m: Frame, arrays: Iterable[Obj], index: int, labels: frozenset[Label], stored: Value = BLANK
 ) -> None:
     """``array[index] = value`` with a constant index: the cell keeps what it holds (also when
-    that is nothing), so a read of another index does not see it (``element``), and the
-    objects of ``objs`` it may keep a reference to (``holdable``: an Intent in the Object[] of
-    a reflective call is that Intent)."""
+    that is nothing), so a read of another index does not see it (``element``), and of the
+    value ``stored`` the objects it may keep a reference to (``holdable``: an Intent in the
+    Object[] of a reflective call is that Intent) and the classes it names (``class:`` tags:
+    the Class arguments of a reflective constructor)."""
     arrays = list(arrays)
     for o in arrays:
         m.array_cells.setdefault(o, set()).add(index)
@@ -253,11 +254,12 @@ def set_element(
             m.heap[key] = BLANK
             m.heap_changed(key in m.cells_read)
     m.taint_obj([(o, index) for o in arrays], labels)
-    held = frozenset(x for x in objs if holdable(x))
-    for o in arrays if held else ():
+    held = frozenset(x for x in stored.objs if holdable(x))
+    named = frozenset(t for t in stored.tags if t.startswith("class:"))
+    for o in arrays if held or named else ():
         v = m.heap[(o, index)]
-        if not held <= v.objs:
-            m.heap[(o, index)] = Value(v.labels, v.objs | held, v.tags, v.const)
+        if not (held <= v.objs and named <= v.tags):
+            m.heap[(o, index)] = Value(v.labels, v.objs | held, v.tags | named, v.const)
             m.heap_changed((o, index) in m.cells_read)
 
 

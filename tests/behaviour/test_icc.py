@@ -1,7 +1,7 @@
 """Inter-component hand-offs and sources called by name (issue 11, items 4 and 5): the
 flow-icc-component, -messenger, -ordered, -any-action, kind-provider-staging,
 kind-reflect-field-names, flow-icc-list, flow-icc-intent-helper, flow-icc-reflect-array,
-lifecycle-saved-state and field-inherited-static fixtures.
+flow-icc-reflect-intent, lifecycle-saved-state and field-inherited-static fixtures.
 
 Each positive fixture must produce a chain of the given source and sink kind whose hops contain
 the listed hops in order (``Class.method@offset``), the first listed hop being the chain's first
@@ -138,6 +138,19 @@ CASES = [
             "ShowActivity.onCreate@0x54",  # Log.i of its result
         ),
     ),
+    # An Intent built by reflection: Constructor.newInstance({this, targets.get(0)}) with the
+    # target class taken from a list held in a field, its extra put by Method.invoke.
+    Case(
+        "flow-icc-reflect-intent",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0xb6",  # Method.invoke = Intent.putExtra("id", ...)
+            "MainActivity.onCreate@0xc0",  # startActivity(ShowActivity)
+            "ShowActivity.onCreate@0x1e",  # Log.i of getStringExtra("id")
+        ),
+    ),
     # The saved instance state: onSaveInstanceState's Bundle is the one onCreate gets back.
     Case(
         "lifecycle-saved-state",
@@ -211,7 +224,8 @@ def test_negative_twin_has_no_chain(audit, case: Case) -> None:
     getPhoneType before getMethod; the restored state is read under another key than the one
     saved; the subclass writes a static field of its own, not the inherited one; the Intent
     started is taken from another list, which holds an Intent without extras; the helper reads
-    another extra; the reflective call is given a new, empty Intent."""
+    another extra; the reflective call is given a new, empty Intent; the reflective Intent's
+    target class is QuietActivity, which only shows the extra."""
     result = audit(fixture_apk(case.fixture + "-neg"))
     assert result.status == "ok", result.error
     assert not chains_of(result, case.source, case.sink), [

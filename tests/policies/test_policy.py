@@ -205,6 +205,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-nested-array-neg": (set(), set()),
     "flow-serialized-object": (set(), set()),
     "flow-serialized-object-neg": (set(), set()),
+    "flow-icc-reflect-intent": (set(), set()),
+    "flow-icc-reflect-intent-neg": (set(), set()),
     "kind-ipc-extra": (set(), set()),
     "kind-ipc-extra-neg": (set(), set()),
     "kind-location": (CONTACTS, set()),

@@ -11,11 +11,15 @@ interpreter's decryptor hook) and by pure string operations on constants (below)
 
 from __future__ import annotations
 
-from apkaudit.behaviour import heap
+from typing import cast
+
+from apkaudit.behaviour import containers, heap
 from apkaudit.behaviour.call import Call
+from apkaudit.behaviour.context import Frame
 from apkaudit.behaviour.kinds import HopRole, Sink
 from apkaudit.behaviour.models import outputs, personal, sinks
 from apkaudit.behaviour.values import EMPTY, Value, join_all, source
+from apkaudit.code.dex.reader import MethodRef
 
 CLASS = "Ljava/lang/Class;"
 STRING = "Ljava/lang/String;"
@@ -80,7 +84,13 @@ def new_instance(c: Call) -> Value | None:
     if not names:
         return None
     off = c.insn.offset
-    return Value(objs=frozenset(("new", off, n) for n in names))
+    objs = frozenset(("new", off, n) for n in names)
+    if containers.INTENT in names and len(c.args) > 1:  # new Intent(context, X.class)
+        named = frozenset().union(
+            *(v.tags for i in range(MAX_ARGS) for v in c.flow.elements(c.args[1], i))
+        )
+        containers.set_target(cast(Frame, c.flow), Value(objs=objs), Value(tags=named))
+    return Value(objs=objs)
 
 
 def get_method(c: Call) -> Value | None:
@@ -140,6 +150,11 @@ def invoke(c: Call) -> Value | None:
             step = c.step(HopRole.SOURCE, f"{what} (reflection: {cls[1:-1].rsplit('/', 1)[-1]}"
                           f".{name})")  # fmt: skip
             out.append(Value(frozenset({source(kind, step)}), c.result_objs))
+        elif cls in containers.KEYED and len(params) > 1:  # intent.putExtra(key, value)
+            ref = MethodRef(cls, name, "(Ljava/lang/String;Ljava/lang/Object;)Ljava/lang/Object;")
+            put = Call(flow=c.flow, pos=c.pos, insn=c.insn, ref=ref, regs=[-1, -1, -1],
+                       args=[recv, *params[:2]], state={})  # fmt: skip
+            containers.model(cast(Frame, c.flow), put)
         elif cls == outputs.LOG and name in outputs.LOG_METHODS:
             labels = spread | frozenset().union(*(p.labels for p in params))
             if labels:
