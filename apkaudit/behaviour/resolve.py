@@ -121,11 +121,10 @@ class Resolver:
         hit = self._declared.get(cls)
         if hit is None:
             dex, cdef = self.dex.classes[cls]
-            try:
-                ids = dex.class_fields(cdef)
+            try:  # the ids are read from the class data: a damaged one may name none
+                refs = [dex.field_ref(i) for i in dex.class_fields(cdef)]
             except DexFormatError:  # damaged class data: already a blind spot of the dex
-                ids = ()
-            refs = (dex.field_ref(i) for i in ids)
+                refs = []
             hit = self._declared[cls] = frozenset(f"{r.name}:{r.type}" for r in refs)
         return hit
 
