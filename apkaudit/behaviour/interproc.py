@@ -47,7 +47,7 @@ from apkaudit.behaviour.values import (
     Step,
     StepCache,
     Value,
-    clear_caches,
+    one_app,
     source,
 )
 from apkaudit.code.dex import opcodes as O
@@ -389,11 +389,8 @@ def analyse_flows(
     reflection: ReflectionFacts | None = None,
     emulator: Emulator | None = None,
 ) -> FlowResult:
-    clear_caches()  # the memo tables of values.py hold one app's labels at a time
-    try:
+    with one_app():  # the memo tables of values.py hold one app's labels at a time
         return _analyse_flows(facts, program, deadline, reflection, emulator)
-    finally:
-        clear_caches()
 
 
 def _analyse_flows(
