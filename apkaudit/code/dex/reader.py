@@ -17,7 +17,7 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from functools import cached_property
 from itertools import accumulate, compress, repeat
-from operator import add, le, lshift, mul, or_
+from operator import add, lshift, mul, or_
 
 from apkaudit.code.dex.code_items import Code, DexCode, EncodedMethod, TryBlock
 from apkaudit.code.dex.decode import Insn, decode, switch_targets
@@ -84,6 +84,11 @@ _TYPE_MARK = bytes(int(b in (0x1C, 0x22, 0x1F)) for b in range(256))
 _QUERIES_BEFORE_INDEX = 8  # callers() queries of one dex answered by a pass over its sites
 
 
+def _position_code(size: int) -> str:
+    """The array typecode that holds any file position of a file of ``size`` bytes."""
+    return "I" if size < 1 << 32 else "q"
+
+
 def _marked(ops: bytes, mark: bytes) -> list[int]:
     """Indices of the bytes of ``ops`` that ``mark`` maps to 1 (the others map to 0)."""
     # Index of the j-th mark: the lengths of the pieces before it, plus j marks.
@@ -117,11 +122,13 @@ class DexFile(DexCode):
         """
         starts = self._code_spans[0]
         if not len(starts):
-            return array("q"), array("L")
+            return array("I"), array("H")
         base, units, ops = self._code_units()
         ks = _marked(ops, _INVOKE_MARK)
-        positions = array("q", map(add, repeat(base), map(mul, ks, repeat(2))))
-        return positions, array("L", map(units.__getitem__, map(add, ks, repeat(1))))
+        positions = array(
+            _position_code(len(self.data)), map(add, repeat(base), map(mul, ks, repeat(2)))
+        )
+        return positions, array("H", map(units.__getitem__, map(add, ks, repeat(1))))
 
     def callers(self, method_ids: Iterable[int]) -> dict[int, list[int]]:
         """method id -> methods (defined here) whose code may invoke it, in file order.
@@ -129,44 +136,39 @@ class DexFile(DexCode):
         A few queries cost a pass over the sites each (one set lookup per site, C-level; only
         the sites of wanted ids are mapped to their method). A dex asked many times (the
         call-graph walks of a large app) gets the sites sorted by target once, and each query
-        is then a binary search.
+        is then a binary search; only the sites it finds are mapped to their method.
         """
         wanted = set(method_ids)
         self._caller_queries = getattr(self, "_caller_queries", 0) + 1
         if self._caller_queries <= _QUERIES_BEFORE_INDEX:
             return self._callers_of(wanted)
-        targets, callers = self._callers_by_target
+        targets, positions = self._sites_by_target
+        starts, ends, methods = self._code_spans
         out: dict[int, list[int]] = {}
         for t in wanted:
             lo = bisect_left(targets, t)
             hi = bisect_right(targets, t, lo)
-            if lo < hi:
-                found = out[t] = [callers[lo]]
-                for midx in callers[lo + 1 : hi]:
-                    if found[-1] != midx:
-                        found.append(midx)
+            found: list[int] | None = None
+            for pos in positions[lo:hi]:  # file order
+                i = bisect_right(starts, pos) - 1
+                # the span holding pos (spans are clipped not to overlap), with room for the id
+                if i < 0 or pos + 4 > ends[i]:
+                    continue
+                midx = methods[i].method_idx
+                if found is None:
+                    found = out[t] = [midx]
+                elif found[-1] != midx:
+                    found.append(midx)
         return out
 
     @cached_property
-    def _callers_by_target(self) -> tuple[array, array]:
-        """(target method id, calling method id) of every call site inside a method, sorted by
-        target and in file order for one target; built without a Python step per site."""
+    def _sites_by_target(self) -> tuple[array, array]:
+        """(target method id, file position) of every candidate call site, sorted by target and
+        in file order for one target; built without a Python step per site."""
         positions, ids = self._invoke_sites
-        starts, ends, methods = self._code_spans
-        if not positions:
-            return array("L"), array("L")
-        # Per site: 1 + the index of the span holding it (0: before the first), so the
-        # sentinel in front of each table answers for a site outside every span.
-        span = list(map(bisect_right, repeat(starts), positions))
-        end_at = array("q", [-1]) + ends  # the sentinel's end fails every site
-        room = map(end_at.__getitem__, span)
-        inside = list(map(le, map(add, positions, repeat(4)), room))  # with room for the id
-        owner = [0, *(m.method_idx for m in methods)]
-        ids_in = list(compress(ids, inside))
-        owners = list(compress(map(owner.__getitem__, span), inside))
-        order = sorted(range(len(ids_in)), key=ids_in.__getitem__)  # stable: file order kept
-        targets = array("L", map(ids_in.__getitem__, order))
-        return targets, array("L", map(owners.__getitem__, order))
+        order = sorted(range(len(ids)), key=ids.__getitem__)  # stable: file order kept
+        by_target = array("H", map(ids.__getitem__, order))
+        return by_target, array(positions.typecode, map(positions.__getitem__, order))
 
     def _callers_of(self, wanted: set[int]) -> dict[int, list[int]]:
         out: dict[int, list[int]] = {}

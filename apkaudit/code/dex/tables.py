@@ -14,6 +14,8 @@ from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from itertools import islice
+from operator import le
 
 from apkaudit.code.dex.primitives import ByteBudget, guarded, mutf8, uleb
 from apkaudit.errors import DexFormatError
@@ -268,13 +270,13 @@ class DexTables:
     def strings_containing(self, needle: str) -> Iterator[int]:
         """Indices of strings containing ``needle`` (searched in the raw bytes, then verified)."""
         raw = needle.encode("utf-8")
-        starts = self._sorted_string_starts
+        offs, index = self._string_starts
         seen: set[int] = set()
         pos = self.data.find(raw)
         while pos >= 0:
-            i = bisect.bisect_right(starts, (pos, 1 << 32)) - 1
+            i = bisect.bisect_right(offs, pos) - 1
             if i >= 0:
-                idx = starts[i][1]
+                idx = i if index is None else index[i]
                 if idx not in seen:
                     seen.add(idx)
                     if needle in self.string(idx):
@@ -282,9 +284,15 @@ class DexTables:
             pos = self.data.find(raw, pos + 1)
 
     @cached_property
-    def _sorted_string_starts(self) -> list[tuple[int, int]]:
+    def _string_starts(self) -> tuple[array, array | None]:
+        """String data offsets in increasing order, and the string index of each (None: the
+        offsets' own order, as the writers lay strings out, ids sorted by content); for
+        equal offsets the last index is found, as a (offset, index) sort would."""
         offs = self._string_offs
-        return sorted(zip(offs, range(len(offs)), strict=True))  # (offset, index), at C level
+        if all(map(le, offs, islice(offs, 1, None))):
+            return offs, None
+        order = sorted(range(len(offs)), key=offs.__getitem__)  # stable: equal offsets by index
+        return array("I", map(offs.__getitem__, order)), array("I", order)
 
     # ------------------------------------------------------------------ class definitions
 
