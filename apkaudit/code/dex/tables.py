@@ -140,6 +140,8 @@ class DexTables:
         self._string_budget = ByteBudget(len(data), "string data items")
         self._type_lists_at: dict[int, tuple[str, ...]] = {}
         self._type_list_budget = ByteBudget(len(data), "type lists")
+        # Bounded by the table sizes; many methods share a proto ("()V"), each decoded once.
+        self.proto = lru_cache(maxsize=None)(self._proto)
         self.method_ref = lru_cache(maxsize=None)(self._method_ref)
         self.field_ref = lru_cache(maxsize=None)(self._field_ref)
         self._methods_by_class: dict[str, tuple[tuple[int, MethodRef], ...]] = {}
@@ -168,7 +170,7 @@ class DexTables:
         return self.string(self._type_strings[idx])
 
     @guarded
-    def proto(self, idx: int) -> str:
+    def _proto(self, idx: int) -> str:
         off = self.proto_ids_off + 12 * idx
         _shorty, ret, params_off = struct.unpack_from("<III", self.data, off)
         params = "".join(self.type_list(params_off)) if params_off else ""
