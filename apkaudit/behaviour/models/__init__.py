@@ -157,6 +157,10 @@ MODELS["getText"] = strings.resource_text
 # Personal data sources, sinks that stay on the phone or go to another app, and stores.
 for _name in personal.NAMES:
     MODELS[_name] = _first(personal.returns, MODELS[_name]) if _name in MODELS else personal.returns
+for _name in ("exec", "start", "command", "<init>"):
+    MODELS[_name] = (
+        _first(outputs.process_start, MODELS[_name]) if _name in MODELS else outputs.process_start
+    )
 for _name in outputs.LOG_METHODS:
     MODELS[_name] = _first(outputs.log, MODELS[_name]) if _name in MODELS else outputs.log
 for _name in outputs.INTENT_SENDS:

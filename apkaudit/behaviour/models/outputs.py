@@ -118,5 +118,26 @@ def intent_send(c: Call) -> Value | None:
     return None
 
 
+PROCESS_BUILDER = "Ljava/lang/ProcessBuilder;"
+
+
+def process_start(c: Call) -> Value | None:
+    """Runtime.exec(command...) / ProcessBuilder.start(): the command line, and what it
+    carries, goes to another program on the phone (the ipc sink: it leaves the app)."""
+    cls, name = c.ref.class_name, c.ref.name
+    if cls == PROCESS_BUILDER and name in ("<init>", "command") and len(c.args) > 1:
+        c.flow.taint_obj(c.args[0].objs, _labels(c.args[1:]))  # the builder holds the command
+        return None
+    if (cls, name) == ("Ljava/lang/Runtime;", "exec") and not c.static:
+        labels, what = _labels(c.args[1:]), "Runtime.exec"
+    elif (cls, name) == (PROCESS_BUILDER, "start") and c.args:
+        labels, what = c.args[0].labels, "ProcessBuilder.start"
+    else:
+        return None
+    if labels:
+        c.sink(Sink.IPC, labels, c.step(HopRole.SINK, f"passes it to a program it runs ({what})"))
+    return None  # default result handling (the Process)
+
+
 def _labels(values: list[Value]) -> frozenset[Label]:
     return frozenset().union(*(v.labels for v in values)) if values else EMPTY
