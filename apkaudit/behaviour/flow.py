@@ -25,6 +25,7 @@ from apkaudit.behaviour.context import FlowContext, MethodKey, SinkEvent, Summar
 from apkaudit.behaviour.kind_services import KindServices
 from apkaudit.behaviour.kinds import HopRole, Provider, Sink
 from apkaudit.behaviour.models import MODELS
+from apkaudit.behaviour.models.reflection import object_tags
 from apkaudit.behaviour.values import (
     BLANK,
     EMPTY,
@@ -368,7 +369,7 @@ class MethodFlow(KindServices):
             if op in O.IPUT_OPS and insn.idx is not None and self._on_this(st, regs[1]):
                 # The constant this path last stored in this.field (the store of fields is
                 # flow-insensitive: a name written, used, then overwritten would be lost).
-                st[_this_field(insn.idx)] = Value(const=v.const)
+                st[_this_field(insn.idx)] = Value(tags=object_tags(v.tags), const=v.const)
             # An object of ours or a parameter's keeps its own cell (heap.py); other objects
             # and static fields are the global, field-based store.
             holders = st.get(regs[1], BLANK).objs if op in O.IPUT_OPS else EMPTY
@@ -428,8 +429,8 @@ class MethodFlow(KindServices):
         const = stored.const
         if insn.op in O.IGET_OPS and insn.idx is not None and self._on_this(st, insn.regs[1]):
             last = st.get(_this_field(insn.idx))
-            if last is not None:
-                const = last.const
+            if last is not None:  # and a class or method object (reflection) stored there
+                const, tags = last.const, tags | last.tags
         st[insn.regs[0]] = Value(labels, objs, frozenset(tags), const)
 
     def _on_this(self, st: dict[int, Value], reg: int) -> bool:

@@ -78,9 +78,27 @@ CASES = [
         "ipc",
         ("MainActivity.onCreate@0x16", "MainActivity.onCreate@0x42"),  # getDeviceId, exec
     ),
+    # MainActivity puts the IMEI into an Intent's extra "id" for Target; Target keeps
+    # this.reader = Class.forName("...Reader").getMethod("take", Intent.class) in a field and
+    # logs this.reader.invoke(c.newInstance(), new Object[] {getIntent()}): the Method is read
+    # back from the field (the Intent in the array: flow-icc-reflect-array, test_icc.py).
+    Case(
+        "flow-reflect-intent",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x30",  # putExtra("id", imei)
+            "MainActivity.onCreate@0x36",  # startActivity
+            "Target.onCreate@0x50",  # Method.invoke -> Reader.take(intent)
+            "Target.onCreate@0x60",  # Log.i
+        ),
+    ),
 ]
 
 NEG_WHY = {
+    # Reader.take reads the extra "name", which nobody put.
+    "flow-reflect-intent": "the invoked method reads another extra",
     # exec("sh -c id"): the command built with the IMEI is not the one run.
     "kind-process-exec": "a fixed command is run",
     # The object written is another Note, made with a fixed text.

@@ -209,6 +209,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-icc-reflect-intent-neg": (set(), set()),
     "kind-process-exec": (set(), set()),
     "kind-process-exec-neg": (set(), set()),
+    "flow-reflect-intent": (set(), set()),
+    "flow-reflect-intent-neg": (set(), set()),
     "kind-ipc-extra": (set(), set()),
     "kind-ipc-extra-neg": (set(), set()),
     "kind-location": (CONTACTS, set()),

@@ -27,6 +27,11 @@ BUILDERS = ("Ljava/lang/StringBuilder;", "Ljava/lang/StringBuffer;")
 MAX_ARGS = 8
 
 
+def object_tags(tags: frozenset[str]) -> frozenset[str]:
+    """The tags that make a value a class, constructor or method object."""
+    return frozenset(t for t in tags if t.startswith(("class:", "ctor:", "method:")))
+
+
 def _classes(v: Value) -> list[str]:
     return sorted(t[6:] for t in v.tags if t.startswith("class:"))
 
