@@ -236,6 +236,30 @@ def flush(m: Frame) -> None:
         r = root(o)
         if r is not None and v.labels:
             m.summary_write(r[0], r[1], Value(v.labels, EMPTY, v.tags))
+        holder = root(cast(Obj, o[1])) if len(o) == 3 and o[0] == "f" else None
+        if holder is not None:  # objects of ours stored into a parameter's object
+            for x in v.objs:
+                _export(m, holder[0], (*holder[1], cast(str, o[2])), x, fields, set())
+
+
+def _export(
+    m: Frame, index: int, path: Access, o: Obj, fields: dict[Obj, list[tuple[str, Value]]], seen
+) -> None:
+    """The fields of an object the method allocated and stored at ``path`` below parameter
+    ``index`` (``this.user = new User(name, new Password(pwd))``): summary writes at the longer
+    paths, so the caller's object gets them, and, for the data the method read itself, the
+    global store (a framework callback has no caller)."""
+    if not is_precise(o) or o in seen or len(path) >= MAX_ACCESS:
+        return
+    seen.add(o)
+    for fdesc, v in fields.get(o, ()):
+        if v.labels:
+            m.summary_write(index, (*path, fdesc), Value(v.labels, EMPTY, v.tags))
+            own = own_data(v)
+            if own.labels:
+                m.write_global(fdesc, own)
+        for x in v.objs:
+            _export(m, index, (*path, fdesc), x, fields, seen)
 
 
 def set_element(

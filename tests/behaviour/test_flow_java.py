@@ -94,9 +94,27 @@ CASES = [
             "Target.onCreate@0x60",  # Log.i
         ),
     ),
+    # a = new Account(imei), whose constructor does this.card = new Card(s) (Card's own
+    # constructor keeps s); Log.i(a.card().number()): an object a callee allocates and stores
+    # into its parameter's field keeps its fields at the caller.
+    Case(
+        "flow-nested-new",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "Account.<init>@0xa",  # new Card(s), stored into this.card
+            "MainActivity.onCreate@0x22",  # new Account(imei)
+            "Card.number@0x0",
+            "MainActivity.onCreate@0x30",  # a.card().number()
+            "MainActivity.onCreate@0x3c",  # Log.i
+        ),
+    ),
 ]
 
 NEG_WHY = {
+    # Account's constructor makes new Card("0000"): the card holds a fixed number.
+    "flow-nested-new": "the nested object holds a constant",
     # Reader.take reads the extra "name", which nobody put.
     "flow-reflect-intent": "the invoked method reads another extra",
     # exec("sh -c id"): the command built with the IMEI is not the one run.

@@ -211,6 +211,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "kind-process-exec-neg": (set(), set()),
     "flow-reflect-intent": (set(), set()),
     "flow-reflect-intent-neg": (set(), set()),
+    "flow-nested-new": (set(), set()),
+    "flow-nested-new-neg": (set(), set()),
     "kind-ipc-extra": (set(), set()),
     "kind-ipc-extra-neg": (set(), set()),
     "kind-location": (CONTACTS, set()),
