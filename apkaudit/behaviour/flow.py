@@ -367,8 +367,7 @@ class MethodFlow(KindServices):
             v = self.val(st, regs[0])
             v = Value(v.labels, raw.objs, v.tags, v.const)
             if op in O.IPUT_OPS and insn.idx is not None and self._on_this(st, regs[1]):
-                # The constant this path last stored in this.field (the store of fields is
-                # flow-insensitive: a name written, used, then overwritten would be lost).
+                # What this path last stored in this.field (the field store is flow-insensitive).
                 st[_this_field(insn.idx)] = Value(tags=object_tags(v.tags), const=v.const)
             # An object of ours or a parameter's keeps its own cell (heap.py); other objects
             # and static fields are the global, field-based store.
