@@ -65,6 +65,16 @@ class DexCode(DexTables):
         self.code = self._code
         self._code_item = lru_cache(maxsize=4096)(self._code_item)  # type: ignore[method-assign]
 
+    def _class_data_header(self, cdef: ClassDef) -> tuple[int, int, int, int, int]:
+        """A class_data_item's four counts (static and instance fields, direct and virtual
+        methods) and the offset just past them."""
+        pos = cdef.class_data_off
+        counts = []
+        for _ in range(4):
+            n, pos = uleb(self.data, pos)
+            counts.append(n)
+        return counts[0], counts[1], counts[2], counts[3], pos
+
     @guarded
     def class_methods(
         self, cdef: ClassDef, budget: ByteBudget | None = None
@@ -75,11 +85,7 @@ class DexCode(DexTables):
         if not cdef.class_data_off:
             return ()
         data = self.data
-        pos = cdef.class_data_off
-        sf, pos = uleb(data, pos)
-        inf, pos = uleb(data, pos)
-        dm, pos = uleb(data, pos)
-        vm, pos = uleb(data, pos)
+        sf, inf, dm, vm, pos = self._class_data_header(cdef)
         need = 2 * (sf + inf) + 3 * (dm + vm)  # each field takes >= 2 bytes, each method >= 3
         if need > len(data) - pos:
             raise DexFormatError(f"{self.name}: class_data of {cdef.name} is larger than the file")
@@ -107,11 +113,7 @@ class DexCode(DexTables):
         if not cdef.class_data_off:
             return ()
         data = self.data
-        pos = cdef.class_data_off
-        sf, pos = uleb(data, pos)
-        inf, pos = uleb(data, pos)
-        _dm, pos = uleb(data, pos)
-        _vm, pos = uleb(data, pos)
+        sf, inf, _dm, _vm, pos = self._class_data_header(cdef)
         if 2 * (sf + inf) > len(data) - pos:
             raise DexFormatError(f"{self.name}: class_data of {cdef.name} is larger than the file")
         out: list[int] = []
