@@ -344,13 +344,13 @@ class MethodFlow(KindServices):
         elif op == O.ARRAY_LENGTH:
             arr = self.val(st, regs[1])
             st[regs[0]] = Value(arr.labels, tags=frozenset({"bound"}) | parts(arr))
-        elif op in O.AGET_OPS:
-            arr = self.val(st, regs[1])
-            idx = st.get(regs[2], BLANK).const
-            labels = arr.labels
+        elif op in O.AGET_OPS:  # a table read at an index made from data reveals the data
+            arr, at = self.val(st, regs[1]), st.get(regs[2], BLANK)  # (hex digits, Base64)
+            idx, labels = at.const, arr.labels
             if isinstance(idx, int) and not isinstance(idx, bool):
                 labels = heap.element(self, arr, idx)
-            st[regs[0]] = Value(labels, heap.rows(op, arr.objs), arr.tags & {"msg_parts"})
+            tags = arr.tags & {"msg_parts"}
+            st[regs[0]] = Value(labels | at.labels, heap.rows(op, arr.objs), tags)
         elif op in O.APUT_OPS:
             src = self.val(st, regs[0])
             heap.escape(self, src.objs)

@@ -110,9 +110,23 @@ CASES = [
             "MainActivity.onCreate@0x3c",  # Log.i
         ),
     ),
+    # Log.i(encode(imei)), encode(s) a lookup-table encoder: out[i] = DIGITS[c[i] & 0xf] over
+    # s.toCharArray(), then new String(out): the table read at an index made from data.
+    Case(
+        "flow-table-lookup",
+        "device_id",
+        "log",
+        (
+            "MainActivity.onCreate@0x16",  # getDeviceId
+            "MainActivity.onCreate@0x1e",  # encode(imei)
+            "MainActivity.onCreate@0x2a",  # Log.i
+        ),
+    ),
 ]
 
 NEG_WHY = {
+    # out[i] = DIGITS[i & 0xf]: the index is the loop counter, not the data.
+    "flow-table-lookup": "the table is read at the counter",
     # Account's constructor makes new Card("0000"): the card holds a fixed number.
     "flow-nested-new": "the nested object holds a constant",
     # Reader.take reads the extra "name", which nobody put.

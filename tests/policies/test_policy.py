@@ -213,6 +213,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-reflect-intent-neg": (set(), set()),
     "flow-nested-new": (set(), set()),
     "flow-nested-new-neg": (set(), set()),
+    "flow-table-lookup": (set(), set()),
+    "flow-table-lookup-neg": (set(), set()),
     "kind-ipc-extra": (set(), set()),
     "kind-ipc-extra-neg": (set(), set()),
     "kind-location": (CONTACTS, set()),
