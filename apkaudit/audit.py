@@ -25,6 +25,7 @@ from apkaudit.facts import AppFacts
 from apkaudit.limits import DEFAULT_LIMITS, Deadline, Limits
 from apkaudit.load.files import open_regular, regular_size
 from apkaudit.load.icon import read_icon
+from apkaudit.load.layouts import inflated_classes
 from apkaudit.load.loader import load_app
 from apkaudit.manifest.coherence import unreadable_manifest
 from apkaudit.manifest.splits import app_manifest
@@ -115,7 +116,21 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         spots += (BlindSpot(BlindSpotKind.NO_DEX, "the app contains no readable dex file"),)
     coverage = coverage_of(spots)
     facts = AppFacts(manifest=manifest, code=index, coverage=coverage)
-    program = Program(dex=dexset, catalogue=catalogue, attributor=attributor, arsc=loaded.arsc)
+    classes = dexset.classes
+    inflated = inflated_classes(
+        path,
+        loaded.entries,
+        lambda name: classes[name][1].superclass if name in classes else None,
+        classes,
+        opts.limits,
+    )
+    program = Program(
+        dex=dexset,
+        catalogue=catalogue,
+        attributor=attributor,
+        arsc=loaded.arsc,
+        layout_classes=inflated,
+    )
     try:
         behaviours = analyse(facts, program, deadline)
     except DexFormatError as exc:

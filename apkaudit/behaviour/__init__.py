@@ -43,9 +43,13 @@ K = BlindSpotKind
 HIDDEN_CODE = frozenset({K.PACKER, K.DYNAMIC_CODE, K.NATIVE_CODE, K.MISSING_CLASS})
 
 
-def entry_classes(facts: AppFacts, dexset: DexSet) -> frozenset[str]:
+def entry_classes(
+    facts: AppFacts, dexset: DexSet, layout_classes: frozenset[str] = frozenset()
+) -> frozenset[str]:
+    """The manifest's components, the Application class and the views and fragments that
+    resource XML names (``Program.layout_classes``): the classes the framework instantiates."""
     app = facts.manifest.application_class
-    return entry_components(
+    return layout_classes | entry_components(
         dexset,
         ((c.kind, java_to_descriptor(c.name), c.enabled) for c in facts.manifest.components),
         java_to_descriptor(app) if app else None,
@@ -78,7 +82,7 @@ def analyse(facts: AppFacts, program: Program, deadline: Deadline = NO_DEADLINE)
         b.kind in HIDDEN_CODE for b in facts.coverage.blind_spots
     )
     queries = ((cls, m) for (_dex, cls, m, _off) in flows.queries)
-    entries = entry_classes(facts, program.dex)
+    entries = entry_classes(facts, program.dex, program.layout_classes)
     # Past the deadline: what the flows found is kept, and the call-graph walks (reachability,
     # each send's trigger) are skipped, so the partial result comes before the kill (bounded.py).
     late = deadline.check("behaviour")

@@ -19,3 +19,5 @@ class Program:
     catalogue: Catalogue
     attributor: Attributor
     arsc: bytes | None = None  # resources.arsc: string resources a URL may come from
+    # App View/Fragment subclasses named in resource XML: the layout inflater creates them.
+    layout_classes: frozenset[str] = frozenset()

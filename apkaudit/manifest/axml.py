@@ -135,6 +135,10 @@ class StringPool:
                 return "styles are not terminated"
         return None
 
+    def __len__(self) -> int:
+        """The number of strings (0 for a pool Android refuses)."""
+        return 0 if self.error is not None else self._count
+
     def get(self, index: int) -> str | None:
         if self.error is not None or not 0 <= index < self._count:
             return None

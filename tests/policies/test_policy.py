@@ -191,6 +191,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "field-inherited-static-neg": (set(), set()),
     "flow-try-result": (set(), set()),
     "flow-try-result-neg": (set(), set()),
+    "entry-layout-view": (SMS, RBI),  # SEND_SMS, texts the IMEI from a layout view
+    "entry-layout-view-neg": (SMS, RBI),
     "flow-icc-list": (set(), set()),
     "flow-icc-list-neg": (set(), set()),
     "flow-icc-intent-helper": (set(), set()),
