@@ -93,26 +93,44 @@ class Marker:
     sources: tuple[str, ...] = ()
 
     def entry_hits(self, entries: Iterable[ZipEntry]) -> list[str]:
-        files_re, paths_re = self._patterns
-        out = []
-        for e in entries:
-            path = e.path.lower()
-            base = path.rpartition("/")[2]
-            if (files_re and files_re.match(base)) or (paths_re and paths_re.match(path)):
-                out.append(e.name)
-        return out
+        return self.hits(_lowered(entries))
+
+    def hits(self, entries: Iterable[Lowered]) -> list[str]:
+        """The names of ``entries`` (see :func:`_lowered`) that this marker's globs match."""
+        return _matching(self._patterns, entries)
 
     @cached_property
     def _patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
         """The glob lists compiled to one regex each (APKs can have tens of thousands of
         entries; one match per entry instead of one fnmatch per entry and pattern)."""
+        return _compile_globs(self.files), _compile_globs(self.paths)
 
-        def compile_all(globs: tuple[str, ...]) -> re.Pattern[str] | None:
-            if not globs:
-                return None
-            return re.compile("|".join(fnmatch.translate(g.lower()) for g in globs))
 
-        return compile_all(self.files), compile_all(self.paths)
+Lowered = tuple[str, str, str]  # entry name, its path lower-cased, the path's last part
+
+
+def _lowered(entries: Iterable[ZipEntry]) -> list[Lowered]:
+    out = []
+    for e in entries:
+        path = e.path.lower()
+        out.append((e.name, path, path.rpartition("/")[2]))
+    return out
+
+
+def _compile_globs(globs: Iterable[str]) -> re.Pattern[str] | None:
+    translated = [fnmatch.translate(g.lower()) for g in globs]
+    return re.compile("|".join(translated)) if translated else None
+
+
+def _matching(
+    patterns: tuple[re.Pattern[str] | None, re.Pattern[str] | None], entries: Iterable[Lowered]
+) -> list[str]:
+    files_re, paths_re = patterns
+    return [
+        name
+        for name, path, base in entries
+        if (files_re and files_re.match(base)) or (paths_re and paths_re.match(path))
+    ]
 
 
 @dataclass(frozen=True)
@@ -121,6 +139,19 @@ class Markers:
     frameworks: tuple[Marker, ...]
     libraries: tuple[Marker, ...]
     sources: dict[str, str]
+
+    def candidates(self, entries: Iterable[ZipEntry]) -> list[Lowered]:
+        """The entries that some packer or framework marker matches, in entry order."""
+        hit = set(_matching(self._union, lowered := _lowered(entries)))
+        return [e for e in lowered if e[0] in hit]
+
+    @cached_property
+    def _union(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+        marks = (*self.packers, *self.frameworks)
+        return (
+            _compile_globs(g for m in marks for g in m.files),
+            _compile_globs(g for m in marks for g in m.paths),
+        )
 
 
 @cache
@@ -174,8 +205,11 @@ def detect(
     spots: list[BlindSpot] = []
     claimed: set[str] = set()  # entries explained by a packer or framework
     classes = _ClassIndex(dexset, manifest.application_class)
+    # The entries any packer or framework marker matches, found in one pass; each marker's
+    # own hits are then looked up among those few.
+    candidates = markers.candidates(loaded.entries)
     for m in markers.packers:
-        hits = m.entry_hits(loaded.entries)
+        hits = m.hits(candidates)
         class_hits = [c for c in m.classes if classes.has(c)]
         if hits or class_hits:
             claimed.update(hits)
@@ -187,7 +221,7 @@ def detect(
                 )
             )
     for m in markers.frameworks:
-        hits = m.entry_hits(loaded.entries)
+        hits = m.hits(candidates)
         if hits:
             claimed.update(hits)
             spots.append(
