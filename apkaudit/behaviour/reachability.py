@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from weakref import WeakKeyDictionary
 
 from apkaudit.code.dex.opcodes import INVOKE_OPS
 from apkaudit.code.dex.reader import DexFile
@@ -34,6 +35,15 @@ class Hierarchy:
 
     @classmethod
     def of(cls, dexset: DexSet) -> Hierarchy:
+        """The hierarchy of ``dexset``'s classes, built once per dex set (the data flow, the
+        triggers and reachability all ask) and dropped with it."""
+        hit = _HIERARCHIES.get(dexset)
+        if hit is None:
+            hit = _HIERARCHIES[dexset] = cls._build(dexset)
+        return hit
+
+    @classmethod
+    def _build(cls, dexset: DexSet) -> Hierarchy:
         supers: dict[str, tuple[str, ...]] = {}
         subs: dict[str, list[str]] = defaultdict(list)
         for name, (_dex, cdef) in dexset.classes.items():
@@ -44,13 +54,13 @@ class Hierarchy:
         return cls(supers, {k: tuple(v) for k, v in subs.items()})
 
     def ancestors(self, name: str, limit: int = 32) -> list[str]:
-        key = ("a", name)
+        key = ("a", name, limit)
         if key not in self._cache:
             self._cache[key] = self._walk(self.supers, name, limit)
         return self._cache[key]
 
     def descendants(self, name: str, limit: int = 64) -> list[str]:
-        key = ("d", name)
+        key = ("d", name, limit)
         if key not in self._cache:
             self._cache[key] = self._walk(self.subs, name, limit)
         return self._cache[key]
@@ -65,6 +75,9 @@ class Hierarchy:
                 out.append(c)
                 todo.extend(edges.get(c, ()))
         return out
+
+
+_HIERARCHIES: WeakKeyDictionary[DexSet, Hierarchy] = WeakKeyDictionary()
 
 
 def find_callers(
