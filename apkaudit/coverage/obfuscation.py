@@ -270,12 +270,14 @@ class _NameCount:
 
     def add(self, dex: DexFile, origin_of: Callable[[str], str]) -> None:
         own: set[int] = set()
-        for cls in dex.classes:
+        defs = array(
+            "I", dex.data[dex.class_defs_off : dex.class_defs_off + 32 * dex.class_defs_size]
+        )
+        for t in dict.fromkeys(defs[0::8]):  # each class_def's class_idx, in file order
+            cls = dex.type_name(t)
             if origin_of(cls).startswith("sdk:"):
                 continue
-            t = dex.find_type(cls)
-            if t is not None:
-                own.add(t)
+            own.add(t)
             parts = cls[1:-1].split("/") if cls.endswith(";") else [cls]
             for part in parts:
                 self._name(part, cls)
