@@ -112,11 +112,12 @@ def _response(c: Call) -> Value:
     return Value(frozenset({source(LabelKind.NETWORK, step)}), c.result_objs)
 
 
-def _url_send(c: Call) -> None:
-    """Opening or reading a connection (or URL.openStream) sends its URL."""
+def _url_send(c: Call, read: bool = False) -> None:
+    """Opening a connection (or URL.openStream) sends its URL; so does any ``read`` of an
+    HTTP connection's response (status, headers), which connects first."""
     ref = c.ref
     recv = c.args[0] if c.args and not c.static else BLANK
-    if recv.labels and ref.name in URL_SENDS:
+    if recv.labels and (ref.name in URL_SENDS or read):
         c.network_sink([recv], "opens a connection whose URL carries the data")
 
 
@@ -137,7 +138,7 @@ def network_read(c: Call) -> Value | None:
     if (ref.class_name, ref.name) not in NETWORK_READS:
         return None
     if ref.class_name in NET_STREAM_SOURCES or ref.class_name == "Ljava/net/URL;":
-        _url_send(c)
+        _url_send(c, read=ref.class_name.endswith("URLConnection;"))
     else:
         net_send(c)
     return _response(c)
