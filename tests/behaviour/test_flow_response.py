@@ -14,7 +14,7 @@ Described in fixtures/README.md ("Data-flow micro-cases").
 from __future__ import annotations
 
 import pytest
-from conftest import fixture_apk, hop_names, hops
+from conftest import fixture_apk, hop_names, hops, require_real
 
 from apkaudit.behaviour.apis import NETWORK_READS
 from apkaudit.model import AppResult, Chain, Level
@@ -95,3 +95,19 @@ def test_network_reads_are_one_table() -> None:
     # What a response object hands back about the request is not a read.
     assert ("Lokhttp3/Response;", "request") not in NETWORK_READS
     assert ("Ljava/net/URLConnection;", "getURL") not in NETWORK_READS
+
+
+@pytest.mark.real
+def test_jamendo_search_text_does_not_come_back_in_the_response(audit) -> None:
+    """negative-jamendo: the typed search text goes into the request URL (user_input →
+    network, and the URL is logged: user_input → log), but the track names the server returns
+    and the app broadcasts (PlayerService.scrobblerMetaChanged) are not the user's input."""
+    result = audit(require_real() / "negative-jamendo.apk")
+    assert result.behaviours is not None
+    chains = result.behaviours.chains
+    rows = {(f.source, f.sink): f.level for f in data_flows(chains)}
+    assert ("user_input", "ipc") not in rows
+    assert rows[("user_input", "network")] is Level.CONFIRMED
+    for c in chains:
+        assert not any("Caller.requestCache" in h.description for h in c.hops), hop_names(c)
+        assert not any("Track.get" in h.description for h in c.hops), hop_names(c)
