@@ -57,15 +57,65 @@ NETWORK_SINKS = {  # (class, method) -> argument positions whose taint is sent
     ("Landroid/webkit/WebView;", "loadUrl"): (1, 2),
     ("Landroid/webkit/WebView;", "postUrl"): (1, 2),
 }
-NETWORK_SOURCES = {
-    ("Ljava/net/HttpURLConnection;", "getInputStream"),
-    ("Ljava/net/URLConnection;", "getInputStream"),
-    ("Ljavax/net/ssl/HttpsURLConnection;", "getInputStream"),
-    ("Ljava/net/Socket;", "getInputStream"),
-    ("Lokhttp3/Call;", "execute"),
-    ("Lcom/squareup/okhttp/Call;", "execute"),
+# Calls that READ what a server sent back (a response, its body, status or headers). Their
+# result is a fresh network_response value: never the data of the request (its URL, its body),
+# which reached the network sink at the send (NETWORK_SINKS, URL_SENDS) and stops there. The
+# default for a library call (callsite.default: the result carries its arguments' data) would
+# make a response "carry" the request. (class, method), from the Java SE, Android, Apache
+# HttpClient 4, OkHttp 2/3, Retrofit 2 and Volley references.
+_URL_CONNECTIONS = (
+    "Ljava/net/URLConnection;",
+    "Ljava/net/HttpURLConnection;",
+    "Ljavax/net/ssl/HttpsURLConnection;",
+)
+_CONNECTION_READS = (
+    "getInputStream", "getErrorStream", "getContent", "getResponseCode", "getResponseMessage",
+    "getHeaderField", "getHeaderFields", "getHeaderFieldInt", "getHeaderFieldLong",
+    "getHeaderFieldDate", "getHeaderFieldKey", "getContentType", "getContentEncoding",
+    "getContentLength", "getContentLengthLong", "getDate", "getExpiration", "getLastModified",
+)  # fmt: skip
+_APACHE_CLIENTS = (
+    "Lorg/apache/http/client/HttpClient;",
+    "Lorg/apache/http/impl/client/DefaultHttpClient;",
+    "Lorg/apache/http/impl/client/AbstractHttpClient;",
+    "Lorg/apache/http/impl/client/CloseableHttpClient;",
+    "Landroid/net/http/AndroidHttpClient;",
+)
+_APACHE_RESPONSES = (
+    "Lorg/apache/http/HttpResponse;",
+    "Lorg/apache/http/message/BasicHttpResponse;",
+)
+_RESPONSE_PARTS = ("getEntity", "getStatusLine", "getAllHeaders", "getFirstHeader",
+                   "getLastHeader", "getHeaders")  # fmt: skip
+_OKHTTP = ("Lokhttp3/", "Lcom/squareup/okhttp/")
+NETWORK_READS: frozenset[tuple[str, str]] = frozenset(
+    [(c, n) for c in _URL_CONNECTIONS for n in _CONNECTION_READS]
+    + [("Ljava/net/URL;", "openStream"), ("Ljava/net/URL;", "getContent")]
+    + [("Ljava/net/Socket;", "getInputStream"), ("Ljavax/net/ssl/SSLSocket;", "getInputStream")]
+    + [(c, "execute") for c in _APACHE_CLIENTS]
+    + [(c, n) for c in _APACHE_RESPONSES for n in _RESPONSE_PARTS]
+    + [("Lorg/apache/http/HttpEntity;", "getContent"),
+       ("Lorg/apache/http/util/EntityUtils;", "toString"),
+       ("Lorg/apache/http/util/EntityUtils;", "toByteArray"),
+       ("Lorg/apache/http/impl/client/BasicResponseHandler;", "handleResponse")]
+    + [(p + "Call;", "execute") for p in _OKHTTP]
+    + [(p + "Response;", n) for p in _OKHTTP
+       for n in ("body", "peekBody", "header", "headers", "code", "message")]
+    + [(p + "ResponseBody;", n) for p in _OKHTTP
+       for n in ("string", "bytes", "byteStream", "charStream", "source")]
+    + [("Lretrofit2/Call;", "execute")]
+    + [("Lretrofit2/Response;", n) for n in ("body", "errorBody", "code", "message", "headers")]
+    + [("Lcom/android/volley/toolbox/RequestFuture;", "get")]
+)  # fmt: skip
+NETWORK_READ_NAMES = frozenset(n for _, n in NETWORK_READS)
+URL_SENDS = {
+    "connect",
+    "getInputStream",
+    "getResponseCode",
+    "getOutputStream",
+    "getContent",
+    "openStream",
 }
-URL_SENDS = {"connect", "getInputStream", "getResponseCode", "getOutputStream", "getContent"}
 INCOMING_SMS = {
     "getOriginatingAddress",
     "getDisplayOriginatingAddress",

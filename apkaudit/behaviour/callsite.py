@@ -32,6 +32,8 @@ from apkaudit.behaviour.values import (
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import Insn, MethodRef
 
+KEYED_PUTS = frozenset({"put", "putIfAbsent"})  # an unmodelled put(key, value, ...)
+
 
 def arg_labels(m: Frame, cargs: list[Value], i: int, access: tuple[str, ...]) -> frozenset[Label]:
     """The caller's labels for the callee's parameter ``i`` at ``access``."""
@@ -203,7 +205,10 @@ def default(m: Frame, insn: Insn, ref: MethodRef, args: list[Value], assumed: bo
         labels = assumed_all(labels)
     static = insn.op in O.STATIC_INVOKES
     if not static and args and ref.name.startswith(MUTATOR_PREFIXES) and len(args) > 1:
-        incoming = frozenset().union(*(a.labels for a in args[1:]))
+        # put(key, value): the container holds the value under the key, as containers.py
+        # models a Map (a get returns the value, not the key).
+        given = args[2:] if ref.name in KEYED_PUTS and len(args) > 2 else args[1:]
+        incoming = frozenset().union(*(a.labels for a in given))
         put = COLLECTION_PUTS.get((ref.class_name, ref.name))
         if put and incoming:
             incoming = extend_all(incoming, m.step(insn, HopRole.TRANSFORM, put))

@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from apkaudit.behaviour.apis import CURSOR_GETTERS, CURSOR_MOVES, INCOMING_SMS, SMS_SEND_DEST
+from apkaudit.behaviour.apis import (
+    CURSOR_GETTERS,
+    CURSOR_MOVES,
+    INCOMING_SMS,
+    NETWORK_READ_NAMES,
+    SMS_SEND_DEST,
+)
 from apkaudit.behaviour.call import Call
 from apkaudit.behaviour.models import (
     files,
@@ -131,11 +137,9 @@ MODELS: dict[str, Model] = {
     "toJson": strings.to_string,
     "valueOf": strings.value_of,
     "concat": strings.concat,
-    "getInputStream": sinks.stream,
     "getOutputStream": sinks.stream,
     "connect": sinks.stream,
-    "getResponseCode": sinks.stream,
-    "execute": sinks.net_execute,
+    "execute": sinks.net_send,
     "newCall": sinks.net_send,
     "emit": sinks.net_send,
     "send": sinks.net_send,
@@ -215,3 +219,8 @@ MODELS["getDeclaredMethod"] = reflection.get_method
 MODELS["invoke"] = reflection.invoke
 for _name in ("reverse", "substring", "toUpperCase", "toLowerCase", "trim", "intern", "replace"):
     MODELS[_name] = reflection.fold_text
+# Reads of a network response (apis.NETWORK_READS) before anything else of the same name: the
+# result is what the server sent, never the request's data.
+for _name in NETWORK_READ_NAMES:
+    _read = sinks.network_read
+    MODELS[_name] = _first(_read, MODELS[_name]) if _name in MODELS else _read

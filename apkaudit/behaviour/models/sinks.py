@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from apkaudit.behaviour.apis import (
     NET_STREAM_SOURCES,
+    NETWORK_READS,
     NETWORK_SINKS,
-    NETWORK_SOURCES,
     SMS_MANAGERS,
     SMS_SEND_DEST,
     STREAM_WRAPPERS,
@@ -112,25 +112,36 @@ def _response(c: Call) -> Value:
     return Value(frozenset({source(LabelKind.NETWORK, step)}), c.result_objs)
 
 
-def stream(c: Call) -> Value | None:
-    """getInputStream (network source) / getOutputStream (network stream)."""
+def _url_send(c: Call, read: bool = False) -> None:
+    """Opening a connection (or URL.openStream) sends its URL; so does any ``read`` of an
+    HTTP connection's response (status, headers), which connects first."""
     ref = c.ref
-    if ref.class_name not in NET_STREAM_SOURCES:
-        return None
-    recv = c.args[0] if c.args else BLANK
-    if recv.labels and ref.name in URL_SENDS:
+    recv = c.args[0] if c.args and not c.static else BLANK
+    if recv.labels and (ref.name in URL_SENDS or read):
         c.network_sink([recv], "opens a connection whose URL carries the data")
-    if ref.name == "getOutputStream":
+
+
+def stream(c: Call) -> Value | None:
+    """connect / getOutputStream (a network stream) on a connection: its URL is sent."""
+    if c.ref.class_name not in NET_STREAM_SOURCES:
+        return None
+    _url_send(c)
+    if c.ref.name == "getOutputStream":
         return Value(objs=c.result_objs, tags=frozenset({"net_stream"}))
-    if (ref.class_name, ref.name) in NETWORK_SOURCES:
-        return _response(c)
     return None
 
 
-def net_execute(c: Call) -> Value | None:
-    if (c.ref.class_name, c.ref.name) in NETWORK_SOURCES:
-        return _response(c)
-    return net_send(c)
+def network_read(c: Call) -> Value | None:
+    """A read of what a server sent (apis.NETWORK_READS): the request is sent (a network sink,
+    as before), and the result is a fresh network response, not the request's data."""
+    ref = c.ref
+    if (ref.class_name, ref.name) not in NETWORK_READS:
+        return None
+    if ref.class_name in NET_STREAM_SOURCES or ref.class_name == "Ljava/net/URL;":
+        _url_send(c, read=ref.class_name.endswith("URLConnection;"))
+    else:
+        net_send(c)
+    return _response(c)
 
 
 def net_send(c: Call) -> Value | None:
