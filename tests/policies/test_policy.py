@@ -217,6 +217,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "flow-nested-new-neg": (set(), set()),
     "flow-table-lookup": (set(), set()),
     "flow-table-lookup-neg": (set(), set()),
+    "flow-response-fresh": (set(), set()),
+    "flow-response-fresh-neg": (set(), set()),
     "kind-ipc-extra": (set(), set()),
     "kind-ipc-extra-neg": (set(), set()),
     "kind-location": (CONTACTS, set()),
