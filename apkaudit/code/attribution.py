@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 
 from apkaudit.code.catalogue import Sdk, load_sdks
 from apkaudit.model import descriptor_to_java
@@ -23,8 +24,14 @@ class Attributor:
         table.sort(key=lambda t: len(t[0]), reverse=True)
         return cls(tuple(app), tuple(table))
 
+    @cached_property
+    def _any_sdk_prefix(self) -> tuple[str, ...]:
+        return tuple(p for p, _ in self.sdk_prefixes)
+
     def sdk_of(self, class_name: str) -> Sdk | None:
         java = descriptor_to_java(class_name)
+        if not java.startswith(self._any_sdk_prefix):  # one C-level test for most classes
+            return None
         for prefix, sdk in self.sdk_prefixes:
             if java.startswith(prefix):
                 return sdk

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import struct
+import sys
 from array import array
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -145,6 +146,7 @@ class DexTables:
         self.method_ref = lru_cache(maxsize=None)(self._method_ref)
         self.field_ref = lru_cache(maxsize=None)(self._field_ref)
         self._methods_by_class: dict[str, tuple[tuple[int, MethodRef], ...]] = {}
+        self._class_columns: dict[int, array] = {}  # id table offset -> defining classes
 
     # ------------------------------------------------------------------ id tables
 
@@ -219,26 +221,19 @@ class DexTables:
     @guarded
     def _id_range(self, table_off: int, size: int, type_idx: int) -> range:
         """method_ids and field_ids are sorted by defining class: find that class's slice."""
+        classes = self._id_classes(table_off, size)
+        lo = bisect.bisect_left(classes, type_idx)
+        return range(lo, bisect.bisect_right(classes, type_idx, lo))
 
-        def cls_at(i: int) -> int:
-            return struct.unpack_from("<H", self.data, table_off + 8 * i)[0]
-
-        lo, hi = 0, size
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if cls_at(mid) < type_idx:
-                lo = mid + 1
-            else:
-                hi = mid
-        start = lo
-        hi = size
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if cls_at(mid) <= type_idx:
-                lo = mid + 1
-            else:
-                hi = mid
-        return range(start, lo)
+    def _id_classes(self, table_off: int, size: int) -> array:
+        """The defining class (the first 16-bit word) of each 8-byte item of an id table."""
+        hit = self._class_columns.get(table_off)
+        if hit is None:
+            words = array("H", self.data[table_off : table_off + 8 * size])
+            if sys.byteorder == "big":
+                words.byteswap()
+            hit = self._class_columns[table_off] = words[0::4]
+        return hit
 
     def methods_of(self, class_name: str) -> tuple[tuple[int, MethodRef], ...]:
         """Every method id whose defining class is ``class_name`` (declared or referenced)."""
