@@ -1,9 +1,10 @@
 """Is a method reachable from the app's entry points? A bounded backward search.
 
-Entry points: every method of a manifest component class or of the Application class that the
-framework can call (a private method other than a constructor is called only by the class's own
-code), where a component disabled in the manifest counts only if the app can enable it at run
-time (``entry_components``). A method is reachable when a caller is; a non-static, non-private
+Entry points: every method of a manifest component class, of the Application class or of a View
+or Fragment subclass that the app's resource XML names (load/layouts.py) that the framework can
+call (a private method other than a constructor is called only by the class's own code), where a
+component disabled in the manifest counts only if the app can enable it at run time
+(``entry_components``). A method is reachable when a caller is; a non-static, non-private
 method also counts as called by the framework once an object of its class (or a subclass) is
 created in reachable code, which covers listeners, Runnables, AsyncTasks and JavaScript
 interfaces without a whole-program call graph.
