@@ -41,9 +41,28 @@ INFLATED_ROOTS = frozenset(
 )
 
 
+# Packages of framework and support-library classes that resource XML instantiates by name:
+# views and view groups (layouts), fragments, preferences (preference XML), action providers
+# (menu XML) and layout behaviours. An app class whose first framework ancestor is in one of
+# them and that resource XML names is created by the framework.
+INFLATED_PACKAGES = (
+    "Landroid/view/",
+    "Landroid/widget/",
+    "Landroid/webkit/",
+    "Landroid/preference/",
+    "Landroid/app/Fragment;",
+    "Landroid/app/DialogFragment;",
+    "Landroid/app/ListFragment;",
+    "Landroidx/",
+    "Landroid/support/",
+    "Lcom/google/android/material/",
+)
+
+
 def inflatable(superclass: Callable[[str], str | None], names: Iterable[str]) -> frozenset[str]:
     """The class descriptors among ``names`` whose superclass chain (``superclass`` answers None
-    for a class the app does not define) reaches one of ``INFLATED_ROOTS``."""
+    for a class the app does not define) reaches one of ``INFLATED_ROOTS`` or leaves the app at
+    a class of ``INFLATED_PACKAGES``."""
     known: dict[str, bool] = {}
     for name in names:
         path: list[str] = []
@@ -57,7 +76,12 @@ def inflatable(superclass: Callable[[str], str | None], names: Iterable[str]) ->
                 verdict = True
                 break
             path.append(cls)
-            cls = superclass(cls)
+            parent = superclass(cls)
+            if parent is None and len(path) > 1 and cls.startswith(INFLATED_PACKAGES):
+                path.pop()  # the chain leaves the app at a framework view or fragment
+                verdict = True
+                break
+            cls = parent
         for c in path:
             known[c] = verdict
     return frozenset(n for n, yes in known.items() if yes and n not in INFLATED_ROOTS)

@@ -79,9 +79,12 @@ def test_only_view_and_fragment_descendants_count() -> None:
         "La/Act;": "Landroid/app/Activity;",
         "La/Loop1;": "La/Loop2;",
         "La/Loop2;": "La/Loop1;",
+        "La/Row;": "Landroid/widget/LinearLayout;",  # leaves the app at a framework view group
+        "La/Prefs;": "Landroid/preference/PreferenceFragment;",
+        "La/Worker;": "Ljava/lang/Thread;",
     }
     got = inflatable(supers.get, [*supers, *INFLATED_ROOTS])
-    assert got == {"La/MyView;", "La/Deep;", "La/Frag;"}
+    assert got == {"La/MyView;", "La/Deep;", "La/Frag;", "La/Row;", "La/Prefs;"}
 
 
 def test_resource_files_are_any_xml_under_res_layouts_first() -> None:
