@@ -277,7 +277,7 @@ def _constructors(calls: Resolver, cls: str) -> list[str]:
     hit = calls.dex.classes.get(cls)
     if hit is None:
         return []
-    return [r.signature for _, r in hit[0].methods_of(cls) if r.name == "<init>"]
+    return [r.signature for _, r in hit[0].methods_named(cls, ("<init>",))]
 
 
 def _field_readers(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:

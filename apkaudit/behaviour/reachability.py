@@ -98,7 +98,7 @@ def find_callers(
     for dex in dexset.files:
         ids: dict[int, tuple[str, str]] = {}
         for cls, sigs in by_class.items():
-            for i, ref in dex.methods_of(cls):
+            for i, ref in dex.methods_named(cls, {s.split("(", 1)[0] for s in sigs}):
                 if ref.signature in sigs:
                     ids[i] = (cls, ref.signature)
         if not ids:
@@ -291,7 +291,7 @@ def _constructors(dexset: DexSet, cls: str) -> list[str]:
     if hit is None:
         return []
     dex = hit[0]
-    return [ref.signature for _, ref in dex.methods_of(cls) if ref.name == "<init>"]
+    return [ref.signature for _, ref in dex.methods_named(cls, ("<init>",))]
 
 
 def _methods_named(dexset: DexSet, cls: str) -> list[str]:

@@ -209,7 +209,7 @@ class EntrySearch:
                 hit = self.dex.classes.get(c)
                 if hit is None:
                     continue
-                refs |= {(c, r.signature) for _, r in hit[0].methods_of(c) if r.name == "<init>"}
+                refs |= {(c, r.signature) for _, r in hit[0].methods_named(c, ("<init>",))}
         found = find_callers(self.dex, refs, verify=False)
         return {m for ms in found.values() for m in ms if m != node}
 

@@ -12,7 +12,7 @@ import bisect
 import struct
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from itertools import islice
@@ -147,6 +147,7 @@ class DexTables:
         self.field_ref = lru_cache(maxsize=None)(self._field_ref)
         self._methods_by_class: dict[str, tuple[tuple[int, MethodRef], ...]] = {}
         self._class_columns: dict[int, array] = {}  # id table offset -> defining classes
+        self._string_ids: dict[str, int | None] = {}  # text -> string id (methods_named)
 
     # ------------------------------------------------------------------ id tables
 
@@ -244,6 +245,39 @@ class DexTables:
             hit = self._methods_by_class[class_name] = tuple((i, self.method_ref(i)) for i in ids)
         return hit
 
+    def methods_named(self, class_name: str, names: Iterable[str]) -> list[tuple[int, MethodRef]]:
+        """The method ids of ``class_name`` (as :meth:`methods_of`) whose name is one of
+        ``names``, in id order. Only those are decoded: ART rejects a dex whose string ids are
+        not strictly sorted, so a name is one string id, compared as a number."""
+        hit = self._methods_by_class.get(class_name)
+        if hit is not None:
+            wanted = frozenset(names)
+            return [(i, r) for i, r in hit if r.name in wanted]
+        t = self.find_type(class_name)
+        if t is None:
+            self._methods_by_class[class_name] = ()
+            return []
+        ids = self._id_range(self.method_ids_off, self.method_ids_size, t)
+        name_ids = {self._string_id(n) for n in names} - {None}
+        if not ids or not name_ids:
+            return []
+        column = self._method_names
+        return [(i, self.method_ref(i)) for i in ids if column[i] in name_ids]
+
+    def _string_id(self, text: str) -> int | None:
+        if text not in self._string_ids:
+            self._string_ids[text] = self.find_string(text)
+        return self._string_ids[text]
+
+    @cached_property
+    def _method_names(self) -> array:
+        """The name (a string id, the second 32-bit word) of each method id."""
+        off = self.method_ids_off
+        words = array("I", self.data[off : off + 8 * self.method_ids_size])
+        if sys.byteorder == "big":
+            words.byteswap()
+        return words[1::2]
+
     def fields_of(self, class_name: str) -> Iterator[tuple[int, FieldRef]]:
         t = self.find_type(class_name)
         if t is None:
@@ -252,8 +286,8 @@ class DexTables:
             yield i, self.field_ref(i)
 
     def find_method(self, class_name: str, name: str, proto: str) -> int | None:
-        for i, ref in self.methods_of(class_name):
-            if ref.name == name and ref.proto == proto:
+        for i, ref in self.methods_named(class_name, (name,)):
+            if ref.proto == proto:
                 return i
         return None
 
