@@ -94,11 +94,12 @@ def find_callers(
     by_class: dict[str, set[str]] = defaultdict(set)
     for cls, sig in wanted:
         by_class[cls].add(sig)
+    names = {cls: {s.split("(", 1)[0] for s in sigs} for cls, sigs in by_class.items()}
     out: dict[tuple[str, str], set[MethodKey]] = defaultdict(set)
     for dex in dexset.files:
         ids: dict[int, tuple[str, str]] = {}
         for cls, sigs in by_class.items():
-            for i, ref in dex.methods_named(cls, {s.split("(", 1)[0] for s in sigs}):
+            for i, ref in dex.methods_named(cls, names[cls]):
                 if ref.signature in sigs:
                     ids[i] = (cls, ref.signature)
         if not ids:

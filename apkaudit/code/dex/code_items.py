@@ -333,6 +333,14 @@ def _uleb_values() -> dict[bytes, int]:
 
 class _UlebTable(dict[bytes, int]):
     def __missing__(self, token: bytes) -> int:
+        # Code offsets past 16 KiB take 3 bytes, past 2 MiB 4: one expression each, not a loop
+        # (tens of thousands per large dex; their values are all different, so none is kept).
+        if len(token) == 4:
+            a, b, c, d = token
+            return (a & 0x7F) | (b & 0x7F) << 7 | (c & 0x7F) << 14 | d << 21
+        if len(token) == 3:
+            a, b, c = token
+            return (a & 0x7F) | (b & 0x7F) << 7 | c << 14
         return uleb_token(token)
 
 
