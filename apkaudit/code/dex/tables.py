@@ -160,13 +160,19 @@ class DexTables:
         return hit
 
     def _string_at(self, off: int, idx: int) -> str:
-        units, start = uleb(self.data, off)
+        data = self.data
+        units = data[off]
+        if units < 0x80:  # most strings are shorter than 128 units: a one-byte length
+            start = off + 1
+        else:
+            units, start = uleb(data, off)
         # MUTF-8 takes 1-3 bytes per UTF-16 unit: the NUL is no further than that (ART checks).
-        end = self.data.find(b"\x00", start, start + 3 * units + 1)
+        end = data.find(b"\x00", start, start + 3 * units + 1)
         if end < 0:
             raise DexFormatError(f"{self.name}: unterminated string {idx}")
         self._string_budget.take(end - start + 1, self.name)
-        return mutf8(self.data[start:end])
+        raw = data[start:end]
+        return raw.decode("ascii") if raw.isascii() else mutf8(raw)  # ASCII is its own MUTF-8
 
     @guarded
     def type_name(self, idx: int) -> str:
