@@ -150,6 +150,7 @@ def compute_reachability(
     preds: dict[MethodKey, set[MethodKey]] = defaultdict(set)
     explored: set[MethodKey] = set()
     targets = set(methods)
+    ctors: dict[str, list[str]] = {}  # class -> its constructors' signatures
 
     def is_entry(m: MethodKey) -> bool:
         return m[0] in entry_classes and not _is_private(dexset, m)
@@ -173,7 +174,9 @@ def compute_reachability(
             if _is_overridable(dexset, node):
                 # Created objects get their callbacks called by the framework.
                 for c in (cls, *hier.descendants(cls)):
-                    for ctor in _constructors(dexset, c):
+                    if c not in ctors:
+                        ctors[c] = _constructors(dexset, c)
+                    for ctor in ctors[c]:
                         refs[(c, ctor)].add(node)
             if sig == "<clinit>()V":
                 # A static initializer runs when the class is first used: any call into it.
