@@ -156,29 +156,30 @@ def _error_line(stderr: str) -> str:
 
 
 def bench_one(apk: Path, repeat: int, only_scan: bool, timeout: float, log) -> AppBench:
+    """``repeat`` runs of each tool, interleaved (scan, AnalyzeAPK, scan, ...): on a shared
+    machine whose speed drifts, both tools then sample the same stretch of time."""
     malformed = apk.name.startswith("malformed-")
     scan = ToolResult()
+    analyze: ToolResult | None = None if only_scan else ToolResult()
     for i in range(repeat):
-        run = measure(scan_cmd(apk), timeout)
-        scan.runs.append(run)
-        log(f"  scan       #{i + 1}: {_fmt_run(run)}")
-        if run.exit_code == 3:  # input error: the file is not auditable, one run is enough
-            malformed = True
+        if not (malformed and scan.runs):
+            run = measure(scan_cmd(apk), timeout)
+            scan.runs.append(run)
+            log(f"  scan       #{i + 1}: {_fmt_run(run)}")
+            if run.exit_code == 3:  # input error: the file is not auditable, one run is enough
+                malformed = True
+        # A malformed file gets one AnalyzeAPK attempt: it may crash or blow up; record how.
+        last_ok = analyze is not None and (not analyze.runs or analyze.runs[-1].exit_code == 0)
+        if analyze is not None and last_ok and not (malformed and analyze.runs):
+            run = measure(analyze_cmd(apk), timeout)
+            analyze.runs.append(run)
+            log(f"  AnalyzeAPK #{i + 1}: {_fmt_run(run)}")
+        if malformed and scan.runs and (analyze is None or analyze.runs):
             break
     scan.summarise((0, 1, 3) if malformed else (0, 1))
     if malformed and scan.runs and scan.runs[-1].exit_code == 3:
         scan.error = "input error (exit 3): " + _error_line(scan.runs[-1].stderr_tail)
-
-    analyze: ToolResult | None = None
-    if not only_scan:
-        analyze = ToolResult()
-        # A malformed file gets one attempt: AnalyzeAPK may crash or blow up; record how.
-        for i in range(1 if malformed else repeat):
-            run = measure(analyze_cmd(apk), timeout)
-            analyze.runs.append(run)
-            log(f"  AnalyzeAPK #{i + 1}: {_fmt_run(run)}")
-            if run.exit_code != 0:
-                break
+    if analyze is not None:
         analyze.summarise((0,))
 
     result = AppBench(apk.name, str(apk), apk.stat().st_size, malformed, scan, analyze)
