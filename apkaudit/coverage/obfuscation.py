@@ -25,7 +25,6 @@ sample of methods, so a large app pays milliseconds.
 from __future__ import annotations
 
 import re
-from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -270,10 +269,7 @@ class _NameCount:
 
     def add(self, dex: DexFile, origin_of: Callable[[str], str]) -> None:
         own: set[int] = set()
-        defs = array(
-            "I", dex.data[dex.class_defs_off : dex.class_defs_off + 32 * dex.class_defs_size]
-        )
-        for t in dict.fromkeys(defs[0::8]):  # each class_def's class_idx, in file order
+        for t in dex.defined_types:
             cls = dex.type_name(t)
             if origin_of(cls).startswith("sdk:"):
                 continue
@@ -285,9 +281,8 @@ class _NameCount:
             (dex.method_ids_off, dex.method_ids_size),
             (dex.field_ids_off, dex.field_ids_size),
         ):
-            words = array("I", dex.data[table_off : table_off + 8 * size])
-            pairs = zip(words[0::2], words[1::2], strict=True)  # (class | x << 16, name)
-            for name_idx in {n for c, n in pairs if c & 0xFFFF in own}:
+            pairs = zip(dex.id_classes(table_off, size), dex.id_names(table_off, size), strict=True)
+            for name_idx in {n for c, n in pairs if c in own}:
                 if name_idx < dex.string_ids_size:
                     self._name(dex.string(name_idx), "")
 

@@ -146,7 +146,7 @@ class DexTables:
         self.method_ref = lru_cache(maxsize=None)(self._method_ref)
         self.field_ref = lru_cache(maxsize=None)(self._field_ref)
         self._methods_by_class: dict[str, tuple[tuple[int, MethodRef], ...]] = {}
-        self._class_columns: dict[int, array] = {}  # id table offset -> defining classes
+        self._columns: dict[tuple[int, str, int], array] = {}  # see _column
         self._string_ids: dict[str, int | None] = {}  # text -> string id (methods_named)
 
     # ------------------------------------------------------------------ id tables
@@ -228,18 +228,36 @@ class DexTables:
     @guarded
     def _id_range(self, table_off: int, size: int, type_idx: int) -> range:
         """method_ids and field_ids are sorted by defining class: find that class's slice."""
-        classes = self._id_classes(table_off, size)
+        classes = self.id_classes(table_off, size)
         lo = bisect.bisect_left(classes, type_idx)
         return range(lo, bisect.bisect_right(classes, type_idx, lo))
 
-    def _id_classes(self, table_off: int, size: int) -> array:
-        """The defining class (the first 16-bit word) of each 8-byte item of an id table."""
-        hit = self._class_columns.get(table_off)
+    def id_classes(self, table_off: int, size: int) -> array:
+        """The defining class (first 16-bit word) of each 8-byte method_id or field_id item."""
+        return self._column(table_off, size, 8, "H", 0)
+
+    def id_names(self, table_off: int, size: int) -> array:
+        """The name, a string id (second 32-bit word), of each method_id or field_id item."""
+        return self._column(table_off, size, 8, "I", 1)
+
+    @cached_property
+    def defined_types(self) -> tuple[int, ...]:
+        """The class_idx of each class definition, in file order, each once."""
+        return tuple(
+            dict.fromkeys(self._column(self.class_defs_off, self.class_defs_size, 32, "I", 0))
+        )
+
+    def _column(self, off: int, items: int, width: int, typecode: str, index: int) -> array:
+        """Word ``index`` (of type ``typecode``) of each ``width``-byte item of the table at
+        ``off``, read once with C-level slicing (the dex is little-endian; its bounds were
+        checked when the header was read)."""
+        key = (off, typecode, index)
+        hit = self._columns.get(key)
         if hit is None:
-            words = array("H", self.data[table_off : table_off + 8 * size])
+            words = array(typecode, self.data[off : off + width * items])
             if sys.byteorder == "big":
                 words.byteswap()
-            hit = self._class_columns[table_off] = words[0::4]
+            hit = self._columns[key] = words[index :: width // words.itemsize]
         return hit
 
     def methods_of(self, class_name: str) -> tuple[tuple[int, MethodRef], ...]:
@@ -267,22 +285,13 @@ class DexTables:
         name_ids = {self._string_id(n) for n in names} - {None}
         if not ids or not name_ids:
             return []
-        column = self._method_names
+        column = self.id_names(self.method_ids_off, self.method_ids_size)
         return [(i, self.method_ref(i)) for i in ids if column[i] in name_ids]
 
     def _string_id(self, text: str) -> int | None:
         if text not in self._string_ids:
             self._string_ids[text] = self.find_string(text)
         return self._string_ids[text]
-
-    @cached_property
-    def _method_names(self) -> array:
-        """The name (a string id, the second 32-bit word) of each method id."""
-        off = self.method_ids_off
-        words = array("I", self.data[off : off + 8 * self.method_ids_size])
-        if sys.byteorder == "big":
-            words.byteswap()
-        return words[1::2]
 
     def fields_of(self, class_name: str) -> Iterator[tuple[int, FieldRef]]:
         t = self.find_type(class_name)
