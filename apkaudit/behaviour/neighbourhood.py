@@ -268,16 +268,9 @@ def _handoff_creators(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey
     where the task, runnable or handler is built (the rule reachability uses too)."""
     targets = edges.target_names()
     classes = {cls for cls, sig in methods if sig.split("(")[0] in targets}
-    refs = {(c, sig) for c in classes for sig in _constructors(calls, c)}
+    refs = {(c, sig) for c in classes for sig in calls.dex.constructors(c)}
     found = find_callers(calls.dex, refs) if refs else {}
     return {caller for callers in found.values() for caller in callers}
-
-
-def _constructors(calls: Resolver, cls: str) -> list[str]:
-    hit = calls.dex.classes.get(cls)
-    if hit is None:
-        return []
-    return [r.signature for _, r in hit[0].methods_named(cls, ("<init>",))]
 
 
 def _field_readers(calls: Resolver, methods: set[MethodKey]) -> set[MethodKey]:

@@ -150,7 +150,6 @@ def compute_reachability(
     preds: dict[MethodKey, set[MethodKey]] = defaultdict(set)
     explored: set[MethodKey] = set()
     targets = set(methods)
-    ctors: dict[str, list[str]] = {}  # class -> its constructors' signatures
 
     def is_entry(m: MethodKey) -> bool:
         return m[0] in entry_classes and not _is_private(dexset, m)
@@ -174,9 +173,7 @@ def compute_reachability(
             if _is_overridable(dexset, node):
                 # Created objects get their callbacks called by the framework.
                 for c in (cls, *hier.descendants(cls)):
-                    if c not in ctors:
-                        ctors[c] = _constructors(dexset, c)
-                    for ctor in ctors[c]:
+                    for ctor in dexset.constructors(c):
                         refs[(c, ctor)].add(node)
             if sig == "<clinit>()V":
                 # A static initializer runs when the class is first used: any call into it.
@@ -288,14 +285,6 @@ def _is_overridable(dexset: DexSet, node: MethodKey) -> bool:
     dex, idx = found
     access = dex.defined_methods[idx].access
     return not access & (ACC_PRIVATE | ACC_STATIC | ACC_CONSTRUCTOR)
-
-
-def _constructors(dexset: DexSet, cls: str) -> list[str]:
-    hit = dexset.classes.get(cls)
-    if hit is None:
-        return []
-    dex = hit[0]
-    return [ref.signature for _, ref in dex.methods_named(cls, ("<init>",))]
 
 
 def _methods_named(dexset: DexSet, cls: str) -> list[str]:

@@ -206,10 +206,7 @@ class EntrySearch:
         }
         if not sig.startswith("<init>") and _overridable(self.dex, node):
             for c in (cls, *self.hier.descendants(cls)):
-                hit = self.dex.classes.get(c)
-                if hit is None:
-                    continue
-                refs |= {(c, r.signature) for _, r in hit[0].methods_named(c, ("<init>",))}
+                refs |= {(c, sig) for sig in self.dex.constructors(c)}
         found = find_callers(self.dex, refs, verify=False)
         return {m for ms in found.values() for m in ms if m != node}
 

@@ -30,6 +30,7 @@ class DexSet:
 
     files: tuple[DexFile, ...]
     _defined: dict = field(default_factory=dict, compare=False, repr=False)
+    _constructors: dict = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def classes(self) -> dict[str, tuple[DexFile, ClassDef]]:
@@ -49,6 +50,16 @@ class DexSet:
         if key not in self._defined:
             self._defined[key] = self._find_defined(class_name, signature)
         return self._defined[key]
+
+    def constructors(self, class_name: str) -> tuple[str, ...]:
+        """The signatures of the constructors the dex defining ``class_name`` names on it
+        (declared or referenced; empty for a class the app does not define)."""
+        hit = self._constructors.get(class_name)
+        if hit is None:
+            found = self.classes.get(class_name)
+            named = found[0].methods_named(class_name, ("<init>",)) if found else ()
+            hit = self._constructors[class_name] = tuple(r.signature for _, r in named)
+        return hit
 
     def _find_defined(self, class_name: str, signature: str) -> tuple[DexFile, int] | None:
         hit = self.classes.get(class_name)
