@@ -92,12 +92,9 @@ class Marker:
     what: str = ""
     sources: tuple[str, ...] = ()
 
-    def entry_hits(self, entries: Iterable[ZipEntry]) -> list[str]:
-        return self.hits(_lowered(entries))
-
     def hits(self, entries: Iterable[Lowered]) -> list[str]:
         """The names of ``entries`` (see :func:`_lowered`) that this marker's globs match."""
-        return _matching(self._patterns, entries)
+        return [e[0] for e in entries if _matches(self._patterns, e)]
 
     @cached_property
     def _patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
@@ -122,15 +119,9 @@ def _compile_globs(globs: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile("|".join(translated)) if translated else None
 
 
-def _matching(
-    patterns: tuple[re.Pattern[str] | None, re.Pattern[str] | None], entries: Iterable[Lowered]
-) -> list[str]:
+def _matches(patterns: tuple[re.Pattern[str] | None, re.Pattern[str] | None], e: Lowered) -> bool:
     files_re, paths_re = patterns
-    return [
-        name
-        for name, path, base in entries
-        if (files_re and files_re.match(base)) or (paths_re and paths_re.match(path))
-    ]
+    return bool((files_re and files_re.match(e[2])) or (paths_re and paths_re.match(e[1])))
 
 
 @dataclass(frozen=True)
@@ -142,8 +133,7 @@ class Markers:
 
     def candidates(self, entries: Iterable[ZipEntry]) -> list[Lowered]:
         """The entries that some packer or framework marker matches, in entry order."""
-        hit = set(_matching(self._union, lowered := _lowered(entries)))
-        return [e for e in lowered if e[0] in hit]
+        return [e for e in _lowered(entries) if _matches(self._union, e)]
 
     @cached_property
     def _union(self) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
