@@ -162,19 +162,17 @@ def bench_one(apk: Path, repeat: int, only_scan: bool, timeout: float, log) -> A
     scan = ToolResult()
     analyze: ToolResult | None = None if only_scan else ToolResult()
     for i in range(repeat):
-        if not (malformed and scan.runs):
-            run = measure(scan_cmd(apk), timeout)
-            scan.runs.append(run)
-            log(f"  scan       #{i + 1}: {_fmt_run(run)}")
-            if run.exit_code == 3:  # input error: the file is not auditable, one run is enough
-                malformed = True
-        # A malformed file gets one AnalyzeAPK attempt: it may crash or blow up; record how.
-        last_ok = analyze is not None and (not analyze.runs or analyze.runs[-1].exit_code == 0)
-        if analyze is not None and last_ok and not (malformed and analyze.runs):
+        run = measure(scan_cmd(apk), timeout)
+        scan.runs.append(run)
+        log(f"  scan       #{i + 1}: {_fmt_run(run)}")
+        if run.exit_code == 3:  # input error: the file is not auditable
+            malformed = True
+        # AnalyzeAPK stops at its first failure (it may crash or blow up; that is recorded).
+        if analyze is not None and (not analyze.runs or analyze.runs[-1].exit_code == 0):
             run = measure(analyze_cmd(apk), timeout)
             analyze.runs.append(run)
             log(f"  AnalyzeAPK #{i + 1}: {_fmt_run(run)}")
-        if malformed and scan.runs and (analyze is None or analyze.runs):
+        if malformed:  # one run of each tool is enough for a malformed file
             break
     scan.summarise((0, 1, 3) if malformed else (0, 1))
     if malformed and scan.runs and scan.runs[-1].exit_code == 3:
