@@ -120,9 +120,9 @@ def store(m: Frame, objs, access: tuple[str, ...], v: Value, at: int = -1) -> No
 
 def apply(m: Frame, pos: int, step: Step, summ: Summary, cargs: list[Value]) -> Value:
     """The effects of one callee at this call site; returns the call's result."""
-    if summ.empty() or (not m.final and summ.sinks_only()):
-        return BLANK  # sinks are recorded in the final pass only
-    for (i, acc), events in summ.param_sinks.items() if m.final else ():
+    if summ.empty():
+        return BLANK
+    for (i, acc), events in summ.param_sinks.items():
         labels = arg_labels(m, cargs, i, acc)
         if not labels:
             continue

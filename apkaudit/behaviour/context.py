@@ -64,15 +64,6 @@ class Summary:
         if old is None or _rank(ev, assumed) < _rank(*old):
             bucket[key] = (ev, assumed)
 
-    def sinks_only(self) -> bool:
-        return self.ret == BLANK and not (
-            self.param_fields
-            or self.param_writes
-            or self.param_escapes
-            or self.param_streams
-            or self.thrown
-        )
-
     def empty(self) -> bool:
         return self.ret == BLANK and not (
             self.param_sinks
@@ -199,7 +190,6 @@ class Frame(SinkHost, Protocol):
     deref_cache: dict[tuple[object, ...], Value]
     cells_read: set[object]
     array_cells: dict[Obj, set[int]]
-    final: bool
 
     def step(self, insn: Insn, role: HopRole, desc: str) -> Step: ...
 

@@ -64,10 +64,11 @@ class MethodFlow(KindServices):
     deref_cache: dict[tuple[object, ...], Value] = field(default_factory=dict)  # heap.deref
     cells_read: set[object] = field(default_factory=set)  # heap cells read (heap._join)
     array_cells: dict[Obj, set[int]] = field(default_factory=dict)  # indices written (heap.py)
-    _loops: dict[int, loops.LoopInfo] = field(default_factory=dict)  # final pass only
+    _loops: dict[int, loops.LoopInfo] = field(default_factory=dict)  # this pass's, by position
+    _consulted: set[int] = field(default_factory=set)  # loops whose conditions this pass read
+    _conds_stale: bool = False  # a consulted loop's condition changed after it was read
     _sites: dict[int, tuple[Insn, MethodRef, list[int]]] = field(default_factory=dict)
     _heap_changed: bool = False
-    final: bool = False  # sink events are recorded only once the heap is stable
     _events: list[Callable[[], None]] = field(default_factory=list)  # the trial pass's
 
     # ------------------------------------------------------------------ driver
@@ -77,17 +78,15 @@ class MethodFlow(KindServices):
         if not insns or not self.cfg.blocks:
             return self.summary
         entry = self._entry_state()
+        # Every pass is final on trial: sink events need the heap and the loop conditions
+        # complete, so a pass's events are kept if no heap cell it read and no loop condition
+        # it consulted changed after it did (another pass would repeat it exactly), or when the
+        # pass budget is spent.
         for i in range(max_passes + 1):
-            # Sink events need the heap and the loop conditions complete. From the second pass
-            # on, a pass is final on trial: its events are kept if it changed neither (another
-            # pass would repeat it exactly), or when the pass budget is spent.
-            self.final = i > 0
-            self._heap_changed = False
+            self._heap_changed = self._conds_stale = False
             self._events.clear()
-            conds = dict(self.conds)
             self._pass(entry)
-            stable = not self._heap_changed and conds == self.conds
-            if self.final and (stable or i == max_passes):
+            if not (self._heap_changed or self._conds_stale) or i == max_passes:
                 break
         for record in self._events:
             record()
@@ -109,6 +108,7 @@ class MethodFlow(KindServices):
     def _pass(self, entry: dict[int, Value]) -> None:
         """One worklist run to a fixpoint of the register states, in reverse postorder."""
         self._loops.clear()  # the loop conditions seen so far change from pass to pass
+        self._consulted.clear()
         blocks, rpo, insns = self.cfg.blocks, self.cfg.rpo, self.code.insns
         states: dict[int, dict[int, Value]] = {0: entry}
         work = [(rpo[0], 0)]
@@ -174,6 +174,8 @@ class MethodFlow(KindServices):
         li = self._loops.get(pos)
         if li is None:
             li = self._loops[pos] = loops.loop_info(self.cfg, self.conds, pos)
+            if li.in_loop:
+                self._consulted.add(self.cfg.loop_at(pos))
         return li
 
     def per_iteration(self, pos: int, v: Value) -> Value:
@@ -214,8 +216,6 @@ class MethodFlow(KindServices):
         pos: int,
         inner: SinkEvent | None = None,
     ) -> None:
-        if not self.final:
-            return
         li = self.loop_at(pos)
         in_loop, loop, kinds, forms, rel = li.in_loop, li.desc, li.kinds, li.forms, li.rel
         if inner is not None:  # the callee's loop, when the call is not in one of ours
@@ -254,8 +254,7 @@ class MethodFlow(KindServices):
         self.ctx.record_bridge(name, classes, step)
 
     def record_reflective_send(self, steps: tuple[Step, ...]) -> None:
-        if self.final:
-            self._events.append(partial(self.ctx.record_reflective_send, steps))
+        self._events.append(partial(self.ctx.record_reflective_send, steps))
 
     def _flush_fields(self) -> None:
         for f, objs in self.field_objs.items():
@@ -388,7 +387,11 @@ class MethodFlow(KindServices):
             if direct is not None:
                 return self._invoke(pos, direct, st)
         elif op in O.IF_OPS:
-            self.conds[pos] = join_all(self.val(st, r) for r in regs)
+            tested = join_all(self.val(st, r) for r in regs)
+            if self.conds.get(pos) != tested:
+                self.conds[pos] = tested
+                if self.cfg.loop_at(pos) in self._consulted:
+                    self._conds_stale = True
         elif op in O.ARITH_OPS:
             srcs = regs[1:] if len(regs) > 1 else regs
             vals = [self.val(st, r) for r in srcs]

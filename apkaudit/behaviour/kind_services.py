@@ -27,7 +27,6 @@ class _Host(Protocol):
     summary: Summary
     heap: dict[Obj, Value]
     cells_read: set[object]
-    final: bool
     _heap_changed: bool
     _events: list[Callable[[], None]]
 
@@ -63,8 +62,8 @@ class KindServices:
         self: _Host, params: set[int], labels: frozenset[Label], step: Step
     ) -> None:
         """Record "parameter i receives data" (decided at each caller, see Summary)."""
-        if self.final:  # kept once the pass on trial is (MethodFlow.run)
-            self._events.append(partial(_add_streams, self.summary, params, labels, step))
+        # kept once the pass on trial is (MethodFlow.run)
+        self._events.append(partial(_add_streams, self.summary, params, labels, step))
 
     def link_stream(self: _Host, outer: Iterable[Obj], inner: frozenset[Obj]) -> None:
         """``outer`` wraps ``inner`` (new GZIPOutputStream(bytes)): writes reach ``inner``."""
