@@ -48,13 +48,24 @@ def _s32(v: int) -> int:
     return v - 0x100000000 if v & 0x80000000 else v
 
 
+# Formats by how often real code uses them (uiautomator2-server's 1.2 M instructions: 35c 21 %,
+# 11x 19 %, 21c 13 %, 22c 10 %, ...): the decoder tests them in this order.
+_ORDER = ("35c", "11x", "21c", "22c", "23x", "21s", "21t", "11n", "12x", "10t", "10x", "22t",
+          "22b", "22x", "3rc", "31c", "20t", "31i", "22s", "31t", "21h", "51l", "45cc", "4rcc",
+          "30t", "32x")  # fmt: skip
+_FMT = [_ORDER.index(f) for f in O.FORMATS]  # opcode -> position of its format in _ORDER
+_BYTES = [2 * u for u in O.UNITS]  # opcode -> size in bytes
+
+
 def decode(data: bytes, start: int, end: int) -> Iterator[Insn]:
     """Decode the instructions in ``data[start:end]``; payload pseudo-instructions are skipped.
 
-    Bounds-checked: a truncated final instruction ends decoding instead of raising.
+    Bounds-checked: a truncated final instruction ends decoding instead of raising. One
+    integer test per format, most frequent first, and operands read byte by byte (cheaper
+    than a struct call for 16 bits): this runs once per instruction of every method decoded.
     """
     pos = start
-    u16 = struct.Struct("<H").unpack_from
+    fmts, sizes = _FMT, _BYTES
     i32 = struct.Struct("<i").unpack_from
     while pos + 2 <= end:
         op = data[pos]
@@ -65,80 +76,86 @@ def decode(data: bytes, start: int, end: int) -> Iterator[Insn]:
                 break
             pos += size
             continue
-        fmt = O.FORMATS[op]
-        units = O.UNITS[op]
-        if pos + 2 * units > end:
+        size = sizes[op]
+        if pos + size > end:
             break
+        f = fmts[op]
         off = pos - start
-        a4, b4 = b1 & 0x0F, b1 >> 4
         insn: Insn
-        if fmt == "10x":
-            insn = Insn(off, op)
-        elif fmt == "12x":
-            insn = Insn(off, op, (a4, b4))
-        elif fmt == "11n":
-            insn = Insn(off, op, (a4,), lit=(b4 - 16 if b4 & 8 else b4))
-        elif fmt == "11x":
+        if f == 0:  # 35c
+            idx = data[pos + 2] | data[pos + 3] << 8
+            lo, hi = data[pos + 4], data[pos + 5]
+            regs = (lo & 0xF, lo >> 4, hi & 0xF, hi >> 4, b1 & 0x0F)
+            insn = Insn(off, op, regs[: min(b1 >> 4, 5)], idx, None, None, (), (), 6)
+        elif f == 1:  # 11x
             insn = Insn(off, op, (b1,))
-        elif fmt == "10t":
-            insn = Insn(off, op, target=off + 2 * _s8(b1))
-        elif fmt == "20t":
-            insn = Insn(off, op, target=off + 2 * _s16(u16(data, pos + 2)[0]), size=4)
-        elif fmt == "22x":
-            insn = Insn(off, op, (b1, u16(data, pos + 2)[0]), size=4)
-        elif fmt == "21t":
-            insn = Insn(off, op, (b1,), target=off + 2 * _s16(u16(data, pos + 2)[0]), size=4)
-        elif fmt == "21s":
-            insn = Insn(off, op, (b1,), lit=_s16(u16(data, pos + 2)[0]), size=4)
-        elif fmt == "21h":
-            shift = 16 if op == 0x15 else 48
-            insn = Insn(off, op, (b1,), lit=_s16(u16(data, pos + 2)[0]) << shift, size=4)
-        elif fmt == "21c":
-            insn = Insn(off, op, (b1,), idx=u16(data, pos + 2)[0], size=4)
-        elif fmt == "23x":
-            insn = Insn(off, op, (b1, data[pos + 2], data[pos + 3]), size=4)
-        elif fmt == "22b":
-            insn = Insn(off, op, (b1, data[pos + 2]), lit=_s8(data[pos + 3]), size=4)
-        elif fmt == "22t":
-            insn = Insn(off, op, (a4, b4), target=off + 2 * _s16(u16(data, pos + 2)[0]), size=4)
-        elif fmt == "22s":
-            insn = Insn(off, op, (a4, b4), lit=_s16(u16(data, pos + 2)[0]), size=4)
-        elif fmt == "22c":
-            insn = Insn(off, op, (a4, b4), idx=u16(data, pos + 2)[0], size=4)
-        elif fmt == "30t":
-            insn = Insn(off, op, target=off + 2 * i32(data, pos + 2)[0], size=6)
-        elif fmt == "32x":
-            insn = Insn(off, op, (u16(data, pos + 2)[0], u16(data, pos + 4)[0]), size=6)
-        elif fmt == "31i":
+        elif f == 2:  # 21c
+            insn = Insn(off, op, (b1,), data[pos + 2] | data[pos + 3] << 8, None, None, (), (), 4)
+        elif f == 3:  # 22c
+            idx = data[pos + 2] | data[pos + 3] << 8
+            insn = Insn(off, op, (b1 & 0x0F, b1 >> 4), idx, None, None, (), (), 4)
+        elif f == 4:  # 23x
+            insn = Insn(off, op, (b1, data[pos + 2], data[pos + 3]), None, None, None, (), (), 4)
+        elif f == 5:  # 21s
+            lit = _s16(data[pos + 2] | data[pos + 3] << 8)
+            insn = Insn(off, op, (b1,), None, lit, None, (), (), 4)
+        elif f == 6:  # 21t
+            to = off + 2 * _s16(data[pos + 2] | data[pos + 3] << 8)
+            insn = Insn(off, op, (b1,), None, None, to, (), (), 4)
+        elif f == 7:  # 11n
+            b4 = b1 >> 4
+            insn = Insn(off, op, (b1 & 0x0F,), None, b4 - 16 if b4 & 8 else b4)
+        elif f == 8:  # 12x
+            insn = Insn(off, op, (b1 & 0x0F, b1 >> 4))
+        elif f == 9:  # 10t
+            insn = Insn(off, op, (), None, None, off + 2 * _s8(b1))
+        elif f == 10:  # 10x
+            insn = Insn(off, op)
+        elif f == 11:  # 22t
+            to = off + 2 * _s16(data[pos + 2] | data[pos + 3] << 8)
+            insn = Insn(off, op, (b1 & 0x0F, b1 >> 4), None, None, to, (), (), 4)
+        elif f == 12:  # 22b
+            insn = Insn(off, op, (b1, data[pos + 2]), None, _s8(data[pos + 3]), None, (), (), 4)
+        elif f == 13:  # 22x
+            insn = Insn(off, op, (b1, data[pos + 2] | data[pos + 3] << 8), size=4)
+        elif f == 14:  # 3rc
+            idx, first = struct.unpack_from("<HH", data, pos + 2)
+            insn = Insn(off, op, tuple(range(first, first + b1)), idx=idx, size=6)
+        elif f == 15:  # 31c
+            insn = Insn(off, op, (b1,), idx=struct.unpack_from("<I", data, pos + 2)[0], size=6)
+        elif f == 16:  # 20t
+            to = off + 2 * _s16(data[pos + 2] | data[pos + 3] << 8)
+            insn = Insn(off, op, target=to, size=4)
+        elif f == 17:  # 31i
             insn = Insn(off, op, (b1,), lit=i32(data, pos + 2)[0], size=6)
-        elif fmt == "31t":
+        elif f == 18:  # 22s
+            lit = _s16(data[pos + 2] | data[pos + 3] << 8)
+            insn = Insn(off, op, (b1 & 0x0F, b1 >> 4), lit=lit, size=4)
+        elif f == 19:  # 31t
             insn = Insn(off, op, (b1,), target=off + 2 * i32(data, pos + 2)[0], size=6)
             if op in O.SWITCH_OPS:
                 targets, keys = switch_cases(data, start, insn)
                 insn = replace(insn, targets=targets, keys=keys)
-        elif fmt == "31c":
-            insn = Insn(off, op, (b1,), idx=struct.unpack_from("<I", data, pos + 2)[0], size=6)
-        elif fmt == "35c":
-            count = b4
-            g = a4
-            idx, regs16 = struct.unpack_from("<HH", data, pos + 2)
-            regs = (regs16 & 0xF, (regs16 >> 4) & 0xF, (regs16 >> 8) & 0xF, regs16 >> 12, g)
-            insn = Insn(off, op, regs[: min(count, 5)], idx=idx, size=6)
-        elif fmt == "3rc":
-            idx, first = struct.unpack_from("<HH", data, pos + 2)
-            insn = Insn(off, op, tuple(range(first, first + b1)), idx=idx, size=6)
-        elif fmt == "45cc":
-            count, g = b4, a4
+        elif f == 20:  # 21h
+            shift = 16 if op == 0x15 else 48
+            lit = _s16(data[pos + 2] | data[pos + 3] << 8) << shift
+            insn = Insn(off, op, (b1,), lit=lit, size=4)
+        elif f == 21:  # 51l
+            insn = Insn(off, op, (b1,), lit=struct.unpack_from("<q", data, pos + 2)[0], size=10)
+        elif f == 22:  # 45cc
             idx, regs16, _proto = struct.unpack_from("<HHH", data, pos + 2)
-            regs = (regs16 & 0xF, (regs16 >> 4) & 0xF, (regs16 >> 8) & 0xF, regs16 >> 12, g)
-            insn = Insn(off, op, regs[: min(count, 5)], idx=idx, size=8)
-        elif fmt == "4rcc":
+            regs = (regs16 & 0xF, (regs16 >> 4) & 0xF, (regs16 >> 8) & 0xF, regs16 >> 12, b1 & 0xF)
+            insn = Insn(off, op, regs[: min(b1 >> 4, 5)], idx=idx, size=8)
+        elif f == 23:  # 4rcc
             idx, first, _proto = struct.unpack_from("<HHH", data, pos + 2)
             insn = Insn(off, op, tuple(range(first, first + b1)), idx=idx, size=8)
-        else:  # 51l
-            insn = Insn(off, op, (b1,), lit=struct.unpack_from("<q", data, pos + 2)[0], size=10)
+        elif f == 24:  # 30t
+            insn = Insn(off, op, target=off + 2 * i32(data, pos + 2)[0], size=6)
+        else:  # 32x
+            a, b = struct.unpack_from("<HH", data, pos + 2)
+            insn = Insn(off, op, (a, b), size=6)
         yield insn
-        pos += 2 * units
+        pos += size
 
 
 def _payload_size(data: bytes, pos: int, kind: int) -> int:
