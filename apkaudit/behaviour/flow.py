@@ -286,7 +286,7 @@ class MethodFlow(KindServices):
         if old is BLANK:
             new = Value(new.labels, EMPTY, new.tags, v.const)
         if new != old:
-            self.ctx.fields[fdesc] = new
+            self.ctx.write_field(fdesc, new)
             self.deref_cache.clear()
 
     # ------------------------------------------------------------------ transfer function

@@ -108,9 +108,14 @@ class AppFlow:
     _emulator: Emulator | None = None
     _strings: Callable[[int], str | None] | None = None  # resource_string
     oversized: set[MethodKey] = field(default_factory=set)
-    # Incremental fixpoint: what each method's last analysis depended on and produced.
+    # Incremental fixpoint: what each method's last analysis depended on and produced, and
+    # when (a tick per analysis) each analysis started and each summary and field last changed.
     current: MethodKey | None = None
     deps: dict[MethodKey, tuple[set[MethodKey], set[str]]] = field(default_factory=dict)
+    tick: int = 0
+    started: dict[MethodKey, int] = field(default_factory=dict)
+    summary_changed: dict[MethodKey, int] = field(default_factory=dict)
+    field_changed: dict[str, int] = field(default_factory=dict)
     method_events: dict[MethodKey, dict[EventKey, Event]] = field(default_factory=dict)
     method_reflective: dict[MethodKey, list[tuple[Step, ...]]] = field(default_factory=dict)
 
@@ -220,6 +225,21 @@ class AppFlow:
             self.deps[self.current][1].add(fdesc)
         return self.fields.get(fdesc, BLANK)
 
+    def write_field(self, fdesc: str, v: Value) -> None:
+        self.fields[fdesc] = v
+        self.field_changed[fdesc] = self.tick
+
+    def stale(self, key: MethodKey) -> bool:
+        """Did a summary or field ``key``'s last analysis read change since it started (or
+        while it ran: a method that reads what it writes, or calls itself)?"""
+        dep = self.deps.get(key)
+        if dep is None:
+            return False
+        t = self.started[key]
+        return any(self.summary_changed.get(c, -1) >= t for c in dep[0]) or any(
+            self.field_changed.get(f, -1) >= t for f in dep[1]
+        )
+
     def _current(self) -> MethodKey:
         assert self.current is not None, "recorded outside a method analysis"
         return self.current
@@ -288,6 +308,8 @@ class AppFlow:
             entry_objs=icc.entry_objs(key, self.components),
         )
         self.current = key
+        self.tick += 1
+        self.started[key] = self.tick
         self.deps[key] = (set(), set())
         self.method_events.pop(key, None)
         self.method_reflective.pop(key, None)
@@ -349,36 +371,33 @@ def _event_rank(ev: Event) -> tuple[object, ...]:
 def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
     """Analyse ``methods`` until summaries and fields are stable.
 
-    Round one analyses every method; later rounds only those whose callees' summaries or read
-    fields changed in the round before. Sink events are kept per method, so they stay final.
+    Each round is a sweep over ``methods`` (callees first): the first analyses every method,
+    later ones only those that read a callee's summary or a field that changed after their
+    analysis started, decided when the sweep reaches them, so a change made earlier in the
+    sweep is taken up in the same round. Sink events are kept per method, so they stay final.
     """
     for k in methods:
         flow.summaries.setdefault(k, Summary())
     # Each summary's signature, taken once per summary: only an analysis replaces a summary.
     signatures = {k: flow.summaries[k].signature() for k in methods}
-    dirty = list(methods)
-    for _ in range(rounds):
-        before_f = dict(flow.fields)
-        for k in dirty:
+    for r in range(rounds):
+        analysed = False
+        for k in methods:
+            if r and not flow.stale(k):
+                continue
             if flow.deadline.check("behaviour"):
                 return False  # partial summaries; the audit adds a time_limit blind spot
+            analysed = True
             s = flow.analyse_method(k)
             if s is not None:
                 flow.summaries[k] = s
-        renewed = {k: flow.summaries[k].signature() for k in dirty}
-        changed = {k for k, sig in renewed.items() if sig != signatures[k]}
-        signatures.update(renewed)
-        changed_f = {f for f, v in flow.fields.items() if before_f.get(f) != v}
-        if not changed and not changed_f:
+                sig = s.signature()
+                if sig != signatures[k]:
+                    signatures[k] = sig
+                    flow.summary_changed[k] = flow.tick
+        if not analysed:
             return True
-        dirty = [
-            k
-            for k in methods
-            if k in flow.deps and (flow.deps[k][0] & changed or flow.deps[k][1] & changed_f)
-        ]
-        if not dirty:
-            return True
-    return False
+    return not any(flow.stale(k) for k in methods)
 
 
 def analyse_flows(

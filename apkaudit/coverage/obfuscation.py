@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import itemgetter
 
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.reader import DexFile, arg_regs
@@ -346,9 +347,11 @@ def _decryptors(
     """Static ``String f(String|byte[]|int...)`` methods of the app with many call sites,
     constant arguments at most of them, and a result that reaches a lookup or sink."""
     candidates: list[tuple[int, int]] = []
-    for midx, n in Counter(dex._invoke_sites[1]).most_common():
-        if n < limits.decryptor_sites:
-            break
+    counts = Counter(dex._invoke_sites[1])
+    # Only the ids called often enough are sorted (most called first, ties in file order, as
+    # most_common() orders them), not every id a dex invokes.
+    often = [(m, n) for m, n in counts.items() if n >= limits.decryptor_sites]
+    for midx, n in sorted(often, key=itemgetter(1), reverse=True):
         em = dex.defined_methods.get(midx)
         if em is None or not em.access & 0x8:  # defined here, static
             continue
