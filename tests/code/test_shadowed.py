@@ -97,6 +97,14 @@ def test_a_partly_shadowed_dex_keeps_its_live_methods() -> None:
     owners = {second.method_ref(i).class_name for i in second.defined_methods}
     assert owners == {NEG + "Greeter;"}
     assert second.find_method(NEG + "Blaster;", "blastContacts", "(Landroid/content/Context;)V")
+    # the shadowed copy's calls are no call sites, so no caller edge and no reference
+    sends = {
+        i for i, _ in second.methods_named("Landroid/telephony/SmsManager;", ["sendTextMessage"])
+    }
+    assert sends and second.callers(sends) == {} and second.invokers(sends) == set()
+    positions, _ids = second._invoke_sites
+    sites = {second.method_at(p) for p in positions}
+    assert {second.method_ref(m.method_idx).class_name for m in sites if m} == {NEG + "Greeter;"}
     assert dexset.defined_method(NEG + "Blaster;", BLAST) == (
         first,
         first.find_method(NEG + "Blaster;", "blastContacts", "(Landroid/content/Context;)V"),
