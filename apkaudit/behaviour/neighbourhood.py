@@ -149,7 +149,7 @@ def js_methods(facts: AppFacts, dexset: DexSet) -> set[MethodKey]:
     out = set()
     for dex in dexset.files:
         for name, cdef in dex.classes.items():
-            if not cdef.annotations_off:
+            if not cdef.annotations_off or name in dex.shadowed:
                 continue
             for midx, types in dex.method_annotations(cdef).items():
                 if JS_INTERFACE in types:

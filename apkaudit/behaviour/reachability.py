@@ -271,11 +271,16 @@ def entry_components(
 
 
 def _enables_components(dexset: DexSet) -> bool:
-    return any(
-        ref.name == "setComponentEnabledSetting"
-        for dex in dexset.files
-        for _, ref in dex.methods_of(PACKAGE_MANAGER)
-    )
+    for dex in dexset.files:
+        ids = [
+            i
+            for i, ref in dex.methods_of(PACKAGE_MANAGER)
+            if ref.name == "setComponentEnabledSetting"
+        ]
+        # A dex with shadowed classes: the reference must be made by code that loads.
+        if ids and (not dex.shadowed or dex.invokers(ids)):
+            return True
+    return False
 
 
 def _is_overridable(dexset: DexSet, node: MethodKey) -> bool:

@@ -26,9 +26,14 @@ _HANDLE_OPS = INVOKE_CUSTOM_OPS | {CONST_METHOD_HANDLE}
 
 @dataclass(frozen=True)
 class DexSet:
-    """All readable dex files of one app, in class-loading order. Read-only once built."""
+    """All readable dex files of one app, in class-loading order. Read-only once built.
+
+    ``files`` are those with a class that loads; ``opened`` adds, in order, the dex files
+    every class of which is shadowed by an earlier one (dead code, never analysed).
+    """
 
     files: tuple[DexFile, ...]
+    opened: tuple[DexFile, ...] = ()
     _defined: dict = field(default_factory=dict, compare=False, repr=False)
     _constructors: dict = field(default_factory=dict, compare=False, repr=False)
 
@@ -94,17 +99,62 @@ class DexSet:
 def open_dex_set(
     dex_entries: tuple[tuple[str, bytes], ...],
 ) -> tuple[DexSet, tuple[BlindSpot, ...]]:
-    """Open every dex; one that cannot be parsed becomes a blind spot, not an error."""
-    files: list[DexFile] = []
+    """Open every dex; one that cannot be parsed becomes a blind spot, not an error.
+
+    In the app's class path (``classes.dex``, ``classes2.dex`` ... as the loader names them,
+    see :func:`_class_path`) a class an earlier dex defines is shadowed: it never loads, so it
+    is left out of the analysis (DexCode.shadowed) and named in a ``shadowed_classes`` notice.
+    Embedded or decoded dex files are not shadowed: a class loader of their own may load them.
+    """
+    opened: list[DexFile] = []
     spots: list[BlindSpot] = []
-    for name, data in dex_entries:
+    path = _class_path(tuple(name for name, _ in dex_entries))
+    earlier: dict[str, str] = {}  # class -> the class-path dex defining it first
+    for i, (name, data) in enumerate(dex_entries):
         try:
             dex = DexFile(name, data)
-            _ = dex.classes  # validate the class table now rather than mid-analysis
-            files.append(dex)
+            classes = dex.classes  # validate the class table now rather than mid-analysis
+            if i < path:
+                shadowed = frozenset(c for c in classes if c in earlier) if earlier else None
+                if shadowed:
+                    dex = DexFile(name, data, shadowed)
+                    _ = dex.classes
+                    spots.append(_shadowed_spot(dex, earlier))
+                if i + 1 < path:
+                    for c in classes:
+                        earlier.setdefault(c, name)
+            opened.append(dex)
         except (DexFormatError, IndexError, ValueError, OverflowError, struct.error) as exc:
             spots.append(BlindSpot(BlindSpotKind.UNREADABLE_DEX, f"{name}: {exc}"))
-    return DexSet(tuple(files)), tuple(spots)
+    live = tuple(d for d in opened if not d.shadowed or len(d.shadowed) < len(d.classes))
+    return DexSet(live, tuple(opened)), tuple(spots)
+
+
+def _class_path(names: tuple[str, ...]) -> int:
+    """How many of the leading dex entries are the base APK's class path: ``classes.dex``,
+    ``classes2.dex`` ... in ART's order with no gap (load/collect.py reads them first; any
+    other name, a duplicate ``#2`` copy included, ends the path)."""
+    n = 0
+    while n < len(names) and names[n] == f"classes{n + 1 if n else ''}.dex":
+        n += 1
+    return n
+
+
+_SHOWN_SHADOWED = 3
+
+
+def _shadowed_spot(dex: DexFile, earlier: dict[str, str]) -> BlindSpot:
+    names = sorted(dex.shadowed)
+    by = ", ".join(dict.fromkeys(earlier[c] for c in names))
+    shown = ", ".join(c[1:-1].replace("/", ".") for c in names[:_SHOWN_SHADOWED])
+    more = len(names) - _SHOWN_SHADOWED
+    shown += f" and {more} more" if more > 0 else ""
+    whole = " (every class of the file)" if len(names) == len(dex.classes) else ""
+    return BlindSpot(
+        BlindSpotKind.SHADOWED_CLASSES,
+        f"{len(names)} class(es) in {dex.name}{whole} are shadowed by earlier definitions "
+        f"({by}) and never load: {shown}; this dead code is not analysed",
+    )
 
 
 @dataclass
@@ -287,7 +337,7 @@ def build_code_index(
         if d.damaged_classes
     )
     index = CodeIndex(
-        dex_files=tuple(d.name for d in dexset.files),
+        dex_files=tuple(d.name for d in dexset.opened or dexset.files),
         refs=tuple(refs),
         class_count=len(dexset.classes),
         method_count=method_count,

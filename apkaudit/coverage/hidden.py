@@ -52,6 +52,7 @@ NOTICE_KINDS = frozenset(
         BlindSpotKind.ENCRYPTED_DATA,  # high-entropy data; nothing in the app can run it as code
         BlindSpotKind.OBB,  # an .xapk expansion file (data)
         BlindSpotKind.MANIFEST_TRICK,  # a manifest layout read as Android reads it
+        BlindSpotKind.SHADOWED_CLASSES,  # dead copies of classes an earlier dex defines
         BlindSpotKind.BUNDLE_EXTRA_APK,  # a second full APK in a bundle (its dex is analysed)
         BlindSpotKind.REFLECTION_UNRESOLVED_OTHER,  # unresolved reflection away from the data
     }

@@ -270,9 +270,10 @@ class _NameCount:
 
     def add(self, dex: DexFile, origin_of: Callable[[str], str]) -> None:
         own: set[int] = set()
+        shadowed = dex.shadowed  # dead copies: their names are never loaded
         for t in dex.defined_types:
             cls = dex.type_name(t)
-            if origin_of(cls).startswith("sdk:"):
+            if (shadowed and cls in shadowed) or origin_of(cls).startswith("sdk:"):
                 continue
             own.add(t)
             parts = cls[1:-1].split("/") if cls.endswith(";") else [cls]

@@ -22,6 +22,7 @@ class BlindSpotKind(StrEnum):
     OBB = "obb"
     EMBEDDED_CODE = "embedded_code"
     LIMIT = "limit"
+    SHADOWED_CLASSES = "shadowed_classes"  # code: a later dex redefining a class (dead code)
     MANIFEST_DAMAGED = "manifest_damaged"  # manifest
     MANIFEST_TRICK = "manifest_trick"
     MANIFEST_UNREADABLE = "manifest_unreadable"

@@ -243,6 +243,8 @@ EXPECTED: dict[str, tuple[set[str], set[str]]] = {
     "loan-bulk-sms": (CONTACTS | SMS, RBI),
     "loan-harvest-upload": (CONTACTS | SMS | {"GPSMS-2"}, RBI),
     "multidex-sms": (SMS, RBI),
+    "multidex-shadowed": (CONTACTS | SMS, RBI),
+    "multidex-shadowed-neg": (CONTACTS | SMS, RBI),  # the permissions; the sender never loads
     "perms-unused": (CONTACTS | SMS | {"GPSMS-2"}, RBI),  # permissions alone break them
     "reflection-sms": (CONTACTS | SMS, RBI),
     "sendto-loop": (CONTACTS, RBI),

@@ -59,8 +59,12 @@ class Code:
 class DexCode(DexTables):
     """The id tables plus the code: class data, code item spans, decoded methods."""
 
-    def __init__(self, name: str, data: bytes) -> None:
+    def __init__(self, name: str, data: bytes, shadowed: frozenset[str] = frozenset()) -> None:
         super().__init__(name, data)
+        # Classes an earlier dex of the app's class path defines: ART loads the first
+        # definition, so these never run. Their methods are left out of the code spans, and
+        # so of every method lookup, reference search and caller index built on them.
+        self.shadowed = shadowed
         self.damaged_classes = 0  # classes whose class_data could not be decoded (skipped)
         self.code = self._code
         self._code_item = lru_cache(maxsize=4096)(self._code_item)  # type: ignore[method-assign]
@@ -132,7 +136,10 @@ class DexCode(DexTables):
 
     @guarded
     def _build_code_spans(self) -> tuple[array, array, list[EncodedMethod]]:
-        """Sorted code item spans over every method defined here, to map byte hits to methods."""
+        """Sorted code item spans over every method defined here (by a class that loads), to map
+        byte hits to methods."""
+        if self.shadowed and self.shadowed.issuperset(self.classes):
+            return _spans(self.data, [])  # every class shadowed: no class data is decoded
         methods = self._methods_from_class_data_section()
         if methods is None:  # no usable map: walk class by class (slower, same result)
             methods = []
@@ -142,7 +149,7 @@ class DexCode(DexTables):
             seen: set[int] = set()
             budget = ByteBudget(len(self.data), "class_data items")
             for cdef in self.classes.values():
-                if cdef.class_data_off in seen:
+                if cdef.class_data_off in seen or cdef.name in self.shadowed:
                     continue
                 seen.add(cdef.class_data_off)
                 try:
@@ -154,7 +161,17 @@ class DexCode(DexTables):
                             1 for c in self.classes.values() if c.class_data_off not in seen
                         )
                         break
+        if self.shadowed:
+            methods = self._loaded_only(methods)
         return _spans(self.data, methods)
+
+    def _loaded_only(self, methods: list[EncodedMethod]) -> list[EncodedMethod]:
+        """``methods`` without those of shadowed classes (a method belongs to the class its
+        method_id names; ART rejects class data listing another class's methods)."""
+        dead = {t for n in self.shadowed if (t := self.find_type(n)) is not None}
+        owners = self.id_classes(self.method_ids_off, self.method_ids_size)
+        n = len(owners)
+        return [m for m in methods if m.method_idx >= n or owners[m.method_idx] not in dead]
 
     def _section(self, item_type: int) -> tuple[int, int, int] | None:
         """(offset, item count, end offset) of one section of the map_list, if present."""

@@ -128,7 +128,12 @@ class DexFile(DexCode):
         positions = array(
             _position_code(len(self.data)), map(add, repeat(base), map(mul, ks, repeat(2)))
         )
-        return positions, array("H", map(units.__getitem__, map(add, ks, repeat(1))))
+        ids = array("H", map(units.__getitem__, map(add, ks, repeat(1))))
+        if self.shadowed:  # the code of shadowed classes lies outside every span: not a site
+            keep = [self.method_at(p) is not None for p in positions]
+            positions = array(positions.typecode, compress(positions, keep))
+            ids = array("H", compress(ids, keep))
+        return positions, ids
 
     def callers(self, method_ids: Iterable[int]) -> dict[int, list[int]]:
         """method id -> methods (defined here) whose code may invoke it, in file order.
