@@ -78,10 +78,8 @@ class MethodFlow(KindServices):
         if not insns or not self.cfg.blocks:
             return self.summary
         entry = self._entry_state()
-        # Every pass is final on trial: sink events need the heap and the loop conditions
-        # complete, so a pass's events are kept if no heap cell it read and no loop condition
-        # it consulted changed after it did (another pass would repeat it exactly), or when the
-        # pass budget is spent.
+        # Every pass is final on trial: its sink events are kept if no heap cell it read and no
+        # loop condition it consulted changed after it did (a new pass would repeat it exactly).
         for i in range(max_passes + 1):
             self._heap_changed = self._conds_stale = False
             self._events.clear()
@@ -390,8 +388,7 @@ class MethodFlow(KindServices):
             tested = join_all(self.val(st, r) for r in regs)
             if self.conds.get(pos) != tested:
                 self.conds[pos] = tested
-                if self.cfg.loop_at(pos) in self._consulted:
-                    self._conds_stale = True
+                self._conds_stale |= self.cfg.loop_at(pos) in self._consulted
         elif op in O.ARITH_OPS:
             srcs = regs[1:] if len(regs) > 1 else regs
             vals = [self.val(st, r) for r in srcs]

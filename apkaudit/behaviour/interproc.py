@@ -22,6 +22,7 @@ from apkaudit.behaviour.chains import build_chains
 from apkaudit.behaviour.context import Handoff, SinkEvent, Summary
 from apkaudit.behaviour.emulate import Emulator, emulator_for
 from apkaudit.behaviour.feasible import Feasibility
+from apkaudit.behaviour.fixpoint import Clock, fixpoint
 from apkaudit.behaviour.flow import MethodFlow
 from apkaudit.behaviour.kinds import HopRole, Provider, Sink
 from apkaudit.behaviour.neighbourhood import (
@@ -108,14 +109,11 @@ class AppFlow:
     _emulator: Emulator | None = None
     _strings: Callable[[int], str | None] | None = None  # resource_string
     oversized: set[MethodKey] = field(default_factory=set)
-    # Incremental fixpoint: what each method's last analysis depended on and produced, and
-    # when (a tick per analysis) each analysis started and each summary and field last changed.
+    # Incremental fixpoint (fixpoint.py): what each method's last analysis depended on and
+    # produced, and when each analysis started and each summary and field last changed.
     current: MethodKey | None = None
     deps: dict[MethodKey, tuple[set[MethodKey], set[str]]] = field(default_factory=dict)
-    tick: int = 0
-    started: dict[MethodKey, int] = field(default_factory=dict)
-    summary_changed: dict[MethodKey, int] = field(default_factory=dict)
-    field_changed: dict[str, int] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)
     method_events: dict[MethodKey, dict[EventKey, Event]] = field(default_factory=dict)
     method_reflective: dict[MethodKey, list[tuple[Step, ...]]] = field(default_factory=dict)
 
@@ -227,18 +225,7 @@ class AppFlow:
 
     def write_field(self, fdesc: str, v: Value) -> None:
         self.fields[fdesc] = v
-        self.field_changed[fdesc] = self.tick
-
-    def stale(self, key: MethodKey) -> bool:
-        """Did a summary or field ``key``'s last analysis read change since it started (or
-        while it ran: a method that reads what it writes, or calls itself)?"""
-        dep = self.deps.get(key)
-        if dep is None:
-            return False
-        t = self.started[key]
-        return any(self.summary_changed.get(c, -1) >= t for c in dep[0]) or any(
-            self.field_changed.get(f, -1) >= t for f in dep[1]
-        )
+        self.clock.field_changed[fdesc] = self.clock.tick
 
     def _current(self) -> MethodKey:
         assert self.current is not None, "recorded outside a method analysis"
@@ -308,8 +295,7 @@ class AppFlow:
             entry_objs=icc.entry_objs(key, self.components),
         )
         self.current = key
-        self.tick += 1
-        self.started[key] = self.tick
+        self.clock.start(key)
         self.deps[key] = (set(), set())
         self.method_events.pop(key, None)
         self.method_reflective.pop(key, None)
@@ -366,38 +352,6 @@ def _event_rank(ev: Event) -> tuple[object, ...]:
     kept never depends on the (hash-seeded) order in which equal candidates were found."""
     label, event, assumed = ev
     return (assumed, len(label.path), label.path, event.path)
-
-
-def _fixpoint(flow: AppFlow, methods: list[MethodKey], rounds: int) -> bool:
-    """Analyse ``methods`` until summaries and fields are stable.
-
-    Each round is a sweep over ``methods`` (callees first): the first analyses every method,
-    later ones only those that read a callee's summary or a field that changed after their
-    analysis started, decided when the sweep reaches them, so a change made earlier in the
-    sweep is taken up in the same round. Sink events are kept per method, so they stay final.
-    """
-    for k in methods:
-        flow.summaries.setdefault(k, Summary())
-    # Each summary's signature, taken once per summary: only an analysis replaces a summary.
-    signatures = {k: flow.summaries[k].signature() for k in methods}
-    for r in range(rounds):
-        analysed = False
-        for k in methods:
-            if r and not flow.stale(k):
-                continue
-            if flow.deadline.check("behaviour"):
-                return False  # partial summaries; the audit adds a time_limit blind spot
-            analysed = True
-            s = flow.analyse_method(k)
-            if s is not None:
-                flow.summaries[k] = s
-                sig = s.signature()
-                if sig != signatures[k]:
-                    signatures[k] = sig
-                    flow.summary_changed[k] = flow.tick
-        if not analysed:
-            return True
-    return not any(flow.stale(k) for k in methods)
 
 
 def analyse_flows(
@@ -471,7 +425,7 @@ def _analyse_flows(
         for cls, sig in queries:
             if sig == icc.RESULT:
                 phase1 |= set(resolver.class_methods(cls))
-        _fixpoint(flow, sorted(phase1), rounds=2)
+        fixpoint(flow, sorted(phase1), rounds=2)
     data_sources = any(p in V1_PERSONAL for p in flow.queries.values())
     data_sources = data_sources or bool(facts.refs_tagged("sms_intercept")) or bool(js)
     by_name = reflective_invokers(program.dex, lambda c: program.attributor.origin(c) == "app")
@@ -495,7 +449,7 @@ def _analyse_flows(
             (r.location.class_name, r.location.method) for r in facts.refs_tagged(*STORE_TAGS)
         )
         methods, complete = select_methods(resolver, seeds, readers=kinds_only, stores=stores)
-        complete = _fixpoint(flow, methods, rounds=MAX_ROUNDS) and complete
+        complete = fixpoint(flow, methods, rounds=MAX_ROUNDS) and complete
     chains = build_chains(flow.events(), flow.reflective(), flow.bridges, program)
     classified: dict[Provider, set[MethodKey]] = defaultdict(set)
     for (_dex, cls, meth, _off), provider in flow.queries.items():
