@@ -32,6 +32,7 @@ from apkaudit.manifest.splits import app_manifest
 from apkaudit.model import AppResult, Behaviours, BlindSpot, BlindSpotKind, InputInfo
 from apkaudit.rules import RuleSet, load_rules
 from apkaudit.rules.engine import evaluate
+from apkaudit.rules.excerpts import with_excerpts
 from apkaudit.rules.scoring import score
 
 
@@ -149,7 +150,7 @@ def _audit(path: str, opts: AuditOptions) -> AppResult:
         )
         coverage = coverage_of((*coverage.blind_spots, cut))
     lap("behaviour")
-    findings = evaluate(opts.rules, facts, behaviours)
+    findings = with_excerpts(evaluate(opts.rules, facts, behaviours), dexset.excerpt)
     risk = score(findings, behaviours.verdicts, complete=coverage.complete)
     lap("rules")
     return AppResult(

@@ -1,7 +1,7 @@
 """AppFacts: what the earlier stages decoded about one app, as plain data.
 
-The manifest facts, the code index (whose references carry their catalogue tags, excerpts and
-origins) and the coverage. No readers, catalogue or clock: the rules stage reads only these and
+The manifest facts, the code index (whose references carry their catalogue tags and origins)
+and the coverage. No readers, catalogue or clock: the rules stage reads only these and
 the behaviour stage's output, so rules can be evaluated on facts built by hand.
 """
 

@@ -78,9 +78,10 @@ class DexSet:
         return None
 
     def excerpt(self, loc: CodeLocation, before: int = 3, after: int = 2) -> tuple[str, ...]:
-        """Disassembly around a code location (empty if the method cannot be decoded)."""
+        """Disassembly around a code location (empty if the method cannot be decoded), from the
+        dex the location names (an embedded dex may define a class the app's dex does too)."""
         try:
-            found = self.defined_method(loc.class_name, loc.method)
+            found = self._in_dex(loc) or self.defined_method(loc.class_name, loc.method)
         except DexFormatError:
             return ()
         if found is None:
@@ -88,6 +89,14 @@ class DexSet:
         dex, idx = found
         code = self.code(dex, idx)
         return excerpt(dex, code, loc.offset, before, after) if code else ()
+
+    def _in_dex(self, loc: CodeLocation) -> tuple[DexFile, int] | None:
+        dex = next((d for d in self.files if d.name == loc.dex), None)
+        if dex is None:
+            return None
+        name, proto = loc.method.split("(", 1)
+        idx = dex.find_method(loc.class_name, name, "(" + proto)
+        return (dex, idx) if idx is not None and idx in dex.defined_methods else None
 
     def code(self, dex: DexFile, method_idx: int) -> Code | None:
         try:
@@ -236,7 +245,7 @@ def _matches(dex: DexFile, w: _Watch, code: Code) -> Iterator[tuple[int, Watched
 
 # Sites kept per watched API (real apps have at most a few hundred: 215 Log.e calls in
 # appium-settings); a crafted dex with a million sends would otherwise fill memory and time with
-# excerpts no report can show. The rest are counted in a ``limit`` blind spot.
+# sites no report can show. The rest are counted in a ``limit`` blind spot.
 MAX_REFS_PER_API = 5_000
 _KIND = {"invoke": RefKind.INVOKE, "field": RefKind.FIELD, "string": RefKind.STRING,
          "class": RefKind.CLASS}  # fmt: skip
@@ -303,7 +312,6 @@ def build_code_index(
                             _KIND[item.kind],
                             target,
                             loc,
-                            excerpt(dex, code, offset),
                             origin,
                             item.tags,
                         )

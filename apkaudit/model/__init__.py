@@ -231,7 +231,6 @@ class CodeRef:
     kind: RefKind
     target: str  # the referenced descriptor or string value
     location: CodeLocation
-    excerpt: tuple[str, ...] = ()  # a few disassembled lines around it; the hit is marked
     origin: str = "app"  # app | sdk:NAME | unknown
     tags: frozenset[str] = frozenset()  # the catalogue item's tags (sms_send, contacts_uri, ...)
 

@@ -149,7 +149,7 @@ def _code_evidence(refs: Sequence[CodeRef], behaviours: Behaviours) -> list[Evid
         note = behaviours.reachability_note(r.location)
         if note:
             desc += f" ({note})"
-        ev.append(Evidence("code", desc, r.location, r.excerpt))
+        ev.append(Evidence("code", desc, r.location))  # its excerpt: excerpts.with_excerpts
     return ev
 
 

@@ -47,7 +47,7 @@ def _manifest(*perms: str) -> ManifestFacts:
 
 
 def _ref(api_id: str, tags: set[str], loc: CodeLocation, kind: RefKind) -> CodeRef:
-    return CodeRef(api_id, kind, api_id, loc, ("> marked line",), "app", frozenset(tags))
+    return CodeRef(api_id, kind, api_id, loc, "app", frozenset(tags))
 
 
 def _facts(*perms: str, refs: tuple[CodeRef, ...] = ()) -> AppFacts:
