@@ -15,13 +15,29 @@ from apkaudit.code.catalogue import Catalogue, WatchedItem
 from apkaudit.code.dex import opcodes as O
 from apkaudit.code.dex.disasm import excerpt
 from apkaudit.code.dex.handles import CONST_METHOD_HANDLE, INVOKE_CUSTOM_OPS, site_targets
-from apkaudit.code.dex.reader import ClassDef, Code, DexFile, MethodRef
+from apkaudit.code.dex.reader import ClassDef, Code, DexFile, Insn, MethodRef
 from apkaudit.errors import DexFormatError
 from apkaudit.limits import NO_DEADLINE, Deadline
 from apkaudit.model import BlindSpot, BlindSpotKind, CodeIndex, CodeLocation, CodeRef, RefKind
 
 _FIELD_READS = O.SGET_OPS | O.IGET_OPS
 _HANDLE_OPS = INVOKE_CUSTOM_OPS | {CONST_METHOD_HANDLE}
+
+
+def _refers(op: int) -> bool:
+    """Can an instruction of opcode ``op`` be a reference _matches reports?"""
+    pool = O.POOLS[op]
+    return (
+        op in _HANDLE_OPS
+        or (pool == O.METHOD and op in O.INVOKE_OPS)
+        or (pool == O.FIELD and op in _FIELD_READS)
+        or pool == O.STRING
+        or (pool == O.TYPE and op in (0x1C, 0x22, 0x1F))
+    )
+
+
+# The opcodes the reference search decodes; it steps over the rest of a method.
+_REFERRING = bytes(map(_refers, range(256)))
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,13 @@ class DexSet:
         name, proto = loc.method.split("(", 1)
         idx = dex.find_method(loc.class_name, name, "(" + proto)
         return (dex, idx) if idx is not None and idx in dex.defined_methods else None
+
+    def marked_insns(self, dex: DexFile, method_idx: int, ops: bytes) -> tuple[Insn, ...] | None:
+        """The instructions ``ops`` marks of a method (None if it cannot be decoded)."""
+        try:
+            return dex.marked_insns(method_idx, ops)
+        except (DexFormatError, IndexError, ValueError):
+            return None
 
     def code(self, dex: DexFile, method_idx: int) -> Code | None:
         try:
@@ -205,9 +228,11 @@ def _resolve(dex: DexFile, catalogue: Catalogue) -> _Watch:
     return w
 
 
-def _matches(dex: DexFile, w: _Watch, code: Code) -> Iterator[tuple[int, WatchedItem, str]]:
+def _matches(
+    dex: DexFile, w: _Watch, insns: tuple[Insn, ...]
+) -> Iterator[tuple[int, WatchedItem, str]]:
     handles, sites = dex.handle_targets
-    for insn in code.insns:
+    for insn in insns:
         if insn.idx is None:
             continue
         if insn.op in _HANDLE_OPS:  # a call through a method handle or call site
@@ -290,9 +315,9 @@ def build_code_index(
                     )
                 )
                 break
-            code = dexset.code(dex, midx)
+            insns = dexset.marked_insns(dex, midx, _REFERRING)
             decoded += 1
-            if code is None:
+            if insns is None:
                 spots.append(
                     BlindSpot(BlindSpotKind.UNREADABLE_METHOD, f"{dex.name}: method #{midx}")
                 )
@@ -301,7 +326,7 @@ def build_code_index(
                 owner: MethodRef = dex.method_ref(midx)
                 origin = origin_of(owner.class_name)
                 found = []
-                for offset, item, target in _matches(dex, watch, code):
+                for offset, item, target in _matches(dex, watch, insns):
                     per_api[item.id] += 1
                     if per_api[item.id] > MAX_REFS_PER_API:
                         continue  # counted, not kept: no report lists a million sites

@@ -18,7 +18,7 @@ from itertools import accumulate, chain, islice, repeat
 from operator import add, and_, gt, itemgetter, mul
 from typing import NamedTuple
 
-from apkaudit.code.dex.decode import Insn, decode
+from apkaudit.code.dex.decode import Insn, decode, decode_marked
 from apkaudit.code.dex.primitives import ByteBudget, guarded, sleb, uleb, uleb_token
 from apkaudit.code.dex.tables import HEADER, ClassDef, DexTables
 from apkaudit.errors import DexFormatError
@@ -248,8 +248,21 @@ class DexCode(DexTables):
             return None
         return self._code_item(m.code_off)
 
+    def marked_insns(self, method_idx: int, ops: bytes) -> tuple[Insn, ...] | None:
+        """The instructions of a method whose opcode ``ops`` (256 bytes) marks, decoded as
+        :meth:`code` decodes them (None when it has no code; damage raises as there)."""
+        m = self.defined_methods.get(method_idx)
+        if m is None or not m.code_off:
+            return None
+        return self._marked_insns(m.code_off, ops)
+
     @guarded
-    def _code_item(self, code_off: int) -> Code:
+    def _marked_insns(self, code_off: int, ops: bytes) -> tuple[Insn, ...]:
+        _regs, _ins, _tries, start, end, _limit = self._code_header(code_off)
+        return tuple(decode_marked(self.data, start, end, ops))
+
+    def _code_header(self, code_off: int) -> tuple[int, int, int, int, int, int]:
+        """(registers, ins, tries_size, first instruction, end, end of the room it may use)."""
         registers, ins, _outs, tries_size, _dbg, insns_size = struct.unpack_from(
             "<HHHHII", self.data, code_off
         )
@@ -262,6 +275,11 @@ class DexCode(DexTables):
         limit = starts[nxt] - 16 if nxt < len(starts) else len(self.data)
         if end > limit:
             raise DexFormatError(f"{self.name}: code item at {code_off:#x} overlaps the next one")
+        return registers, ins, tries_size, start, end, limit
+
+    @guarded
+    def _code_item(self, code_off: int) -> Code:
+        registers, ins, tries_size, start, end, limit = self._code_header(code_off)
         insns = tuple(decode(self.data, start, end))
         tries: tuple[TryBlock, ...] = ()
         if tries_size:

@@ -57,14 +57,16 @@ _FMT = [_ORDER.index(f) for f in O.FORMATS]  # opcode -> position of its format 
 _BYTES = [2 * u for u in O.UNITS]  # opcode -> size in bytes
 
 
-def decode(data: bytes, start: int, end: int) -> Iterator[Insn]:
-    """Decode the instructions in ``data[start:end]``; payload pseudo-instructions are skipped.
+def decode(data: bytes, start: int, end: int, first: int | None = None) -> Iterator[Insn]:
+    """Decode the instructions in ``data[start:end]`` (from ``first``, an instruction's file
+    position, if given: offsets stay relative to ``start``); payload pseudo-instructions are
+    skipped.
 
     Bounds-checked: a truncated final instruction ends decoding instead of raising. One
     integer test per format, most frequent first, and operands read byte by byte (cheaper
     than a struct call for 16 bits): this runs once per instruction of every method decoded.
     """
-    pos = start
+    pos = start if first is None else first
     fmts, sizes = _FMT, _BYTES
     i32 = struct.Struct("<i").unpack_from
     while pos + 2 <= end:
@@ -155,6 +157,28 @@ def decode(data: bytes, start: int, end: int) -> Iterator[Insn]:
             a, b = struct.unpack_from("<HH", data, pos + 2)
             insn = Insn(off, op, (a, b), size=6)
         yield insn
+        pos += size
+
+
+def decode_marked(data: bytes, start: int, end: int, ops: bytes) -> Iterator[Insn]:
+    """The instructions of ``data[start:end]`` whose opcode ``ops`` (256 bytes) marks, as
+    :func:`decode` gives them; the others are only stepped over by their size, which is all a
+    reference search needs of most of a method."""
+    pos = start
+    sizes = _BYTES
+    while pos + 2 <= end:
+        op = data[pos]
+        if op == 0 and data[pos + 1] in (1, 2, 3):
+            size = _payload_size(data, pos, data[pos + 1])
+            if size <= 0:
+                break
+            pos += size
+            continue
+        size = sizes[op]
+        if pos + size > end:
+            break
+        if ops[op]:
+            yield next(decode(data, start, end, pos))
         pos += size
 
 
