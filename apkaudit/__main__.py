@@ -1,3 +1,6 @@
-from apkaudit.cli.main import main
+from apkaudit.cli.collector import loading
+
+with loading():  # click and the model: start-up objects, not garbage (cli/collector.py)
+    from apkaudit.cli.main import main
 
 main()

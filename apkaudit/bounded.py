@@ -22,7 +22,6 @@ import pickle
 import select
 import signal
 import time
-import traceback
 
 from apkaudit.audit import AuditOptions, audit_app, error_result
 from apkaudit.limits import cap_address_space
@@ -53,6 +52,8 @@ def audit_bounded(path: str | os.PathLike[str], options: AuditOptions | None = N
             try:
                 reply: tuple[str, object] = ("ok", audit_app(spath, child_opts))
             except Exception:  # a bug: the parent raises it, so it is not taken for bad input
+                import traceback
+
                 reply = ("bug", traceback.format_exc())
             with os.fdopen(write_fd, "wb") as out:
                 out.write(pickle.dumps(reply, pickle.HIGHEST_PROTOCOL))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 
 import click
 
 from apkaudit import __version__
+from apkaudit.cli.collector import loading
 from apkaudit.cli.options import EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE
 from apkaudit.errors import OutputError
 from apkaudit.report.escape import terminal
@@ -38,7 +38,8 @@ class _LazyGroup(click.Group):
         module = _COMMANDS.get(cmd_name)
         if module is None:
             return None
-        command = getattr(importlib.import_module(module), cmd_name)
+        with loading():
+            command = getattr(importlib.import_module(module), cmd_name)
         assert isinstance(command, click.Command)
         return command
 
@@ -68,6 +69,8 @@ def main() -> None:
         click.echo(f"apkaudit: error: {terminal(str(exc))}", err=True)
         sys.exit(EXIT_INPUT)
     except Exception:  # a bug in apkaudit, not in the input
+        import traceback
+
         click.echo("apkaudit: internal error (a bug; please report it with this trace):", err=True)
         traceback.print_exc()
         sys.exit(EXIT_INTERNAL)

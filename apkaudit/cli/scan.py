@@ -190,10 +190,13 @@ def scan(
     APK is an .apk, a split bundle (.xapk, .apks, .apkm), a folder holding a base APK and its
     splits, or an Android App Bundle (.aab).
     """
-    from apkaudit.audit import AuditOptions
-    from apkaudit.bounded import audit_bounded
-    from apkaudit.limits import DEFAULT_LIMITS
-    from apkaudit.report.output import write_report
+    from apkaudit.cli.collector import exiting, loading
+
+    with loading():
+        from apkaudit.audit import AuditOptions
+        from apkaudit.bounded import audit_bounded
+        from apkaudit.limits import DEFAULT_LIMITS
+        from apkaudit.report.output import write_report
 
     if output is not None and str(output) == "-":
         output = None
@@ -227,4 +230,5 @@ def scan(
         if output is not None and not quiet:
             click.echo(f"report: {terminal(str(output))}", err=True)
     code = exit_code((result,), Severity(fail_on) if fail_on else None)
+    exiting()
     sys.exit(EXIT_INPUT if result.input_defects else code)

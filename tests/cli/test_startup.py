@@ -61,3 +61,57 @@ def test_sha1_and_md5_only_for_the_formats_that_show_them() -> None:
     assert (lean.input.sha1, lean.input.md5) == ("", "")
     assert lean.input.sha256 == full.input.sha256
     assert {"html", "json", "sarif"} == SHOWS_LEGACY_DIGESTS and set(FORMATS) >= {"md", "text"}
+
+
+def test_the_cli_module_loads_no_analysis_code() -> None:
+    """``apkaudit --help``, ``--version`` and every command start from here: the audit, its
+    behaviour stages, the XML and template libraries and the TOML data come later, if needed."""
+    probe = "import json, sys, apkaudit.cli.main; print(json.dumps(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = _top(set(json.loads(done.stdout)))
+    heavy = {"androguard", "jinja2", "lxml", "tomllib", "apkaudit.audit", "apkaudit.behaviour",
+             "apkaudit.code", "apkaudit.rules", "apkaudit.policies"}  # fmt: skip
+    assert loaded & heavy == set()
+
+
+_GC_PROBE = """
+import gc, json, runpy, sys
+sys.argv = ["apkaudit", *sys.argv[1:]]
+try:
+    runpy.run_module("apkaudit", run_name="__main__")
+except SystemExit:
+    pass
+print(json.dumps([gc.isenabled(), gc.get_freeze_count()]))
+"""
+
+
+def test_scan_pauses_the_collector_only_while_loading(tmp_path) -> None:
+    """Start-up objects are frozen (no collector pass walks them again, cli/collector.py), and
+    the collector is on again for the audit itself and after it."""
+    out = tmp_path / "r.json"
+    args = ["scan", str(fixture_apk("uri-string-concat")), "-o", str(out), "-q"]
+    done = subprocess.run(
+        [sys.executable, "-c", _GC_PROBE, *args], capture_output=True, text=True, timeout=300
+    )
+    enabled, frozen = json.loads(done.stdout.splitlines()[-1])
+    assert out.is_file()
+    assert enabled and frozen > 10_000
+
+
+def test_the_collector_is_restored_after_loading() -> None:
+    import gc
+
+    from apkaudit.cli.collector import loading
+
+    assert gc.isenabled()
+    with loading():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with loading():
+            pass
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()
+        gc.unfreeze()
