@@ -15,7 +15,7 @@ import sys
 import click
 
 from apkaudit import __version__
-from apkaudit.cli.collector import loading
+from apkaudit.cli.collector import exiting, loading
 from apkaudit.cli.options import EXIT_INPUT, EXIT_INTERNAL, EXIT_USAGE
 from apkaudit.errors import OutputError
 from apkaudit.report.escape import terminal
@@ -51,6 +51,14 @@ def cli() -> None:
 
 
 def main() -> None:
+    """The process's entry point (not the click group tests invoke): it ends by exiting."""
+    try:
+        _run()
+    finally:
+        exiting()
+
+
+def _run() -> None:
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Exit as exc:

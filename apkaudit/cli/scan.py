@@ -190,7 +190,7 @@ def scan(
     APK is an .apk, a split bundle (.xapk, .apks, .apkm), a folder holding a base APK and its
     splits, or an Android App Bundle (.aab).
     """
-    from apkaudit.cli.collector import exiting, loading
+    from apkaudit.cli.collector import loading
 
     with loading():
         from apkaudit.audit import AuditOptions
@@ -230,5 +230,4 @@ def scan(
         if output is not None and not quiet:
             click.echo(f"report: {terminal(str(output))}", err=True)
     code = exit_code((result,), Severity(fail_on) if fail_on else None)
-    exiting()
     sys.exit(EXIT_INPUT if result.input_defects else code)
