@@ -28,6 +28,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import compress
 from operator import itemgetter
 
 from apkaudit.code.dex import opcodes as O
@@ -321,7 +322,7 @@ def _method_ids(dex: DexFile, wanted: Iterable[tuple[str, str]]) -> set[int]:
 def _sites(dex: DexFile, ids: set[int]) -> Iterable[tuple[int, int]]:
     """(file position, method id) of the candidate call sites of ``ids``."""
     positions, targets = dex._invoke_sites
-    return ((p, t) for p, t in zip(positions, targets, strict=True) if t in ids)
+    return compress(zip(positions, targets, strict=True), map(ids.__contains__, targets))
 
 
 def _reflection_dense(
