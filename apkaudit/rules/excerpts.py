@@ -21,14 +21,11 @@ def with_excerpts(findings: tuple[Finding, ...], excerpt: Excerpter) -> tuple[Fi
 
 
 def _finding(f: Finding, excerpt: Excerpter) -> Finding:
-    if not any(_wants(e) for e in f.evidence):
-        return f
-    evidence = tuple(
-        replace(e, excerpt=excerpt(e.location)) if _wants(e) and e.location else e
-        for e in f.evidence
-    )
-    return replace(f, evidence=evidence)
+    evidence = tuple(_evidence(e, excerpt) for e in f.evidence)
+    return f if evidence == f.evidence else replace(f, evidence=evidence)
 
 
-def _wants(e: Evidence) -> bool:
-    return e.kind == "code" and e.location is not None and not e.excerpt
+def _evidence(e: Evidence, excerpt: Excerpter) -> Evidence:
+    if e.kind != "code" or e.location is None or e.excerpt:
+        return e
+    return replace(e, excerpt=excerpt(e.location))

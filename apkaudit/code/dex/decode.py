@@ -163,7 +163,11 @@ def decode(data: bytes, start: int, end: int, first: int | None = None) -> Itera
 def decode_marked(data: bytes, start: int, end: int, ops: bytes) -> Iterator[Insn]:
     """The instructions of ``data[start:end]`` whose opcode ``ops`` (256 bytes) marks, as
     :func:`decode` gives them; the others are only stepped over by their size, which is all a
-    reference search needs of most of a method."""
+    reference search needs of most of a method.
+
+    The stepping (payloads skipped, a truncated last instruction ends it) is decode's own, kept
+    inline in both: a shared step generator would cost decode, the hot one, a call per
+    instruction. tests/code/test_marked_insns.py holds the two to the same instructions."""
     pos = start
     sizes = _BYTES
     while pos + 2 <= end:
