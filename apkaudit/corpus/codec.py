@@ -29,6 +29,7 @@ from apkaudit.model import AppResult, JsonDict
 FORMAT = 1  # the encoding rules of this module; bump when they change
 
 _SCALARS: tuple[type, ...] = (str, int, float, bool)
+_PLAIN = frozenset((*_SCALARS, type(None)))
 
 
 class CodecError(ValueError):
@@ -46,10 +47,12 @@ def encode(result: AppResult) -> JsonDict:
 
 
 def _encode(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init
-        }
+    if type(value) in _PLAIN:  # exact types: an enum member that is also a str is not plain
+        return value
+    cls = type(value)
+    names = _FIELDS[cls] if cls in _FIELDS else _FIELDS.setdefault(cls, _init_fields(cls))
+    if names is not None:
+        return {n: _encode(getattr(value, n)) for n in names}
     if isinstance(value, Enum):  # before str: StrEnum members are strings too
         return _encode(value.value)
     if value is None or isinstance(value, _SCALARS):
@@ -62,6 +65,16 @@ def _encode(value: Any) -> Any:
     if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
         return {k: _encode(v) for k, v in value.items()}
     raise TypeError(f"the batch codec cannot encode {type(value).__name__}")
+
+
+_FIELDS: dict[type, tuple[str, ...] | None] = {}  # per type: a corpus holds millions of values
+
+
+def _init_fields(cls: type) -> tuple[str, ...] | None:
+    """The fields a dataclass's constructor takes, or None for any other type."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls) if f.init)
 
 
 def dumps(result: AppResult) -> str:
