@@ -310,8 +310,11 @@ class DexTables:
         """Indices of strings containing ``needle`` (searched in the raw bytes, then verified)."""
         raw = needle.encode("utf-8")
         offs, index = self._string_starts
+        # Only a hit inside the string data can verify; a needle holding NUL (U+0000 is C0 80
+        # in MUTF-8, so never a raw NUL) keeps the whole file, as it could only false-hit.
+        lo, hi = self._string_span if b"\x00" not in raw else (0, len(self.data))
         seen: set[int] = set()
-        pos = self.data.find(raw)
+        pos = self.data.find(raw, lo, hi)
         while pos >= 0:
             i = bisect.bisect_right(offs, pos) - 1
             if i >= 0:
@@ -320,7 +323,22 @@ class DexTables:
                     seen.add(idx)
                     if needle in self.string(idx):
                         yield idx
-            pos = self.data.find(raw, pos + 1)
+            pos = self.data.find(raw, pos + 1, hi)
+
+    @cached_property
+    def _string_span(self) -> tuple[int, int]:
+        """The bytes from the first string's start to the end of the last string's text (by
+        offset): a hit past it falls in no string. The whole file when that end is unclear."""
+        offs = self._string_starts[0]
+        if not offs:
+            return 0, 0
+        data, last = self.data, offs[-1]
+        try:
+            units, start = uleb(data, last)
+        except (DexFormatError, IndexError):
+            return offs[0], len(data)
+        end = data.find(b"\x00", start, start + 3 * units + 1)
+        return offs[0], end if end >= 0 else len(data)
 
     @cached_property
     def _string_starts(self) -> tuple[array, array | None]:
